@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy persistence, logging, and (in providers/) the provider clients."""

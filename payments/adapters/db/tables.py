@@ -1,0 +1,144 @@
+"""Tables of the payment-request core: agencies, keys, payments, events, idempotency, audit."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from payments.adapters.db.metadata import metadata
+from payments.adapters.db.types import BigId, Json, UtcDateTime
+
+OPEN_STATUSES_SQL = "status IN ('created', 'pending', 'failed', 'succeeded')"
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("allowed_hosts", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agency_id", Integer, ForeignKey("agencies.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    CheckConstraint("role IN ('portal', 'finance', 'treasury', 'admin')", name="role"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agency_id", Integer, ForeignKey("agencies.id"), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("payer_name", Text, nullable=False),
+    Column("payer_id_number", String(20)),
+    Column("payer_tax_code", String(14)),
+    Column("payer_email", Text),
+    Column("payer_phone", String(16)),
+    Column("treasury_account", String(4), nullable=False),
+    Column("treasury_code", String(20), nullable=False),
+    Column("collecting_agency", String(20), nullable=False),
+    Column("chapter", String(3), nullable=False),
+    Column("sub_item", String(4), nullable=False),
+    Column("area", String(10)),
+    Column("tax_code", String(14)),
+    Column("declaration_number", String(12)),
+    Column("return_url", Text, nullable=False),
+    Column("notify_url", Text),
+    Column("metadata", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checkout_token", String(64), nullable=False, unique=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(
+        "status IN ('created', 'pending', 'succeeded', 'failed', 'cancelled', 'expired')",
+        name="status",
+    ),
+    CheckConstraint("kind IN ('fee', 'charge', 'tax', 'customs_duty')", name="kind"),
+    Index("ix_payments_agency_id_id", "agency_id", "id"),
+    Index("ix_payments_agency_id_reference", "agency_id", "reference"),
+    # One open payment per portal reference, even under concurrent creation.
+    Index(
+        "uq_payments_open_reference",
+        "agency_id",
+        "reference",
+        unique=True,
+        postgresql_where=text(OPEN_STATUSES_SQL),
+        sqlite_where=text(OPEN_STATUSES_SQL),
+    ),
+    Index(
+        "ix_payments_expiry",
+        "expires_at",
+        postgresql_where=text("status IN ('created', 'pending', 'failed')"),
+        sqlite_where=text("status IN ('created', 'pending', 'failed')"),
+    ),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("payment_id", String(40), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("cause", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("detail", Json, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+)
+
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("agency_id", Integer, ForeignKey("agencies.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("response_status", Integer),
+    Column("response_body", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    UniqueConstraint("agency_id", "key"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("agency_id", Integer, ForeignKey("agencies.id")),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32)),
+    Column("target_id", String(64)),
+    Column("detail", Json, nullable=False),
+    Column("request_id", String(64)),
+    Index("ix_audit_log_target", "target_type", "target_id"),
+)

@@ -1,0 +1,87 @@
+"""The SQLAlchemy unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from payments.adapters.db.repositories import (
+    SqlAgencies,
+    SqlApiKeys,
+    SqlAuditLog,
+    SqlIdempotency,
+    SqlPaymentEvents,
+    SqlPayments,
+)
+from payments.services.ports import (
+    AgencyRepository,
+    ApiKeyRepository,
+    AuditLog,
+    IdempotencyRepository,
+    PaymentEventRepository,
+    PaymentRepository,
+)
+
+
+class SqlUnitOfWork:
+    agencies: AgencyRepository
+    api_keys: ApiKeyRepository
+    payments: PaymentRepository
+    events: PaymentEventRepository
+    idempotency: IdempotencyRepository
+    audit: AuditLog
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """For adapters that join the same transaction (the ledger store, for one)."""
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        conn = await self._engine.connect()
+        try:
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self.agencies = SqlAgencies(conn)
+        self.api_keys = SqlApiKeys(conn)
+        self.payments = SqlPayments(conn)
+        self.events = SqlPaymentEvents(conn)
+        self.idempotency = SqlIdempotency(conn)
+        self.audit = SqlAuditLog(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()  # nothing is kept unless commit() was called
+        finally:
+            await conn.close()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

@@ -1,0 +1,67 @@
+"""Agencies, API keys and the roles that decide who may do what."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PORTAL = "portal"
+    FINANCE = "finance"
+    TREASURY = "treasury"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: int
+    code: str
+    name: str
+    allowed_hosts: frozenset[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    agency_id: int
+    role: Role
+    prefix: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: resolved from the API key on every request."""
+
+    api_key_id: int
+    agency_id: int
+    agency_code: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        return f"apikey:{self.api_key_id}"
+
+
+KEY_PREFIX = "pfk_"
+
+
+def new_api_key() -> str:
+    """A random key; only its hash is stored, the key itself is shown once."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    return key[: len(KEY_PREFIX) + 6]

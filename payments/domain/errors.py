@@ -1,0 +1,99 @@
+"""One error root for the whole gateway.
+
+    PaymentsError
+    ├── InvalidInput            a request broke a rule; carries per-field problems
+    ├── NotAuthenticated        no or unknown credentials
+    ├── NotPermitted            credentials lack the role for the action
+    ├── NotFound                no such resource (or not visible to the caller)
+    ├── Conflict                the request clashes with the current state
+    │   ├── ReferenceInUse          an open payment already carries the reference
+    │   ├── InvalidTransition       the state machine forbids the move
+    │   └── IdempotencyKeyReused    same key, different request
+    └── PreconditionFailed      the caller's view of the state is stale
+
+Errors carry data; HTTP status codes are chosen only at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class PaymentsError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(PaymentsError):
+    title = "Invalid request"
+
+    def __init__(self, problems: Sequence[FieldProblem], detail: str | None = None) -> None:
+        self.problems = list(problems)
+        summary = "; ".join(f"{p.field}: {p.message}" for p in self.problems)
+        super().__init__(detail or summary or "invalid request")
+
+
+class NotAuthenticated(PaymentsError):
+    title = "Not authenticated"
+
+
+class NotPermitted(PaymentsError):
+    title = "Not permitted"
+
+
+class NotFound(PaymentsError):
+    title = "Not found"
+
+
+class Conflict(PaymentsError):
+    title = "Conflict"
+
+
+class ReferenceInUse(Conflict):
+    title = "Reference already in use"
+
+    def __init__(self, reference: str, existing_payment_id: str, existing_status: str) -> None:
+        super().__init__(
+            f"reference {reference!r} is already used by payment {existing_payment_id} "
+            f"({existing_status})"
+        )
+        self.reference = reference
+        self.existing_payment_id = existing_payment_id
+        self.existing_status = existing_status
+
+
+class InvalidTransition(Conflict):
+    title = "Invalid state transition"
+
+    def __init__(self, resource_id: str, current: str, wanted: str) -> None:
+        super().__init__(f"{resource_id} is {current}; it cannot become {wanted}")
+        self.resource_id = resource_id
+        self.current = current
+        self.wanted = wanted
+
+
+class IdempotencyKeyReused(PaymentsError):
+    title = "Idempotency key reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different request; "
+            "use a new key for a new request"
+        )
+        self.key = key
+
+
+class PreconditionFailed(PaymentsError):
+    title = "Precondition failed"

@@ -1,0 +1,45 @@
+"""Identifiers: time-ordered, prefixed, URL-safe.
+
+Payment ids sort by creation time (ULID layout: 48-bit milliseconds + 80 random bits in
+Crockford base32), so keyset pagination on the id is stable and cheap.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_ulid(now: datetime) -> str:
+    return _base32(_millis(now), 10) + _base32(secrets.randbits(80), 16)
+
+
+def _millis(now: datetime) -> int:
+    # timestamp() goes through float; integer arithmetic keeps every millisecond exact.
+    epoch_delta = now - datetime(1970, 1, 1, tzinfo=now.tzinfo)
+    return (
+        epoch_delta.days * 86_400 + epoch_delta.seconds
+    ) * 1000 + epoch_delta.microseconds // 1000
+
+
+def new_payment_id(now: datetime) -> str:
+    return "pay_" + new_ulid(now)
+
+
+def new_checkout_token() -> str:
+    """Unguessable capability carried by the checkout URL (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)

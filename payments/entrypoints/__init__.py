@@ -1,0 +1,1 @@
+"""Entrypoints: Starlette routes and pages, the CLI, the worker. Thin: parse, call, render."""

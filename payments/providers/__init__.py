@@ -1,0 +1,1 @@
+"""Payment providers: one interface, one module per provider (VNPay, MoMo, VietQR)."""

@@ -1,0 +1,1 @@
+"""Nightly reconciliation of the ledger against treasury statements and provider reports."""

@@ -1,0 +1,134 @@
+"""What the services need from storage, as protocols. Adapters implement them.
+
+Unit tests run the services on in-memory fakes of these; integration tests on SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from payments.domain.access import Agency, ApiKey, Role
+from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.payments import Payment, PaymentKind, PaymentStatus
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    reference: str | None = None
+    statuses: frozenset[PaymentStatus] = frozenset()
+    kind: PaymentKind | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: str
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    fingerprint: str
+    response: StoredResponse | None
+
+
+class AgencyRepository(Protocol):
+    async def add(
+        self, *, code: str, name: str, allowed_hosts: frozenset[str], now: datetime
+    ) -> Agency: ...
+
+    async def by_code(self, code: str) -> Agency | None: ...
+
+    async def by_id(self, agency_id: int) -> Agency | None: ...
+
+    async def list(self) -> Sequence[Agency]: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(
+        self,
+        *,
+        agency_id: int,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        label: str | None,
+        now: datetime,
+    ) -> ApiKey: ...
+
+    async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None: ...
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> None:
+        """Store a new payment; raise ReferenceInUse if another one holds the reference."""
+
+    async def get(
+        self, agency_id: int, payment_id: str, *, lock: bool = False
+    ) -> Payment | None: ...
+
+    async def holding_reference(self, agency_id: int, reference: str) -> Payment | None: ...
+
+    async def page(
+        self, agency_id: int, flt: PaymentFilter, *, before_id: str | None, limit: int
+    ) -> Sequence[Payment]:
+        """Newest first, strictly older than ``before_id`` (keyset pagination)."""
+
+    async def set_status(self, payment_id: str, status: PaymentStatus, now: datetime) -> None: ...
+
+    async def claim_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
+        """Lock overdue, still-open payments; rows other processes hold are skipped."""
+
+
+class PaymentEventRepository(Protocol):
+    async def add(self, event: PaymentEvent) -> None: ...
+
+    async def for_payment(self, payment_id: str) -> Sequence[PaymentEvent]: ...
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(
+        self, *, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> IdempotencyRecord | None:
+        """Take the key for this transaction, or return the record someone else completed.
+
+        A concurrent holder of the key makes this wait until it commits or rolls back.
+        """
+
+    async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None: ...
+
+    async def purge(self, now: datetime) -> int: ...
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    agencies: AgencyRepository
+    api_keys: ApiKeyRepository
+    payments: PaymentRepository
+    events: PaymentEventRepository
+    idempotency: IdempotencyRepository
+    audit: AuditLog
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -7,13 +7,17 @@ Mark a test ``postgres_only`` when it needs PostgreSQL itself (raw triggers, row
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from tests.api import Portal, api_client, make_portal
 from tests.databases import PostgresTemplate, SqliteTemplate
 
 BACKENDS = ("sqlite", "postgresql")
@@ -82,3 +86,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(engine)
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(database_url) as http:
+        yield http
+
+
+@pytest.fixture
+async def portal(uow_factory: SqlUnitOfWorkFactory) -> Portal:
+    return await make_portal(uow_factory, datetime.now(UTC))

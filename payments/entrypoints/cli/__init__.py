@@ -1,0 +1,21 @@
+"""The ``payments`` command."""
+
+from __future__ import annotations
+
+import click
+
+from payments.entrypoints.cli.admin import agency, apikey
+from payments.entrypoints.cli.run import demo, expire, migrate, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Public-fee payment gateway: run it, migrate it, manage agencies and keys."""
+
+
+for command in (migrate, serve, demo, expire, agency, apikey):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,206 @@
+"""OpenAPI 3.1, generated from the pydantic models that validate the requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from payments.entrypoints.api import schemas
+from payments.entrypoints.api.payments import PaymentQuery
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    roles: tuple[str, ...] = ()
+    request: type[BaseModel] | None = None
+    request_required: bool = True
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: type[BaseModel] | None = None
+    headers: tuple[tuple[str, str, bool], ...] = ()  # name, description, required
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 422))
+
+
+READ_ROLES = ("portal", "finance", "treasury", "admin")
+OPERATIONS: list[Operation] = [
+    Operation(
+        "post",
+        "/v1/payments",
+        "Create a payment request",
+        "payments",
+        ("portal",),
+        request=schemas.CreatePayment,
+        response=schemas.PaymentOut,
+        status=201,
+        headers=(("Idempotency-Key", "Unique per new payment; a retry reuses it.", True),),
+        errors=(400, 401, 403, 409, 413, 415, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/payments",
+        "List payments, newest first",
+        "payments",
+        READ_ROLES,
+        response=schemas.PaymentPage,
+        query=PaymentQuery,
+        errors=(400, 401, 403),
+    ),
+    Operation(
+        "get",
+        "/v1/payments/{payment_id}",
+        "Read a payment",
+        "payments",
+        READ_ROLES,
+        response=schemas.PaymentOut,
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "post",
+        "/v1/payments/{payment_id}/cancel",
+        "Cancel an unpaid payment",
+        "payments",
+        ("portal", "admin"),
+        request=schemas.CancelPayment,
+        request_required=False,
+        response=schemas.PaymentOut,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/payments/{payment_id}/events",
+        "A payment's transitions with their causes",
+        "payments",
+        READ_ROLES,
+        response=schemas.PaymentEventList,
+        errors=(401, 403, 404),
+    ),
+]
+
+
+def register(operation: Operation) -> None:
+    """Other route modules (ledger, refunds, ...) add their operations here."""
+    OPERATIONS.append(operation)
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        explode = prop.get("type") == "array"
+        params.append(
+            {"name": name, "in": "query", "required": False, "schema": prop, "explode": explode}
+        )
+    return params
+
+
+def _operation_id(op: Operation) -> str:
+    words = op.path.strip("/").replace("{", "").replace("}", "").split("/")
+    return "_".join([op.method, *words])
+
+
+def build_spec(base_url: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = {schemas.Problem}
+    for op in OPERATIONS:
+        models.update(m for m in (op.request, op.response) if m is not None)
+    _, defs = models_json_schema(
+        [
+            (m, "validation" if m in {op.request for op in OPERATIONS} else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
+        ref_template=REF,
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "in": "header",
+                "required": required,
+                "description": desc,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+            for name, desc, required in op.headers
+        ]
+        parameters += [
+            {"name": part.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
+            for part in op.path.split("/")
+            if part.startswith("{")
+        ]
+        if op.query is not None:
+            parameters += _query_parameters(op.query)
+        responses: dict[str, Any] = {}
+        if op.response is not None:
+            responses[str(op.status)] = {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(model=op.response.__name__)}}
+                },
+            }
+        for code in op.errors:
+            responses[str(code)] = {
+                "description": "Problem",
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+                },
+            }
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": _operation_id(op),
+            "tags": [op.tag],
+            "parameters": parameters,
+            "responses": responses,
+        }
+        if op.roles:
+            entry["description"] = "Roles: " + ", ".join(op.roles)
+            entry["security"] = [{"apiKey": []}]
+        if op.request is not None:
+            entry["requestBody"] = {
+                "required": op.request_required,
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(model=op.request.__name__)}}
+                },
+            }
+        paths.setdefault(op.path, {})[op.method] = entry
+    for path in ("/healthz", "/readyz"):
+        paths[path] = {
+            "get": {
+                "summary": f"{path[1:]} probe",
+                "operationId": path[1:],
+                "tags": ["operations"],
+                "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}},
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Public-fee payment gateway",
+            "version": "1",
+            "description": "Portals create payment requests; citizens pay; the ledger proves it.",
+        },
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    spec = request.app.state.openapi
+    return JSONResponse(spec)
+
+
+routes = [Route("/openapi.json", openapi_json, methods=["GET"])]

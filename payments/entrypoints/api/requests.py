@@ -1,0 +1,150 @@
+"""Reading requests at the edge: the body (bounded), the caller, query parameters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from payments.domain.access import Caller, Role, hash_api_key
+from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
+from payments.entrypoints.api.problems import ApiError, validation_problems
+from payments.entrypoints.container import Container
+from payments.services.access import authenticate
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def container(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        413, "body-too-large", "Body too large", f"bodies are limited to {max_bytes} bytes"
+    )
+
+
+async def parse_json_body(request: Request, model: type[M]) -> M:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("application/json", "") and not media_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    body = await read_body(request, container(request).settings.max_body_bytes)
+    if not body.strip():
+        raise ApiError(400, "malformed-json", "Malformed JSON", "the request body is empty")
+    return parse_json(body, model)
+
+
+def parse_json(body: bytes, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise ApiError(
+                400, "malformed-json", "Malformed JSON", "the request body is not valid UTF-8 JSON"
+            ) from None
+        raise ApiError(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "the request has errors",
+            validation_problems(exc),
+        ) from None
+
+
+async def caller(request: Request, *roles: Role) -> Caller:
+    """Resolve ``Authorization: Bearer <key>`` and check the caller holds one of ``roles``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthenticated("send 'Authorization: Bearer <api key>'")
+    app = container(request)
+    key_hash = hash_api_key(key.strip())
+    now = time.monotonic()
+    found = app.keys.get(key_hash, now)
+    if found is None:
+        found = await authenticate(app.uow_factory, key.strip())
+        app.keys.put(key_hash, found, now)
+    if roles and found.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise NotPermitted(f"this action needs the role {allowed}; the key has {found.role.value}")
+    request.state.caller = found
+    return found
+
+
+def query_model(request: Request, model: type[M], multi: frozenset[str] = frozenset()) -> M:
+    """Validate query parameters with a pydantic model (repeatable names listed in ``multi``)."""
+    raw: dict[str, object] = {}
+    for name in request.query_params:
+        values = request.query_params.getlist(name)
+        if name in multi:
+            raw[name] = [part for value in values for part in value.split(",") if part]
+        else:
+            raw[name] = values[-1]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(
+            400,
+            "invalid-query",
+            "Invalid query parameters",
+            "the query string has errors",
+            validation_problems(exc),
+        ) from None
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("v1:") or len(raw) > 64:
+        raise ApiError(
+            400,
+            "invalid-query",
+            "Invalid query parameters",
+            "the cursor is not valid",
+            [FieldProblem("cursor", "pass back next_cursor unchanged")],
+        )
+    return raw[3:]
+
+
+def aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ApiError(
+            400,
+            "invalid-query",
+            "Invalid query parameters",
+            f"{field} needs an offset",
+            [FieldProblem(field, "must carry a time zone offset, e.g. +07:00")],
+        )
+    return value

@@ -1,0 +1,169 @@
+"""Request and response schemas. The same models validate requests and generate OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from payments.domain.text import normalise, text_problem
+
+
+def _clean(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return normalise(value)
+
+
+# Annotated aliases, spelled out so mypy sees plain str.
+Name = Annotated[
+    str, StringConstraints(strict=True, max_length=200), AfterValidator(_clean), Field(min_length=1)
+]
+Short = Annotated[
+    str, StringConstraints(strict=True, max_length=64), AfterValidator(_clean), Field(min_length=1)
+]
+Code = Annotated[
+    str, StringConstraints(strict=True, max_length=32), AfterValidator(_clean), Field(min_length=1)
+]
+Description = Annotated[
+    str, StringConstraints(strict=True, max_length=500), AfterValidator(_clean), Field(min_length=1)
+]
+Url = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=2000),
+    AfterValidator(_clean),
+    Field(min_length=1),
+]
+MetaKey = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+MetaValue = Annotated[str, StringConstraints(strict=True, max_length=500), AfterValidator(_clean)]
+
+Kind = Literal["fee", "charge", "tax", "customs_duty"]
+Status = Literal["created", "pending", "succeeded", "failed", "cancelled", "expired"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PayerIn(Strict):
+    name: Name = Field(description="Payer's full name as on the dossier.")
+    id_number: Code | None = Field(default=None, description="Citizen ID or passport number.")
+    tax_code: Code | None = Field(default=None, description="Payer's tax code (MST).")
+    email: Url | None = None
+    phone: Code | None = None
+
+
+class BudgetIn(Strict):
+    treasury_account: Code = Field(description="State Treasury account, e.g. 7111.")
+    treasury_code: Code = Field(description="Code of the receiving treasury (KBNN).")
+    collecting_agency: Code = Field(description="Code of the collecting authority.")
+    chapter: Code = Field(description="Budget chapter code, 3 digits.")
+    sub_item: Code = Field(description="Economic sub-item code (tieu muc), 4 digits.")
+    area: Code | None = Field(default=None, description="Administrative area code.")
+
+
+class CreatePayment(Strict):
+    reference: Short = Field(description="The portal's dossier or voucher number.")
+    kind: Kind
+    amount: StrictInt = Field(description="Integer amount in minor units (VND has none).")
+    currency: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")] = "VND"
+    description: Description
+    payer: PayerIn
+    budget: BudgetIn
+    tax_code: Code | None = Field(default=None, description="Required for kind 'tax'.")
+    declaration_number: Code | None = Field(
+        default=None, description="Customs declaration number; required for 'customs_duty'."
+    )
+    return_url: Url = Field(description="Where the citizen's browser goes back to.")
+    notify_url: Url | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="RFC 3339 time with offset; default from configuration."
+    )
+    metadata: dict[MetaKey, MetaValue] = Field(
+        default_factory=dict, max_length=20, description="Up to 20 short strings for the portal."
+    )
+
+
+class CancelPayment(Strict):
+    reason: Description | None = None
+
+
+class PayerOut(BaseModel):
+    name: str
+    id_number: str | None
+    tax_code: str | None
+    email: str | None
+    phone: str | None
+
+
+class BudgetOut(BaseModel):
+    treasury_account: str
+    treasury_code: str
+    collecting_agency: str
+    chapter: str
+    sub_item: str
+    area: str | None
+
+
+class PaymentOut(BaseModel):
+    id: str
+    object: Literal["payment"]
+    status: Status
+    reference: str
+    kind: Kind
+    amount: int
+    currency: str
+    description: str
+    payer: PayerOut
+    budget: BudgetOut
+    tax_code: str | None
+    declaration_number: str | None
+    return_url: str
+    notify_url: str | None
+    metadata: dict[str, str]
+    checkout_url: str
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentPage(BaseModel):
+    data: list[PaymentOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class PaymentEventOut(BaseModel):
+    id: int
+    payment_id: str
+    from_status: Status | None
+    to_status: Status
+    cause: str
+    actor: str
+    occurred_at: datetime
+    detail: dict[str, object]
+
+
+class PaymentEventList(BaseModel):
+    data: list[PaymentEventOut]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    request_id: str | None = None

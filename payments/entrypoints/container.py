@@ -1,0 +1,50 @@
+"""What the app holds for its lifetime, built in the lifespan (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.domain.access import Caller
+from payments.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class KeyCache:
+    """Resolved API keys for a few seconds: one query fewer on every request.
+
+    A revoked key therefore stays usable for at most ``ttl_seconds``.
+    """
+
+    ttl_seconds: float = 10.0
+    _entries: dict[str, tuple[float, Caller]] = field(default_factory=dict)
+
+    def get(self, key_hash: str, monotonic_now: float) -> Caller | None:
+        hit = self._entries.get(key_hash)
+        if hit is None or hit[0] < monotonic_now:
+            return None
+        return hit[1]
+
+    def put(self, key_hash: str, caller: Caller, monotonic_now: float) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (monotonic_now + self.ttl_seconds, caller)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: SqlUnitOfWorkFactory
+    clock: Clock = utc_now
+    keys: KeyCache = field(default_factory=KeyCache)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, insert, select, update
+from sqlalchemy import Select, and_, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -243,7 +243,9 @@ class SqlPayments:
             .values(**_payment_values(payment))
             .on_conflict_do_nothing(
                 index_elements=["agency_id", "reference"],
-                index_where=t.payments.c.status.in_(["created", "pending", "failed", "succeeded"]),
+                # Literal SQL, not bound parameters: after a few executions PostgreSQL uses a
+                # generic plan and can no longer match parameters to the partial index.
+                index_where=text(t.OPEN_STATUSES_SQL),
             )
             .returning(t.payments.c.id)
         )

@@ -1,0 +1,627 @@
+"""Fuzz every endpoint with hostile input: the gateway answers 4xx problems, never a 5xx.
+
+Arbitrary JSON (huge numbers, deep nesting, NUL, lone surrogates, RTL marks, emoji), arbitrary
+bytes, near-valid payment bodies with one field broken, oversized bodies, wrong content types,
+odd header values, odd path ids and query strings. Every answer must be below 500, and every
+4xx must be an RFC 9457 problem (``application/problem+json`` with type, title, status, detail).
+
+Runs on SQLite and PostgreSQL (the ``client`` fixture is parametrised). The app is built once per
+test; Hypothesis drives the async test body through pytest-asyncio's session loop.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+
+from payments.domain.access import Role
+from payments.entrypoints.app import all_routes
+from tests.api import Portal, payment_body
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+FEW = settings(FUZZ, max_examples=25)
+MAX_BODY = 64 * 1024
+PROBLEM_FIELDS = ("type", "title", "status", "detail")
+REAL_ID = "<real-payment-id>"  # replaced in the test body by an existing payment's id
+
+
+# --- strategies -------------------------------------------------------------------------------
+
+ODD_STRINGS = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\u200f",  # right-to-left mark
+    "\u202eevil\u202c",  # right-to-left override
+    "\ufeff",
+    "\u0301",
+    "😀",
+    "👨\u200d👩\u200d👧",
+    "𝕏𝕏𝕏",
+    "\ud800",
+    "\udfff",
+    "x\udc80y",
+    "Nguyễn Văn A",
+    "Nguye\u0302\u0303n",
+    "İß",
+    "..",
+    "../",
+    "../../openapi.json",
+    "%00",
+    "%",
+    "\\",
+    "'; DROP TABLE payments;--",
+    "\t\r\n",
+    "\x7f\x1b[31m",
+    "1e999",
+    "-0",
+    "null",
+]
+
+lone_surrogates = st.integers(0xD800, 0xDFFF).map(chr)
+odd_chars = st.one_of(st.characters(), lone_surrogates, st.sampled_from(["\x00", "\u200f", "😀"]))
+odd_text = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(ODD_STRINGS),
+    st.lists(odd_chars, max_size=12).map("".join),
+)
+BIG_NUMBERS: list[int | float] = [
+    10**40,
+    -(10**40),
+    2**63,
+    -(2**63) - 1,
+    2**64,
+    0,
+    -1,
+    1e308,
+    -1e308,
+    5e-324,
+    -0.0,
+    math.inf,
+    -math.inf,
+    math.nan,
+]
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.sampled_from(BIG_NUMBERS),
+    odd_text,
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(odd_text, inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def encode_json(value: object, style: str) -> bytes:
+    """JSON text as bytes; surrogates either escaped (``\\ud800``) or raw (invalid UTF-8)."""
+    if style == "ascii":
+        return json.dumps(value).encode()
+    if style == "raw-surrogates":
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if style == "utf-16":
+        return json.dumps(value).encode("utf-16")
+    return b"\xef\xbb\xbf" + json.dumps(value).encode()  # BOM
+
+
+def deep(depth: int, kind: str) -> bytes:
+    if kind == "list":
+        return b"[" * depth + b"]" * depth
+    if kind == "object":
+        return b'{"a":' * depth + b"1" + b"}" * depth
+    return b"[" * depth  # unbalanced
+
+
+RAW_JSON_TRICKS = [
+    b'{"amount": 1e999}',
+    b'{"amount": -1e999}',
+    b'{"amount": 1' + b"0" * 5000 + b"}",
+    b'{"amount": -' + b"9" * 5000 + b"}",
+    b'{"amount": NaN, "kind": Infinity}',
+    b'{"reference": "\\ud800", "description": "\\udfff\\u0000"}',
+    b'{"reference": "a", "reference": "b"}',
+    b'{"payer": {"name": "\\u202e\\u200f"}}',
+    b"\x00",
+    b"null",
+    b"[]",
+    b"{}",
+    b'"\\ud83d"',
+    b"\xff\xfe{\x00}\x00",
+]
+
+json_bodies = st.one_of(
+    st.builds(
+        encode_json, json_values, st.sampled_from(["ascii", "raw-surrogates", "utf-16", "bom"])
+    ),
+    st.builds(deep, st.integers(1, 20_000), st.sampled_from(["list", "object", "open"])),
+    st.sampled_from(RAW_JSON_TRICKS),
+)
+
+FIELD_PATHS: list[tuple[str, ...]] = [
+    ("reference",),
+    ("kind",),
+    ("amount",),
+    ("currency",),
+    ("description",),
+    ("payer",),
+    ("payer", "name"),
+    ("payer", "id_number"),
+    ("payer", "tax_code"),
+    ("payer", "email"),
+    ("payer", "phone"),
+    ("budget",),
+    ("budget", "treasury_account"),
+    ("budget", "treasury_code"),
+    ("budget", "collecting_agency"),
+    ("budget", "chapter"),
+    ("budget", "sub_item"),
+    ("budget", "area"),
+    ("tax_code",),
+    ("declaration_number",),
+    ("return_url",),
+    ("notify_url",),
+    ("expires_at",),
+    ("metadata",),
+]
+ODD_URLS = [
+    "https://[::1",
+    "https://[portal.example.vn]/x",
+    "https://[::1]:443/",
+    "https://portal.example.vn:99999/",
+    "https://portal.example.vn:abc/",
+    "https://user:pw@portal.example.vn/",
+    "HTTPS://PORTAL.EXAMPLE.VN./return",
+    "https://portal.example.vn\x00.evil/",
+    "https://portal.example.vn%2F@evil/",
+    "//portal.example.vn/return",
+    "javascript:alert(1)",
+    "https://xn--80ak6aa92e.com/",
+    "https://порт.example/",
+]
+offsets = st.integers(-(24 * 60) + 1, 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
+datetime_texts = st.one_of(
+    st.builds(
+        lambda d, tz: d.replace(tzinfo=tz).isoformat(),
+        st.datetimes(),
+        st.one_of(st.none(), offsets),
+    ),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00+14:00",
+            "0001-01-01T00:00:00-23:59",
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T23:59:59.999999+00:00",
+            "2030-02-30T00:00:00Z",
+            "2030-01-01T24:00:00Z",
+            "2030-01-01",
+            "now",
+        ]
+    ),
+)
+metadata_values = st.dictionaries(odd_text, st.one_of(odd_text, json_values), max_size=25)
+field_values = st.one_of(
+    json_values,
+    st.sampled_from(ODD_URLS),
+    datetime_texts,
+    metadata_values,
+    st.sampled_from(["fee", "charge", "tax", "customs_duty", "VND", "USD", "XXX", "vnd"]),
+    st.integers(-(10**40), 10**40),
+)
+
+
+@st.composite
+def near_valid_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid payment body with one thing wrong: a field replaced, dropped or added."""
+    body = payment_body()
+    path = draw(st.sampled_from(FIELD_PATHS))
+    parent: dict[str, Any] = body
+    for part in path[:-1]:
+        parent = parent[part]
+    operation = draw(st.sampled_from(["set", "set", "drop", "add"]))
+    if operation == "set":
+        parent[path[-1]] = draw(field_values)
+    elif operation == "drop":
+        parent.pop(path[-1], None)
+    else:
+        parent[draw(odd_text)] = draw(json_values)
+    if draw(st.booleans()):  # sometimes a kind that needs its own field, to go deeper
+        body.update(draw(st.sampled_from(KIND_EXTRAS)))
+    return body
+
+
+KIND_EXTRAS: list[dict[str, Any]] = [
+    {},
+    {"kind": "tax", "tax_code": "0101234567"},
+    {"kind": "tax", "tax_code": "0101234567-001"},
+    {"kind": "customs_duty", "declaration_number": "101234567890"},
+    {"expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+    {"notify_url": "https://portal.example.vn/notify"},
+    {"metadata": {"dossier": "HS-1", "note": "Nguyễn 😀"}},
+]
+
+latin1_text = st.text(
+    st.characters(max_codepoint=0xFF, exclude_characters="\r\n\x00"), max_size=300
+)
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/JSON",
+    "application/problem+json",
+    "application/merge-patch+json",
+    "text/plain",
+    "text/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/xml",
+    "application/octet-stream",
+    "",
+    ";",
+    "application/json\t;;;",
+]
+content_types = st.one_of(st.none(), st.sampled_from(CONTENT_TYPES), latin1_text)
+idempotency_keys = st.one_of(
+    st.none(),
+    st.just(""),
+    st.uuids().map(str),
+    st.just("k" * 255),
+    st.just("k" * 256),
+    latin1_text,
+)
+request_ids = st.one_of(st.none(), latin1_text, st.just("r" * 64), st.just("r" * 65))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def check(response: httpx.Response) -> None:
+    """Below 500; every 4xx is a complete problem document."""
+    assert response.status_code < 500, (response.status_code, response.text[:1000])
+    if response.status_code >= 400:
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        assert media_type == "application/problem+json", (response.status_code, media_type)
+        problem = response.json()
+        assert isinstance(problem, dict)
+        for name in PROBLEM_FIELDS:
+            assert name in problem, (name, problem)
+        assert problem["status"] == response.status_code
+
+
+def header_bytes(headers: dict[str, str | None]) -> dict[str, bytes]:
+    """Header values as latin-1 bytes (httpx would refuse non-ASCII str values)."""
+    return {name: value.encode("latin-1") for name, value in headers.items() if value is not None}
+
+
+def quote_id(value: str, *, keep_slashes: bool) -> str:
+    raw = value.encode("utf-8", "surrogatepass")
+    return quote(raw, safe="/" if keep_slashes else "")
+
+
+async def chunks(payload: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    for start in range(0, len(payload), size):
+        yield payload[start : start + size]
+
+
+@pytest.fixture
+async def real_payment_id(client: httpx.AsyncClient, portal: Portal) -> str:
+    created = await client.post(
+        "/v1/payments",
+        json=payment_body(),
+        headers={**portal.auth(), "Idempotency-Key": f"seed-{uuid.uuid4()}"},
+    )
+    assert created.status_code == 201, created.text
+    payment_id: str = created.json()["id"]
+    return payment_id
+
+
+def authorisation(portal: Portal) -> st.SearchStrategy[str | None]:
+    return st.one_of(
+        st.none(),
+        st.sampled_from([f"Bearer {portal.keys[role]}" for role in Role]),
+        st.sampled_from(
+            [
+                "Bearer",
+                "Bearer ",
+                "bearer    ",
+                "Basic dXNlcjpwYXNz",
+                f"Bearer {portal.keys[Role.PORTAL]}x",
+                f"Bearer  {portal.keys[Role.PORTAL]}  ",
+                f"BEARER {portal.keys[Role.PORTAL]}",
+            ]
+        ),
+        latin1_text.map(lambda text: "Bearer " + text),
+        latin1_text,
+    )
+
+
+# --- POST /v1/payments ------------------------------------------------------------------------
+
+
+@FUZZ
+@given(body=json_bodies, content_type=st.sampled_from(["application/json", None]))
+async def test_create_with_arbitrary_json(
+    client: httpx.AsyncClient, portal: Portal, body: bytes, content_type: str | None
+) -> None:
+    headers = {**portal.auth(), "Idempotency-Key": str(uuid.uuid4())}
+    if content_type:
+        headers["Content-Type"] = content_type
+    check(await client.post("/v1/payments", content=body, headers=headers))
+
+
+@FUZZ
+@given(body=near_valid_bodies(), style=st.sampled_from(["ascii", "raw-surrogates"]))
+@example(body=payment_body(return_url="https://[::1"), style="ascii")
+@example(body=payment_body(notify_url="https://[portal.example.vn]/x"), style="ascii")
+@example(body=payment_body(expires_at="0001-01-01T00:00:00+14:00"), style="ascii")
+@example(body=payment_body(expires_at="9999-12-31T23:59:59-23:59"), style="ascii")
+async def test_create_with_near_valid_body(
+    client: httpx.AsyncClient, portal: Portal, body: dict[str, Any], style: str
+) -> None:
+    headers = {
+        **portal.auth(),
+        "Idempotency-Key": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    check(await client.post("/v1/payments", content=encode_json(body, style), headers=headers))
+
+
+async def test_content_length_with_non_ascii_digits(
+    client: httpx.AsyncClient, portal: Portal
+) -> None:
+    """Regression: ``"²".isdigit()`` is true but ``int("²")`` raises."""
+    headers = {**portal.auth(), "Idempotency-Key": "k-digits", "Content-Length": "\xb2"}
+    check(await client.post("/v1/payments", content=b"{}", headers=header_bytes(headers)))
+
+
+@FUZZ
+@given(data=st.data())
+async def test_create_with_arbitrary_bytes_and_headers(
+    client: httpx.AsyncClient, portal: Portal, data: st.DataObject
+) -> None:
+    body = data.draw(
+        st.one_of(st.binary(max_size=2000), json_bodies, near_valid_bodies().map(json.dumps)),
+        label="body",
+    )
+    headers: dict[str, str | None] = {
+        "Authorization": data.draw(authorisation(portal), label="authorization"),
+        "Idempotency-Key": data.draw(idempotency_keys, label="idempotency_key"),
+        "X-Request-ID": data.draw(request_ids, label="request_id"),
+        "Content-Type": data.draw(content_types, label="content_type"),
+    }
+    if data.draw(st.integers(0, 9), label="lie about length") == 0:
+        headers["Content-Length"] = data.draw(
+            st.one_of(latin1_text, st.integers(0, 10**30).map(str)), label="content_length"
+        )
+    content = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    check(await client.post("/v1/payments", content=content, headers=header_bytes(headers)))
+
+
+@FEW
+@given(
+    size=st.integers(MAX_BODY + 1, 4 * MAX_BODY),
+    shape=st.sampled_from(["json-string", "json-array", "bytes"]),
+    streamed=st.booleans(),
+)
+async def test_create_with_oversized_body(
+    client: httpx.AsyncClient, portal: Portal, size: int, shape: str, streamed: bool
+) -> None:
+    if shape == "json-string":
+        payload = json.dumps(payment_body(description="đ" * size)).encode()
+    elif shape == "json-array":
+        payload = b"[" + b"1," * (size // 2) + b"1]"
+    else:
+        payload = b"\x00\xff" * (size // 2 + 1)
+    headers = {**portal.auth(), "Idempotency-Key": str(uuid.uuid4())}
+    content: bytes | AsyncIterator[bytes] = chunks(payload) if streamed else payload
+    response = await client.post("/v1/payments", content=content, headers=headers)
+    check(response)
+    assert response.status_code == 413
+
+
+# --- GET /v1/payments -------------------------------------------------------------------------
+
+QUERY_NAMES = ["reference", "status", "kind", "created_from", "created_to", "limit", "cursor"]
+
+
+def cursor_for(text: str) -> str:
+    from payments.entrypoints.api.requests import encode_cursor  # noqa: PLC0415
+
+    return encode_cursor(text)
+
+
+query_values = st.one_of(
+    odd_text,
+    datetime_texts,
+    st.integers(-(10**40), 10**40).map(str),
+    st.sampled_from(["created,pending", "succeeded,,", ",", "fee", "tax", "0", "200", "201"]),
+    odd_text.map(
+        lambda t: cursor_for(t.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+    ),
+    st.sampled_from(["v1", "djE6", "djE6AA", "!!!!", "=" * 10, "djE6" + "A" * 200]),
+)
+query_pairs = st.lists(
+    st.tuples(st.one_of(st.sampled_from(QUERY_NAMES), odd_text), query_values), max_size=6
+)
+
+
+def encode_query(pairs: list[tuple[str, str]]) -> str:
+    return "&".join(
+        f"{quote_id(name, keep_slashes=False)}={quote_id(value, keep_slashes=False)}"
+        for name, value in pairs
+    )
+
+
+@FUZZ
+@given(
+    pairs=query_pairs,
+    raw=st.one_of(st.none(), st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E))),
+    role=st.sampled_from(list(Role)),
+)
+@example(pairs=[("reference", "a\x00b")], raw=None, role=Role.PORTAL)
+@example(pairs=[("cursor", cursor_for("\x00"))], raw=None, role=Role.PORTAL)
+@example(pairs=[("created_from", "0001-01-01T00:00:00+14:00")], raw=None, role=Role.PORTAL)
+@example(pairs=[("created_to", "9999-12-31T23:59:59-23:59")], raw=None, role=Role.PORTAL)
+async def test_list_with_arbitrary_query(
+    client: httpx.AsyncClient,
+    portal: Portal,
+    pairs: list[tuple[str, str]],
+    raw: str | None,
+    role: Role,
+) -> None:
+    query = raw if raw is not None else encode_query(pairs)
+    check(await client.get(f"/v1/payments?{query}", headers=portal.auth(role)))
+
+
+# --- /v1/payments/{id}, /cancel, /events ------------------------------------------------------
+
+payment_ids = st.one_of(
+    st.just(REAL_ID),
+    st.just("pay_" + "0" * 26),
+    odd_text.filter(bool),
+    st.builds(lambda seed, n: seed * n, st.text(min_size=1, max_size=4), st.integers(50, 3000)),
+    st.sampled_from(["a/b", "../..", "..%2F..", "%2e%2e", "x?y=1", "x#frag", ";", "*"]),
+)
+cancel_bodies = st.one_of(
+    st.just(b""),
+    st.just(b"  \n"),
+    json_bodies,
+    st.binary(max_size=200),
+    st.builds(
+        lambda reason: json.dumps({"reason": reason}).encode(), st.one_of(odd_text, json_values)
+    ),
+)
+
+
+@FUZZ
+@given(
+    payment_id=payment_ids,
+    keep_slashes=st.booleans(),
+    role=st.sampled_from(list(Role)),
+    action=st.sampled_from(["read", "events", "cancel"]),
+    body=cancel_bodies,
+    request_id=request_ids,
+)
+@example(
+    payment_id="\x00",
+    keep_slashes=False,
+    role=Role.PORTAL,
+    action="read",
+    body=b"",
+    request_id=None,
+)
+@example(
+    payment_id="a\x00",
+    keep_slashes=False,
+    role=Role.PORTAL,
+    action="cancel",
+    body=b"",
+    request_id=None,
+)
+@example(
+    payment_id="\x00",
+    keep_slashes=False,
+    role=Role.ADMIN,
+    action="events",
+    body=b"",
+    request_id=None,
+)
+async def test_payment_routes_with_arbitrary_ids(
+    client: httpx.AsyncClient,
+    portal: Portal,
+    real_payment_id: str,
+    payment_id: str,
+    keep_slashes: bool,
+    role: Role,
+    action: str,
+    body: bytes,
+    request_id: str | None,
+) -> None:
+    path_id = (
+        real_payment_id
+        if payment_id == REAL_ID
+        else quote_id(payment_id, keep_slashes=keep_slashes)
+    )
+    headers = header_bytes({**portal.auth(role), "X-Request-ID": request_id})
+    url = f"/v1/payments/{path_id}"
+    if action == "read":
+        response = await client.get(url, headers=headers)
+    elif action == "events":
+        response = await client.get(f"{url}/events", headers=headers)
+    else:
+        response = await client.post(f"{url}/cancel", content=body, headers=headers)
+    check(response)
+
+
+# --- /openapi.json, /healthz, /readyz ---------------------------------------------------------
+
+
+@FEW
+@given(
+    path=st.sampled_from(["/openapi.json", "/healthz", "/readyz"]),
+    pairs=query_pairs,
+    request_id=request_ids,
+    authorization=st.one_of(st.none(), latin1_text),
+)
+async def test_operational_routes(
+    client: httpx.AsyncClient,
+    path: str,
+    pairs: list[tuple[str, str]],
+    request_id: str | None,
+    authorization: str | None,
+) -> None:
+    headers = header_bytes({"X-Request-ID": request_id, "Authorization": authorization})
+    response = await client.get(f"{path}?{encode_query(pairs)}", headers=headers)
+    check(response)
+    assert response.status_code == 200, response.text
+
+
+# --- the published contract -------------------------------------------------------------------
+
+
+async def test_openapi_is_a_valid_openapi_3_1_document(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)  # raises OpenAPIValidationError with the offending path
+
+
+async def test_every_route_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    missing = []
+    for route in all_routes():
+        path: str = getattr(route, "path", "")
+        methods: set[str] = getattr(route, "methods", None) or set()
+        if path == "/openapi.json":
+            continue
+        for method in methods - {"HEAD"}:
+            if (path, method) not in documented:
+                missing.append(f"{method} {path}")
+    assert not missing, f"routes missing from /openapi.json: {missing}"

@@ -1,0 +1,201 @@
+"""In-memory implementations of the service ports, for fast unit tests of the use cases."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from payments.domain.access import Agency, ApiKey, Role
+from payments.domain.errors import ReferenceInUse
+from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.payments import EXPIRABLE, HOLDS_REFERENCE, Payment, PaymentStatus
+from payments.services.ports import IdempotencyRecord, PaymentFilter, StoredResponse
+
+
+class Store:
+    """The 'database': committed state shared by every unit of work."""
+
+    def __init__(self) -> None:
+        self.agencies: dict[int, Agency] = {}
+        self.keys: dict[str, tuple[ApiKey, int]] = {}
+        self.payments: dict[str, Payment] = {}
+        self.events: list[PaymentEvent] = []
+        self.idempotency: dict[tuple[int, str], IdempotencyRecord] = {}
+        self.audit: list[AuditEntry] = []
+
+
+class FakeAgencies:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(
+        self, *, code: str, name: str, allowed_hosts: frozenset[str], now: datetime
+    ) -> Agency:
+        agency = Agency(len(self.store.agencies) + 1, code, name, allowed_hosts, now)
+        self.store.agencies[agency.id] = agency
+        return agency
+
+    async def by_code(self, code: str) -> Agency | None:
+        return next((a for a in self.store.agencies.values() if a.code == code), None)
+
+    async def by_id(self, agency_id: int) -> Agency | None:
+        return self.store.agencies.get(agency_id)
+
+    async def list(self) -> Sequence[Agency]:
+        return sorted(self.store.agencies.values(), key=lambda a: a.code)
+
+
+class FakeApiKeys:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(
+        self,
+        *,
+        agency_id: int,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        label: str | None,
+        now: datetime,
+    ) -> ApiKey:
+        key = ApiKey(len(self.store.keys) + 1, agency_id, role, prefix, label, now, None)
+        self.store.keys[key_hash] = (key, agency_id)
+        return key
+
+    async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None:
+        found = self.store.keys.get(key_hash)
+        if found is None:
+            return None
+        return found[0], self.store.agencies[found[1]]
+
+
+class FakePayments:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, payment: Payment) -> None:
+        holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
+        if holder is not None:
+            raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
+        self.store.payments[payment.id] = payment
+
+    async def get(self, agency_id: int, payment_id: str, *, lock: bool = False) -> Payment | None:
+        payment = self.store.payments.get(payment_id)
+        return payment if payment and payment.agency_id == agency_id else None
+
+    async def holding_reference(self, agency_id: int, reference: str) -> Payment | None:
+        return next(
+            (
+                p
+                for p in self.store.payments.values()
+                if p.agency_id == agency_id
+                and p.draft.reference == reference
+                and p.status in HOLDS_REFERENCE
+            ),
+            None,
+        )
+
+    async def page(
+        self, agency_id: int, flt: PaymentFilter, *, before_id: str | None, limit: int
+    ) -> Sequence[Payment]:
+        rows = sorted(
+            (p for p in self.store.payments.values() if p.agency_id == agency_id),
+            key=lambda p: p.id,
+            reverse=True,
+        )
+        rows = [p for p in rows if before_id is None or p.id < before_id]
+        if flt.statuses:
+            rows = [p for p in rows if p.status in flt.statuses]
+        return rows[:limit]
+
+    async def set_status(self, payment_id: str, status: PaymentStatus, now: datetime) -> None:
+        self.store.payments[payment_id] = replace(
+            self.store.payments[payment_id], status=status, updated_at=now
+        )
+
+    async def claim_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
+        due = [
+            p for p in self.store.payments.values() if p.status in EXPIRABLE and p.expires_at <= now
+        ]
+        return due[:limit]
+
+
+class FakeEvents:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, event: PaymentEvent) -> None:
+        self.store.events.append(replace(event, id=len(self.store.events) + 1))
+
+    async def for_payment(self, payment_id: str) -> Sequence[PaymentEvent]:
+        return [e for e in self.store.events if e.payment_id == payment_id]
+
+
+class FakeIdempotency:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def claim(
+        self, *, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> IdempotencyRecord | None:
+        found = self.store.idempotency.get((agency_id, key))
+        if found is not None:
+            return found
+        self.store.idempotency[(agency_id, key)] = IdempotencyRecord(key, fingerprint, None)
+        return None
+
+    async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None:
+        record = self.store.idempotency[(agency_id, key)]
+        self.store.idempotency[(agency_id, key)] = replace(record, response=response)
+
+    async def purge(self, now: datetime) -> int:
+        return 0
+
+
+class FakeAudit:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.store.audit.append(entry)
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the store; commit publishes it, anything else throws it away."""
+
+    def __init__(self, store: Store) -> None:
+        self.committed = store
+
+    async def __aenter__(self) -> Self:
+        self.working = copy.deepcopy(self.committed)
+        self.agencies = FakeAgencies(self.working)
+        self.api_keys = FakeApiKeys(self.working)
+        self.payments = FakePayments(self.working)
+        self.events = FakeEvents(self.working)
+        self.idempotency = FakeIdempotency(self.working)
+        self.audit = FakeAudit(self.working)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        self.committed.__dict__.update(self.working.__dict__)
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.store = Store()
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store)

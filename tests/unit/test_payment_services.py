@@ -1,0 +1,136 @@
+"""The payment use cases on in-memory fakes: rules, transitions, idempotency, atomicity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from payments.domain.access import Caller, Role
+from payments.domain.budget import BudgetDestination
+from payments.domain.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    ReferenceInUse,
+)
+from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, PaymentStatus
+from payments.services import payments as service
+from payments.services.access import create_agency
+from payments.services.ports import StoredResponse
+from tests.unit.fakes import FakeUnitOfWorkFactory
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+LIMITS = service.CreationLimits(
+    max_amount=1_000_000,
+    allow_plain_http=False,
+    default_expiry=timedelta(hours=1),
+    max_expiry=timedelta(days=30),
+    idempotency_ttl=timedelta(hours=24),
+)
+
+
+def draft(**changes: object) -> PaymentDraft:
+    base = PaymentDraft(
+        reference="HS-1",
+        kind=PaymentKind.FEE,
+        amount=150_000,
+        currency="VND",
+        description="Le phi",
+        payer=Payer(name="Nguyen Van A"),
+        budget=BudgetDestination("7111", "0011", "1054321", "755", "2662"),
+        return_url="https://portal.example.vn/back",
+    )
+    return PaymentDraft(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def respond(payment: Payment) -> StoredResponse:
+    return StoredResponse(201, payment.id)
+
+
+async def setup() -> tuple[FakeUnitOfWorkFactory, Caller]:
+    uow = FakeUnitOfWorkFactory()
+    agency = await create_agency(
+        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
+    )
+    return uow, Caller(api_key_id=1, agency_id=agency.id, agency_code="DVC", role=Role.PORTAL)
+
+
+async def create(
+    uow: FakeUnitOfWorkFactory, caller: Caller, d: PaymentDraft, key: str = "k", fp: str = "f"
+) -> service.Created:
+    return await service.create_payment(
+        uow,
+        caller=caller,
+        draft=d,
+        idempotency=service.IdempotentRequest(key, fp),
+        limits=LIMITS,
+        respond=respond,
+        now=NOW,
+    )
+
+
+async def test_created_payment_records_event_and_audit() -> None:
+    uow, caller = await setup()
+    created = await create(uow, caller, draft())
+    assert created.payment is not None
+    assert created.payment.status is PaymentStatus.CREATED
+    assert created.payment.expires_at == NOW + timedelta(hours=1)
+    assert [e.to_status for e in uow.store.events] == ["created"]
+    assert [a.action for a in uow.store.audit] == ["agency.created", "payment.created"]
+
+
+async def test_rejected_draft_changes_nothing() -> None:
+    uow, caller = await setup()
+    with pytest.raises(InvalidInput) as caught:
+        await create(uow, caller, draft(amount=2_000_000, return_url="https://elsewhere.vn/"))
+    assert {p.field for p in caught.value.problems} == {"amount", "return_url"}
+    assert uow.store.payments == {}
+    assert uow.store.idempotency == {}
+
+
+async def test_idempotent_replay_and_reuse() -> None:
+    uow, caller = await setup()
+    first = await create(uow, caller, draft(), key="a", fp="one")
+    again = await create(uow, caller, draft(), key="a", fp="one")
+    assert again.replayed and again.response == first.response
+    with pytest.raises(IdempotencyKeyReused):
+        await create(uow, caller, draft(reference="HS-2"), key="a", fp="two")
+    assert len(uow.store.payments) == 1
+
+
+async def test_reference_held_until_the_payment_ends() -> None:
+    uow, caller = await setup()
+    first = await create(uow, caller, draft(), key="a")
+    with pytest.raises(ReferenceInUse) as caught:
+        await create(uow, caller, draft(), key="b")
+    assert first.payment is not None
+    assert caught.value.existing_payment_id == first.payment.id
+    await service.cancel_payment(uow, caller, first.payment.id, reason=None, now=NOW)
+    assert (await create(uow, caller, draft(), key="c")).payment is not None
+
+
+async def test_cancel_rules() -> None:
+    uow, caller = await setup()
+    created = await create(uow, caller, draft())
+    assert created.payment is not None
+    pid = created.payment.id
+    await service.expire_due_payments(uow, now=NOW + timedelta(hours=2))
+    with pytest.raises(InvalidTransition):
+        await service.cancel_payment(uow, caller, pid, reason=None, now=NOW)
+    other = Caller(api_key_id=9, agency_id=99, agency_code="X", role=Role.PORTAL)
+    with pytest.raises(NotFound):
+        await service.get_payment(uow, other, pid)
+
+
+async def test_in_progress_key_is_a_conflict() -> None:
+    uow, caller = await setup()
+    async with uow() as unit:
+        await unit.idempotency.claim(
+            agency_id=caller.agency_id, key="busy", fingerprint="f", now=NOW, expires_at=NOW
+        )
+        await unit.commit()
+    with pytest.raises(Conflict):
+        await create(uow, caller, draft(), key="busy")

@@ -26,7 +26,7 @@ from payments.entrypoints.api.problems import (
 )
 from payments.entrypoints.container import Clock, Container, utc_now
 from payments.entrypoints.middleware import RequestContextMiddleware
-from payments.services.payments import expire_due_payments
+from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.settings import Settings
 
 log = structlog.get_logger()
@@ -74,14 +74,19 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
 
 
 async def _expire_forever(container: Container) -> None:
-    """Until the worker of issue 5 exists, each web process expires overdue payments itself
-    (row claims with SKIP LOCKED keep several processes from doing it twice)."""
+    """Each web process expires overdue payments and forgets stale idempotency keys itself
+    until a separate worker takes these jobs over (SKIP LOCKED row claims keep several
+    processes from expiring one payment twice)."""
     interval = container.settings.expiry_interval_seconds
     while True:
         try:
-            count = await expire_due_payments(container.uow_factory, now=container.clock())
+            now = container.clock()
+            count = await expire_due_payments(container.uow_factory, now=now)
             if count:
                 log.info("payments_expired", count=count)
+            purged = await purge_idempotency_records(container.uow_factory, now=now)
+            if purged:
+                log.info("idempotency_keys_purged", count=purged)
         except Exception:  # a failed sweep must not kill the web process; the next one retries
             log.exception("expiry_sweep_failed")
         await asyncio.sleep(interval)

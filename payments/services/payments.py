@@ -227,6 +227,14 @@ async def expire_due_payments(
             return expired
 
 
+async def purge_idempotency_records(uow_factory: UnitOfWorkFactory, *, now: datetime) -> int:
+    """Forget Idempotency-Keys older than their time to live."""
+    async with uow_factory() as uow:
+        purged = await uow.idempotency.purge(now)
+        await uow.commit()
+    return purged
+
+
 async def _transition(
     uow: UnitOfWork,
     payment: Payment,

@@ -11,6 +11,7 @@ import httpx
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
+from payments.entrypoints.api.schemas import PaymentEventList, PaymentOut, PaymentPage
 from tests.api import Portal, make_portal, payment_body
 
 _keys = itertools.count()
@@ -140,8 +141,6 @@ async def test_request_id_is_kept_and_echoed(client: httpx.AsyncClient, portal: 
 async def test_responses_match_the_published_schema(
     client: httpx.AsyncClient, portal: Portal
 ) -> None:
-    from payments.entrypoints.api.schemas import PaymentEventList, PaymentOut, PaymentPage
-
     payment = await create(client, portal, metadata={"dossier": "X1"})
     PaymentOut.model_validate_json(json.dumps(payment))
     page = await client.get("/v1/payments", headers=portal.auth())

@@ -116,7 +116,10 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def url_problem(url: str, rules: CreationRules) -> str | None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed bracketed host, e.g. "https://[::1"
+        return "must be a valid absolute URL"
     if not parts.scheme or not parts.netloc:
         return "must be an absolute URL"
     if parts.scheme not in ("https", "http"):

@@ -95,7 +95,8 @@ async def test_idempotent_replay_and_reuse() -> None:
     uow, caller = await setup()
     first = await create(uow, caller, draft(), key="a", fp="one")
     again = await create(uow, caller, draft(), key="a", fp="one")
-    assert again.replayed and again.response == first.response
+    assert again.replayed
+    assert again.response == first.response
     with pytest.raises(IdempotencyKeyReused):
         await create(uow, caller, draft(reference="HS-2"), key="a", fp="two")
     assert len(uow.store.payments) == 1

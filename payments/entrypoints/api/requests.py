@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
+from payments.domain.text import text_problem
 from payments.entrypoints.api.problems import ApiError, validation_problems
 from payments.entrypoints.container import Container
 from payments.services.access import authenticate
@@ -27,7 +28,12 @@ def container(request: Request) -> Container:
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > max_bytes
+    ):
         raise _too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
@@ -127,7 +133,7 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith("v1:") or len(raw) > 64:
+    if not raw.startswith("v1:") or len(raw) > 64 or text_problem(raw):
         raise ApiError(
             400,
             "invalid-query",
@@ -147,4 +153,15 @@ def aware(value: datetime | None, field: str) -> datetime | None:
             f"{field} needs an offset",
             [FieldProblem(field, "must carry a time zone offset, e.g. +07:00")],
         )
+    if value is not None:
+        try:
+            value.astimezone(UTC)  # stored and compared in UTC
+        except OverflowError:
+            raise ApiError(
+                400,
+                "invalid-query",
+                "Invalid query parameters",
+                f"{field} is out of range",
+                [FieldProblem(field, "must fall between years 1 and 9999 in UTC")],
+            ) from None
     return value

@@ -124,7 +124,9 @@ def test_ipn_rejections_are_told_apart() -> None:
     del unsigned["signature"]
     cases = {
         Rejection.MISSING_SIGNATURE: momo.verify_ipn(CONFIG, unsigned),
-        Rejection.WRONG_MERCHANT: momo.verify_ipn(CONFIG, momo.sign_ipn(CONFIG, ipn(partnerCode="X"))),
+        Rejection.WRONG_MERCHANT: momo.verify_ipn(
+            CONFIG, momo.sign_ipn(CONFIG, ipn(partnerCode="X"))
+        ),
         Rejection.BAD_SIGNATURE: momo.verify_ipn(CONFIG, {**ipn(), "amount": [1]}),
         Rejection.MALFORMED: momo.verify_ipn(CONFIG, ipn(amount="lots")),
     }

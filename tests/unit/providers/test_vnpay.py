@@ -193,7 +193,7 @@ callback_keys = sorted(k for k in signed_callback() if k != "vnp_SecureHash")
 @given(
     key=st.sampled_from(callback_keys),
     position=st.integers(min_value=0, max_value=200),
-    replacement=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    replacement=st.characters(codec="utf-8", exclude_categories=["Cs"]),
 )
 def test_any_single_character_change_fails_verification(
     key: str, position: int, replacement: str

@@ -1,0 +1,249 @@
+"""MoMo v2 API calls: create, query and refund over an injected ``httpx.AsyncClient``.
+
+MoMo does not sign these answers, so an answer is checked by what it echoes: our partner code,
+order id and request id. Anything else is ``Rejected``; a call we got no usable answer to is
+``Unknown``. Neither may change a payment's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from payments.domain.errors import FieldProblem, InvalidInput
+from payments.providers.momo import (
+    QUERY_SIGNED,
+    REFUND_SIGNED,
+    MomoConfig,
+    MomoStatus,
+    classify_result,
+    create_body,
+    integer_field,
+    sign,
+)
+from payments.providers.outcomes import Rejected, Rejection, Unknown, post_json
+
+CREATE_PATH = "/v2/gateway/api/create"
+QUERY_PATH = "/v2/gateway/api/query"
+REFUND_PATH = "/v2/gateway/api/refund"
+TIMEOUT_SECONDS = 30  # MoMo asks for at least 30 s
+
+
+def query_body(
+    config: MomoConfig, *, request_id: str, order_id: str, lang: str = "vi"
+) -> dict[str, object]:
+    body: dict[str, object] = {
+        "partnerCode": config.partner_code,
+        "requestId": request_id,
+        "orderId": order_id,
+        "lang": lang,
+    }
+    return {**body, "signature": sign(config, body, QUERY_SIGNED)}
+
+
+def refund_body(
+    config: MomoConfig,
+    *,
+    request_id: str,
+    refund_order_id: str,
+    amount: int,
+    trans_id: int,
+    description: str = "",
+    lang: str = "vi",
+) -> dict[str, object]:
+    """``refund_order_id`` is a new id for the refund, not the paid order's id."""
+    if type(amount) is not int or amount <= 0:
+        raise InvalidInput([FieldProblem("amount", "must be a positive whole number of VND")])
+    body: dict[str, object] = {
+        "partnerCode": config.partner_code,
+        "orderId": refund_order_id,
+        "requestId": request_id,
+        "amount": amount,
+        "transId": trans_id,
+        "lang": lang,
+        "description": description,
+    }
+    return {**body, "signature": sign(config, body, REFUND_SIGNED)}
+
+
+@dataclass(frozen=True)
+class CreateAnswer:
+    result_code: int
+    message: str
+    pay_url: str  # empty unless result_code is 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.result_code == 0 and self.pay_url != ""
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    result_code: int
+    message: str
+    amount: int | None  # VND
+    trans_id: int | None
+    pay_type: str
+
+    @property
+    def status(self) -> MomoStatus:
+        return classify_result(self.result_code)
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    result_code: int
+    message: str
+    amount: int | None  # VND
+    trans_id: int | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.result_code == 0
+
+
+def _echo_problem(
+    config: MomoConfig, answer: Mapping[str, object], *, order_id: str, request_id: str
+) -> Rejected | int:
+    """The answer's result code, or why the answer is not about our request."""
+    if answer.get("partnerCode", config.partner_code) != config.partner_code:
+        return Rejected(Rejection.WRONG_MERCHANT, "partnerCode is not ours")
+    if answer.get("orderId", order_id) != order_id:
+        return Rejected(Rejection.MISMATCH, "answer is about another order")
+    if answer.get("requestId", request_id) != request_id:
+        return Rejected(Rejection.MISMATCH, "answer is for another request")
+    result_code = integer_field(answer.get("resultCode"))
+    if result_code is None:
+        return Rejected(Rejection.MALFORMED, "resultCode is missing or not a number")
+    return result_code
+
+
+def _optional_int(value: object) -> int | None:
+    return integer_field(value) if value is not None else None
+
+
+def _message(answer: Mapping[str, object]) -> str:
+    message = answer.get("message", "")
+    return message if isinstance(message, str) else ""
+
+
+def parse_create_answer(
+    config: MomoConfig, answer: Mapping[str, object], *, order_id: str, request_id: str
+) -> CreateAnswer | Rejected:
+    checked = _echo_problem(config, answer, order_id=order_id, request_id=request_id)
+    if isinstance(checked, Rejected):
+        return checked
+    pay_url = answer.get("payUrl", "")
+    if not isinstance(pay_url, str) or (checked == 0 and not pay_url.startswith("https://")):
+        return Rejected(Rejection.MALFORMED, "payUrl is missing or not an https URL")
+    return CreateAnswer(result_code=checked, message=_message(answer), pay_url=pay_url)
+
+
+def parse_query_answer(
+    config: MomoConfig, answer: Mapping[str, object], *, order_id: str, request_id: str
+) -> QueryAnswer | Rejected:
+    checked = _echo_problem(config, answer, order_id=order_id, request_id=request_id)
+    if isinstance(checked, Rejected):
+        return checked
+    pay_type = answer.get("payType", "")
+    return QueryAnswer(
+        result_code=checked,
+        message=_message(answer),
+        amount=_optional_int(answer.get("amount")),
+        trans_id=_optional_int(answer.get("transId")),
+        pay_type=pay_type if isinstance(pay_type, str) else "",
+    )
+
+
+def parse_refund_answer(
+    config: MomoConfig, answer: Mapping[str, object], *, order_id: str, request_id: str
+) -> RefundAnswer | Rejected:
+    checked = _echo_problem(config, answer, order_id=order_id, request_id=request_id)
+    if isinstance(checked, Rejected):
+        return checked
+    return RefundAnswer(
+        result_code=checked,
+        message=_message(answer),
+        amount=_optional_int(answer.get("amount")),
+        trans_id=_optional_int(answer.get("transId")),
+    )
+
+
+class MomoClient:
+    """create, query and refund; never raises httpx errors."""
+
+    def __init__(
+        self, config: MomoConfig, http: httpx.AsyncClient, *, timeout_seconds: int = TIMEOUT_SECONDS
+    ) -> None:
+        self._config = config
+        self._http = http
+        self._timeout_seconds = timeout_seconds
+
+    async def _post(self, path: str, body: Mapping[str, object]) -> dict[str, object] | Unknown:
+        url = self._config.api_url.rstrip("/") + path
+        return await post_json(self._http, url, body, timeout_seconds=self._timeout_seconds)
+
+    async def create(
+        self,
+        *,
+        request_id: str,
+        order_id: str,
+        amount: int,
+        order_info: str,
+        redirect_url: str,
+        ipn_url: str,
+        request_type: str = "captureWallet",
+        lang: str = "vi",
+    ) -> CreateAnswer | Rejected | Unknown:
+        body = create_body(
+            self._config,
+            request_id=request_id,
+            order_id=order_id,
+            amount=amount,
+            order_info=order_info,
+            redirect_url=redirect_url,
+            ipn_url=ipn_url,
+            request_type=request_type,
+            lang=lang,
+        )
+        answer = await self._post(CREATE_PATH, body)
+        if isinstance(answer, Unknown):
+            return answer
+        return parse_create_answer(self._config, answer, order_id=order_id, request_id=request_id)
+
+    async def query(
+        self, *, request_id: str, order_id: str, lang: str = "vi"
+    ) -> QueryAnswer | Rejected | Unknown:
+        body = query_body(self._config, request_id=request_id, order_id=order_id, lang=lang)
+        answer = await self._post(QUERY_PATH, body)
+        if isinstance(answer, Unknown):
+            return answer
+        return parse_query_answer(self._config, answer, order_id=order_id, request_id=request_id)
+
+    async def refund(
+        self,
+        *,
+        request_id: str,
+        refund_order_id: str,
+        amount: int,
+        trans_id: int,
+        description: str = "",
+        lang: str = "vi",
+    ) -> RefundAnswer | Rejected | Unknown:
+        body = refund_body(
+            self._config,
+            request_id=request_id,
+            refund_order_id=refund_order_id,
+            amount=amount,
+            trans_id=trans_id,
+            description=description,
+            lang=lang,
+        )
+        answer = await self._post(REFUND_PATH, body)
+        if isinstance(answer, Unknown):
+            return answer
+        return parse_refund_answer(
+            self._config, answer, order_id=refund_order_id, request_id=request_id
+        )

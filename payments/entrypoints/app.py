@@ -16,7 +16,7 @@ from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.domain.errors import PaymentsError
-from payments.entrypoints.api import health, openapi, payments
+from payments.entrypoints.api import health, ledger, openapi, payments
 from payments.entrypoints.api.problems import (
     ApiError,
     handle_api_error,
@@ -33,7 +33,7 @@ log = structlog.get_logger()
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes, *openapi.routes, *payments.routes]
+    return [*health.routes, *openapi.routes, *payments.routes, *ledger.routes]
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:

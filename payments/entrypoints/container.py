@@ -26,19 +26,20 @@ class KeyCache:
     A revoked key therefore stays usable for at most ``ttl_seconds``.
     """
 
-    ttl_seconds: float = 10.0
-    _entries: dict[str, tuple[float, Caller]] = field(default_factory=dict)
+    ttl_seconds: int = 10
+    _entries: dict[str, tuple[int, Caller]] = field(default_factory=dict)
 
-    def get(self, key_hash: str, monotonic_now: float) -> Caller | None:
+    def get(self, key_hash: str, monotonic_now: int) -> Caller | None:
         hit = self._entries.get(key_hash)
         if hit is None or hit[0] < monotonic_now:
             return None
         return hit[1]
 
-    def put(self, key_hash: str, caller: Caller, monotonic_now: float) -> None:
+    def put(self, key_hash: str, caller: Caller, monotonic_now: int) -> None:
+        """``monotonic_now`` in nanoseconds (time.monotonic_ns)."""
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = (monotonic_now + self.ttl_seconds, caller)
+        self._entries[key_hash] = (monotonic_now + self.ttl_seconds * 1_000_000_000, caller)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Protocol, Self
 from payments.domain.access import Agency, ApiKey, Role
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.payments import Payment, PaymentKind, PaymentStatus
+from payments.ledger.ports import LedgerStore
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class UnitOfWork(Protocol):
     events: PaymentEventRepository
     idempotency: IdempotencyRepository
     audit: AuditLog
+    ledger: LedgerStore
 
     async def __aenter__(self) -> Self: ...
 

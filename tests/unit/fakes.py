@@ -13,7 +13,19 @@ from payments.domain.access import Agency, ApiKey, Role
 from payments.domain.errors import ReferenceInUse
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.payments import EXPIRABLE, HOLDS_REFERENCE, Payment, PaymentStatus
-from payments.services.ports import IdempotencyRecord, PaymentFilter, StoredResponse
+from payments.ledger.ports import LedgerStore
+from payments.services.ports import (
+    AgencyRepository,
+    ApiKeyRepository,
+    AuditLog,
+    IdempotencyRecord,
+    IdempotencyRepository,
+    PaymentEventRepository,
+    PaymentFilter,
+    PaymentRepository,
+    StoredResponse,
+)
+from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
 
 
 class Store:
@@ -26,6 +38,7 @@ class Store:
         self.events: list[PaymentEvent] = []
         self.idempotency: dict[tuple[int, str], IdempotencyRecord] = {}
         self.audit: list[AuditEntry] = []
+        self.ledger = LedgerData()
 
 
 class FakeAgencies:
@@ -168,6 +181,14 @@ class FakeAudit:
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, anything else throws it away."""
 
+    agencies: AgencyRepository
+    api_keys: ApiKeyRepository
+    payments: PaymentRepository
+    events: PaymentEventRepository
+    idempotency: IdempotencyRepository
+    audit: AuditLog
+    ledger: LedgerStore
+
     def __init__(self, store: Store) -> None:
         self.committed = store
 
@@ -179,6 +200,7 @@ class FakeUnitOfWork:
         self.events = FakeEvents(self.working)
         self.idempotency = FakeIdempotency(self.working)
         self.audit = FakeAudit(self.working)
+        self.ledger = FakeLedgerStore(self.working.ledger)
         return self
 
     async def __aexit__(

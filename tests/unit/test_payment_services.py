@@ -43,7 +43,7 @@ def draft(**changes: object) -> PaymentDraft:
         budget=BudgetDestination("7111", "0011", "1054321", "755", "2662"),
         return_url="https://portal.example.vn/back",
     )
-    return PaymentDraft(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return PaymentDraft(**{**base.__dict__, **changes})
 
 
 def respond(payment: Payment) -> StoredResponse:

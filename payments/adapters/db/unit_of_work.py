@@ -15,6 +15,8 @@ from payments.adapters.db.repositories import (
     SqlPaymentEvents,
     SqlPayments,
 )
+from payments.ledger.ports import LedgerStore
+from payments.ledger.sql_store import SqlLedgerStore
 from payments.services.ports import (
     AgencyRepository,
     ApiKeyRepository,
@@ -32,6 +34,7 @@ class SqlUnitOfWork:
     events: PaymentEventRepository
     idempotency: IdempotencyRepository
     audit: AuditLog
+    ledger: LedgerStore
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -58,6 +61,7 @@ class SqlUnitOfWork:
         self.events = SqlPaymentEvents(conn)
         self.idempotency = SqlIdempotency(conn)
         self.audit = SqlAuditLog(conn)
+        self.ledger = SqlLedgerStore(conn)
         return self
 
     async def __aexit__(

@@ -91,7 +91,7 @@ async def caller(request: Request, *roles: Role) -> Caller:
         raise NotAuthenticated("send 'Authorization: Bearer <api key>'")
     app = container(request)
     key_hash = hash_api_key(key.strip())
-    now = time.monotonic()
+    now = time.monotonic_ns()
     found = app.keys.get(key_hash, now)
     if found is None:
         found = await authenticate(app.uow_factory, key.strip())

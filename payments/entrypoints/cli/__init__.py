@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from payments.entrypoints.cli.admin import agency, apikey
+from payments.entrypoints.cli.ledger import ledger
 from payments.entrypoints.cli.run import demo, expire, migrate, serve
 
 
@@ -13,7 +14,7 @@ def cli() -> None:
     """Public-fee payment gateway: run it, migrate it, manage agencies and keys."""
 
 
-for command in (migrate, serve, demo, expire, agency, apikey):
+for command in (migrate, serve, demo, expire, agency, apikey, ledger):
     cli.add_command(command)
 
 

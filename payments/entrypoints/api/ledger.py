@@ -1,0 +1,189 @@
+"""/v1/ledger: accounts with balances (as of any time) and the trial balance.
+
+The ledger is gateway-wide: treasury staff, finance officers and administrators read it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from payments.domain.access import Role
+from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.presenters import iso
+from payments.entrypoints.api.requests import aware, caller, container, query_model
+from payments.ledger.entries import AccountType
+from payments.ledger.ports import AccountTotals
+from payments.ledger.queries import account_balance, list_accounts, trial_balance
+
+LEDGER_READERS = (Role.TREASURY, Role.FINANCE, Role.ADMIN)
+
+
+class AsOfQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: datetime | None = Field(
+        default=None, description="RFC 3339 time with offset; balances as of then (default now)."
+    )
+
+
+class AccountQuery(AsOfQuery):
+    type: Literal["asset", "liability", "revenue", "expense"] | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    code_prefix: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class AccountOut(BaseModel):
+    code: str
+    name: str
+    type: Literal["asset", "liability", "revenue", "expense"]
+    currency: str
+    debits: int
+    credits: int
+    balance: int = Field(description="On the account's normal side (debit for assets).")
+
+
+class AccountPageOut(BaseModel):
+    data: list[AccountOut]
+    has_more: bool
+    next_cursor: str | None
+    as_of: datetime | None
+
+
+class AccountBalanceOut(AccountOut):
+    as_of: datetime | None
+
+
+class CurrencyTotalsOut(BaseModel):
+    currency: str
+    debits: int
+    credits: int
+    balanced: bool
+
+
+class TrialBalanceOut(BaseModel):
+    as_of: datetime | None
+    balanced: bool
+    accounts: list[AccountOut]
+    totals: list[CurrencyTotalsOut]
+
+
+def _account(totals: AccountTotals) -> dict[str, Any]:
+    account = totals.account
+    return {
+        "code": account.code,
+        "name": account.name,
+        "type": account.type.value,
+        "currency": account.currency,
+        "debits": totals.debits,
+        "credits": totals.credits,
+        "balance": totals.balance,
+    }
+
+
+def _when(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+async def get_accounts(request: Request) -> Response:
+    await caller(request, *LEDGER_READERS)
+    query = query_model(request, AccountQuery)
+    as_of = aware(query.as_of, "as_of")
+    page = await list_accounts(
+        container(request).uow_factory,
+        type=AccountType(query.type) if query.type else None,
+        currency=query.currency,
+        code_prefix=query.code_prefix,
+        after=query.cursor,
+        limit=query.limit,
+        as_of=as_of,
+    )
+    return JSONResponse(
+        {
+            "data": [_account(t) for t in page.items],
+            "has_more": page.next_cursor is not None,
+            "next_cursor": page.next_cursor,
+            "as_of": _when(as_of),
+        }
+    )
+
+
+async def get_account(request: Request) -> Response:
+    await caller(request, *LEDGER_READERS)
+    as_of = aware(query_model(request, AsOfQuery).as_of, "as_of")
+    totals = await account_balance(
+        container(request).uow_factory, request.path_params["code"], as_of=as_of
+    )
+    return JSONResponse({**_account(totals), "as_of": _when(as_of)})
+
+
+async def get_trial_balance(request: Request) -> Response:
+    await caller(request, *LEDGER_READERS)
+    as_of = aware(query_model(request, AsOfQuery).as_of, "as_of")
+    report = await trial_balance(container(request).uow_factory, as_of=as_of)
+    return JSONResponse(
+        {
+            "as_of": _when(as_of),
+            "balanced": report.balanced,
+            "accounts": [_account(row) for row in report.rows],
+            "totals": [
+                {
+                    "currency": t.currency,
+                    "debits": t.debits,
+                    "credits": t.credits,
+                    "balanced": t.balanced,
+                }
+                for t in report.totals
+            ],
+        }
+    )
+
+
+routes = [
+    Route("/v1/ledger/accounts", get_accounts, methods=["GET"]),
+    # Account codes contain colons ("clearing:vnpay"), so the path converter takes them whole.
+    Route("/v1/ledger/accounts/{code:path}", get_account, methods=["GET"]),
+    Route("/v1/ledger/trial-balance", get_trial_balance, methods=["GET"]),
+]
+
+_ROLES = tuple(r.value for r in LEDGER_READERS)
+for _operation in (
+    Operation(
+        "get",
+        "/v1/ledger/accounts",
+        "Ledger accounts with balances",
+        "ledger",
+        _ROLES,
+        response=AccountPageOut,
+        query=AccountQuery,
+        errors=(400, 401, 403),
+    ),
+    Operation(
+        "get",
+        "/v1/ledger/accounts/{code}",
+        "One account's balance as of a time",
+        "ledger",
+        _ROLES,
+        response=AccountBalanceOut,
+        query=AsOfQuery,
+        errors=(400, 401, 403, 404),
+    ),
+    Operation(
+        "get",
+        "/v1/ledger/trial-balance",
+        "Trial balance as of a time",
+        "ledger",
+        _ROLES,
+        response=TrialBalanceOut,
+        query=AsOfQuery,
+        errors=(400, 401, 403),
+    ),
+):
+    register(_operation)

@@ -1,0 +1,164 @@
+"""``payments ledger ...``: verify the books, seal the journal, read balances.
+
+``verify`` exits 0 when every rule holds and 1 with a report naming the first broken entry
+otherwise, so it can run from cron or CI against production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db.engine import make_engine
+from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.ledger.errors import AccountNotFound
+from payments.ledger.ports import AccountTotals
+from payments.ledger.queries import account_balance, trial_balance
+from payments.ledger.sql_store import ledger_snapshot
+from payments.ledger.verification import VerifyReport, seal_journal, verify_ledger
+from payments.settings import Settings, normalise_database_url
+
+T = TypeVar("T")
+
+
+def _run(url: str | None, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = make_engine(normalise_database_url(url or Settings().database_url))
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter("an ISO 8601 time, e.g. 2026-11-22T17:00:00+07:00") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. +07:00 or Z")
+    return moment.astimezone(UTC)
+
+
+database_url = click.option(
+    "--database-url", default=None, help="Defaults to PAYMENTS_DATABASE_URL."
+)
+as_of = click.option(
+    "--as-of", callback=_as_of, default=None, help="Balance as of this time (ISO 8601)."
+)
+
+
+@click.group()
+def ledger() -> None:
+    """The double-entry ledger: verify, seal, balances."""
+
+
+@ledger.command()
+@database_url
+def verify(database_url: str | None) -> None:
+    """Rebuild every balance from the postings, check every rule and the hash chain."""
+
+    async def work(engine: AsyncEngine) -> VerifyReport:
+        async with ledger_snapshot(engine) as store:
+            return await verify_ledger(store)
+
+    report = _run(database_url, work)
+    click.echo(
+        f"entries: {report.entries}  sealed: {report.sealed}  "
+        f"accounts: {report.accounts}  chain head: {report.head_hash}"
+    )
+    if report.ok:
+        click.echo("ledger OK: every entry balances, balances rebuild, the chain holds")
+        return
+    click.echo(f"LEDGER BROKEN: {len(report.problems)} problem(s)", err=True)
+    if report.first_broken_entry is not None:
+        click.echo(f"first broken entry: {report.first_broken_entry}", err=True)
+    for problem in report.problems:
+        click.echo(f"  - {problem}", err=True)
+    raise SystemExit(1)
+
+
+@ledger.command()
+@database_url
+@click.option("--batch", default=1000, show_default=True, help="Entries per sealing transaction.")
+def seal(database_url: str | None, batch: int) -> None:
+    """Extend the hash chain over every committed entry not sealed yet."""
+
+    async def work(engine: AsyncEngine) -> tuple[int, str, str | None]:
+        uow_factory, total = SqlUnitOfWorkFactory(engine), 0
+        while True:
+            async with uow_factory() as uow:
+                result = await seal_journal(uow.ledger, now=datetime.now(UTC), batch=batch)
+                await uow.commit()
+            total += result.sealed
+            head = result.head.chain_hash if result.head else "(empty)"
+            if result.refused is not None or result.sealed < batch:
+                return total, head, str(result.refused) if result.refused else None
+
+    sealed, head, refused = _run(database_url, work)
+    click.echo(f"sealed {sealed} entries; chain head {head}")
+    if refused:
+        click.echo(f"sealing stopped at a broken entry: {refused}", err=True)
+        raise SystemExit(1)
+
+
+def _row(totals: AccountTotals) -> str:
+    acc = totals.account
+    return (
+        f"{acc.code:<40} {acc.type.value:<9} {acc.currency:<3} "
+        f"{totals.debits:>18,} {totals.credits:>18,} {totals.balance:>18,}"
+    )
+
+
+HEADER = f"{'account':<40} {'type':<9} {'cur':<3} {'debits':>18} {'credits':>18} {'balance':>18}"
+
+
+@ledger.command("trial-balance")
+@database_url
+@as_of
+def trial_balance_command(database_url: str | None, as_of: datetime | None) -> None:
+    """Every account's debits, credits and balance; totals per currency."""
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await trial_balance(SqlUnitOfWorkFactory(engine), as_of=as_of)
+
+    report = _run(database_url, work)
+    click.echo(f"trial balance as of {as_of.isoformat() if as_of else 'now'}")
+    click.echo(HEADER)
+    for row in report.rows:
+        click.echo(_row(row))
+    for total in report.totals:
+        mark = "balanced" if total.balanced else "NOT BALANCED"
+        click.echo(
+            f"{'total':<40} {'':<9} {total.currency:<3} "
+            f"{total.debits:>18,} {total.credits:>18,} {mark:>18}"
+        )
+    if not report.balanced:
+        raise SystemExit(1)
+
+
+@ledger.command()
+@click.argument("code")
+@database_url
+@as_of
+def balance(code: str, database_url: str | None, as_of: datetime | None) -> None:
+    """Balance of one account (on its normal side), rebuilt from its postings."""
+
+    async def work(engine: AsyncEngine) -> AccountTotals:
+        return await account_balance(SqlUnitOfWorkFactory(engine), code, as_of=as_of)
+
+    try:
+        totals = _run(database_url, work)
+    except AccountNotFound as missing:
+        raise click.ClickException(missing.detail) from missing
+    click.echo(HEADER)
+    click.echo(_row(totals))

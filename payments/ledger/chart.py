@@ -1,0 +1,66 @@
+"""The chart of accounts (ARCHITECTURE.md section 5) as account specs opened on first use.
+
+Codes are ``kind:detail``. VND is the home currency and its codes carry no suffix; an
+account in another currency gets ``:<CUR>`` appended, because an account holds one currency.
+"""
+
+from __future__ import annotations
+
+from payments.ledger.entries import AccountSpec, AccountType
+
+HOME_CURRENCY = "VND"
+
+
+def _code(base: str, currency: str) -> str:
+    return base if currency == HOME_CURRENCY else f"{base}:{currency}"
+
+
+def provider_clearing(provider: str, currency: str = HOME_CURRENCY) -> AccountSpec:
+    """What a provider owes us for captured payments it has not yet settled (asset)."""
+    return AccountSpec(
+        _code(f"clearing:{provider}", currency),
+        AccountType.ASSET,
+        currency,
+        f"Provider clearing: {provider}",
+    )
+
+
+def collection_bank(currency: str = HOME_CURRENCY) -> AccountSpec:
+    """The gateway's collection bank account that providers settle into (asset)."""
+    return AccountSpec(
+        _code("collection-bank", currency), AccountType.ASSET, currency, "Collection bank account"
+    )
+
+
+def budget_payable(agency: str, sub_item: str, currency: str = HOME_CURRENCY) -> AccountSpec:
+    """Budget revenue owed to the State Treasury for one agency and sub-item (liability)."""
+    return AccountSpec(
+        _code(f"budget-payable:{agency}:{sub_item}", currency),
+        AccountType.LIABILITY,
+        currency,
+        f"Budget revenue payable: {agency}, sub-item {sub_item}",
+    )
+
+
+def refunds_payable(currency: str = HOME_CURRENCY) -> AccountSpec:
+    """Refunds approved but not yet paid back to payers (liability)."""
+    return AccountSpec(
+        _code("refunds-payable", currency), AccountType.LIABILITY, currency, "Refunds payable"
+    )
+
+
+def provider_fees(provider: str, currency: str = HOME_CURRENCY) -> AccountSpec:
+    """Fees the provider keeps from its settlements (expense)."""
+    return AccountSpec(
+        _code(f"provider-fees:{provider}", currency),
+        AccountType.EXPENSE,
+        currency,
+        f"Provider fees: {provider}",
+    )
+
+
+def gateway_revenue(currency: str = HOME_CURRENCY) -> AccountSpec:
+    """Service charges the gateway itself earns (revenue)."""
+    return AccountSpec(
+        _code("gateway-revenue", currency), AccountType.REVENUE, currency, "Gateway revenue"
+    )

@@ -79,7 +79,7 @@ def verify_notification(
     return _parse(data)
 
 
-def _parse(data: dict[str, object]) -> CreditNotification | Rejected:  # noqa: PLR0911 (one exit per rule)
+def _parse(data: dict[str, object]) -> CreditNotification | Rejected:
     transfer_id = data.get("transfer_id")
     amount = data.get("amount")
     currency = data.get("currency")

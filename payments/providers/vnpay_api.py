@@ -200,7 +200,7 @@ class RefundAnswer:
         return self.response_code == "00"
 
 
-def _check_answer(  # noqa: PLR0911 (one exit per check, in order)
+def _check_answer(
     config: VnpayConfig,
     answer: Mapping[str, object],
     *,

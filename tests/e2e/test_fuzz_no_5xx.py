@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +31,7 @@ from payments.entrypoints.app import all_routes
 from tests.api import Portal, payment_body
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[
@@ -313,9 +314,13 @@ def check(response: httpx.Response) -> None:
         assert problem["status"] == response.status_code
 
 
-def header_bytes(headers: dict[str, str | None]) -> dict[str, bytes]:
-    """Header values as latin-1 bytes (httpx would refuse non-ASCII str values)."""
-    return {name: value.encode("latin-1") for name, value in headers.items() if value is not None}
+def header_bytes(headers: Mapping[str, str | None]) -> dict[bytes, bytes]:
+    """Headers as latin-1 bytes (httpx would refuse non-ASCII str values)."""
+    return {
+        name.encode(): value.encode("latin-1")
+        for name, value in headers.items()
+        if value is not None
+    }
 
 
 def quote_id(value: str, *, keep_slashes: bool) -> str:
@@ -504,7 +509,10 @@ payment_ids = st.one_of(
     st.just(REAL_ID),
     st.just("pay_" + "0" * 26),
     odd_text.filter(bool),
-    st.builds(lambda seed, n: seed * n, st.text(min_size=1, max_size=4), st.integers(50, 3000)),
+    # very long ids, kept under httpx's 64 KiB URL limit once percent-encoded
+    st.builds(
+        lambda seed, n: (seed * n)[:4000], st.text(min_size=1, max_size=4), st.integers(50, 4000)
+    ),
     st.sampled_from(["a/b", "../..", "..%2F..", "%2e%2e", "x?y=1", "x#frag", ";", "*"]),
 )
 cancel_bodies = st.one_of(
@@ -617,7 +625,8 @@ async def test_every_route_is_in_the_openapi_document(client: httpx.AsyncClient)
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
     missing = []
     for route in all_routes():
-        path: str = getattr(route, "path", "")
+        # OpenAPI names a path parameter without Starlette's converter: {code:path} -> {code}.
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", getattr(route, "path", ""))
         methods: set[str] = getattr(route, "methods", None) or set()
         if path == "/openapi.json":
             continue

@@ -238,9 +238,10 @@ class SqlPayments:
         self._conn = conn
 
     async def add(self, payment: Payment) -> None:
+        # The values go in as execution parameters, not .values(...): SQLAlchemy then neither
+        # coerces 28 literals nor walks them for the cache key on every request.
         stmt = (
             _upsert_insert(self._conn, t.payments)
-            .values(**_payment_values(payment))
             .on_conflict_do_nothing(
                 index_elements=["agency_id", "reference"],
                 # Literal SQL, not bound parameters: after a few executions PostgreSQL uses a
@@ -249,7 +250,7 @@ class SqlPayments:
             )
             .returning(t.payments.c.id)
         )
-        inserted = (await self._conn.execute(stmt)).first()
+        inserted = (await self._conn.execute(stmt, _payment_values(payment))).first()
         if inserted is not None:
             return
         holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
@@ -323,15 +324,16 @@ class SqlPaymentEvents:
 
     async def add(self, event: PaymentEvent) -> None:
         await self._conn.execute(
-            insert(t.payment_events).values(
-                payment_id=event.payment_id,
-                from_status=event.from_status,
-                to_status=event.to_status,
-                cause=event.cause,
-                actor=event.actor,
-                detail=dict(event.detail),
-                occurred_at=event.occurred_at,
-            )
+            insert(t.payment_events),
+            {
+                "payment_id": event.payment_id,
+                "from_status": event.from_status,
+                "to_status": event.to_status,
+                "cause": event.cause,
+                "actor": event.actor,
+                "detail": dict(event.detail),
+                "occurred_at": event.occurred_at,
+            },
         )
 
     async def for_payment(self, payment_id: str) -> Sequence[PaymentEvent]:
@@ -365,15 +367,15 @@ class SqlIdempotency:
         inserted = (
             await self._conn.execute(
                 _upsert_insert(self._conn, r)
-                .values(
-                    agency_id=agency_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
                 .on_conflict_do_nothing(index_elements=["agency_id", "key"])
-                .returning(r.c.id)
+                .returning(r.c.id),
+                {
+                    "agency_id": agency_id,
+                    "key": key,
+                    "fingerprint": fingerprint,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                },
             )
         ).first()
         if inserted is not None:
@@ -421,14 +423,15 @@ class SqlAuditLog:
 
     async def record(self, entry: AuditEntry) -> None:
         await self._conn.execute(
-            insert(t.audit_log).values(
-                occurred_at=entry.occurred_at,
-                actor=entry.actor,
-                agency_id=entry.agency_id,
-                action=entry.action,
-                target_type=entry.target_type,
-                target_id=entry.target_id,
-                detail=dict(entry.detail),
-                request_id=entry.request_id,
-            )
+            insert(t.audit_log),
+            {
+                "occurred_at": entry.occurred_at,
+                "actor": entry.actor,
+                "agency_id": entry.agency_id,
+                "action": entry.action,
+                "target_type": entry.target_type,
+                "target_id": entry.target_id,
+                "detail": dict(entry.detail),
+                "request_id": entry.request_id,
+            },
         )

@@ -6,15 +6,16 @@ import json
 import re
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.domain.budget import BudgetDestination
-from payments.domain.errors import FieldProblem
+from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, PaymentStatus
+from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.presenters import event_json, payment_json
 from payments.entrypoints.api.problems import ApiError
@@ -46,6 +47,15 @@ class PaymentQuery(BaseModel):
     created_to: datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=128)
+
+    @field_validator("reference")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        # PostgreSQL refuses NUL in text: a reference no payment can have is a 400, not a 500.
+        problem = text_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 def _idempotency_key(request: Request) -> str:
@@ -100,6 +110,14 @@ def _draft(body: schemas.CreatePayment) -> PaymentDraft:
     )
 
 
+def _payment_id(request: Request) -> str:
+    """The path's payment id; one that cannot be stored (NUL, control characters) is unknown."""
+    payment_id: str = request.path_params["payment_id"]
+    if text_problem(payment_id):
+        raise NotFound(f"no payment {payment_id!r}")
+    return payment_id
+
+
 def _json(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(payload, status_code=status, headers=headers)
 
@@ -147,7 +165,7 @@ async def create_payment(request: Request) -> Response:
 async def get_payment(request: Request) -> Response:
     who = await caller(request, *READERS)
     app = container(request)
-    payment = await service.get_payment(app.uow_factory, who, request.path_params["payment_id"])
+    payment = await service.get_payment(app.uow_factory, who, _payment_id(request))
     return _json(payment_json(payment, app.settings.base_url))
 
 
@@ -185,7 +203,7 @@ async def cancel_payment(request: Request) -> Response:
     payment = await service.cancel_payment(
         app.uow_factory,
         who,
-        request.path_params["payment_id"],
+        _payment_id(request),
         reason=reason,
         now=app.clock(),
         request_id=getattr(request.state, "request_id", None),
@@ -196,7 +214,7 @@ async def cancel_payment(request: Request) -> Response:
 async def payment_events(request: Request) -> Response:
     who = await caller(request, *READERS)
     app = container(request)
-    events = await service.payment_events(app.uow_factory, who, request.path_params["payment_id"])
+    events = await service.payment_events(app.uow_factory, who, _payment_id(request))
     return _json({"data": [event_json(event) for event in events]})
 
 

@@ -52,6 +52,27 @@ PG_FUNCTIONS = [
         RETURN NEW;
     END $$
     """,
+    # A leg's currency must be its account's. On PostgreSQL a plain read does it: a foreign
+    # key would take a KEY SHARE lock on the account row for every posting, and every payment
+    # posts to its provider's one clearing account, so all writers would queue on that row's
+    # multixact. Safe because an account can be neither deleted nor changed (guard above).
+    """
+    CREATE FUNCTION ledger_check_leg_account() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        held_in text;
+    BEGIN
+        SELECT currency INTO held_in FROM ledger_accounts WHERE id = NEW.account_id;
+        IF held_in IS NULL THEN
+            RAISE EXCEPTION 'ledger: posting to unknown account %', NEW.account_id
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF held_in <> NEW.currency THEN
+            RAISE EXCEPTION 'ledger: a leg in % on account %, which holds %',
+                NEW.currency, NEW.account_id, held_in USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END $$
+    """,
     """
     CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
@@ -98,6 +119,8 @@ PG_TRIGGERS = [
     ),
     "CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE OR DELETE ON ledger_accounts "
     "FOR EACH ROW EXECUTE FUNCTION ledger_guard_account()",
+    "CREATE TRIGGER ledger_postings_account BEFORE INSERT ON ledger_postings "
+    "FOR EACH ROW EXECUTE FUNCTION ledger_check_leg_account()",
     # Per leg and per entry, checked at commit when all legs of the transaction are in.
     "CREATE CONSTRAINT TRIGGER ledger_postings_balanced AFTER INSERT ON ledger_postings "
     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced()",
@@ -188,6 +211,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("reversal_of", name=op.f("uq_ledger_entries_reversal_of")),
     )
     op.create_index("ix_ledger_entries_occurred_at", "ledger_entries", ["occurred_at"])
+    # SQLite writes one transaction at a time anyway, so a composite foreign key states the
+    # leg-currency rule there; PostgreSQL uses the lock-free trigger (see PG_FUNCTIONS).
+    leg_account_rule = (
+        [
+            sa.ForeignKeyConstraint(
+                ["account_id", "currency"],
+                ["ledger_accounts.id", "ledger_accounts.currency"],
+                name="fk_ledger_postings_account_id_ledger_accounts",
+            )
+        ]
+        if op.get_bind().dialect.name == "sqlite"
+        else []
+    )
     op.create_table(
         "ledger_postings",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
@@ -205,12 +241,8 @@ def upgrade() -> None:
             deferrable=True,
             initially="DEFERRED",
         ),
-        sa.ForeignKeyConstraint(
-            ["account_id", "currency"],
-            ["ledger_accounts.id", "ledger_accounts.currency"],
-            name="fk_ledger_postings_account_id_ledger_accounts",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
+        *leg_account_rule,
     )
     op.create_index("ix_ledger_postings_entry_id", "ledger_postings", ["entry_id"])
     op.create_index(
@@ -244,5 +276,10 @@ def downgrade() -> None:
     for table in ("ledger_chain", "ledger_postings", "ledger_entries", "ledger_accounts"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
-        for function in ("ledger_check_balanced", "ledger_guard_account", "ledger_reject_change"):
+        for function in (
+            "ledger_check_balanced",
+            "ledger_check_leg_account",
+            "ledger_guard_account",
+            "ledger_reject_change",
+        ):
             op.execute(f"DROP FUNCTION {function}()")

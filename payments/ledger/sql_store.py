@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import BigInteger, Select, case, cast, exists, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.ledger.chain import ChainLink
@@ -42,17 +44,34 @@ def _account(row: Any) -> Account:
     )
 
 
+# Accounts never change code, type or currency and are never deleted (the database refuses
+# it), so a committed account read once can be kept for the life of the engine: the hot path
+# then skips one query per entry. Keyed weakly by engine, so test databases don't mix.
+_ACCOUNTS: WeakKeyDictionary[Engine, dict[str, Account]] = WeakKeyDictionary()
+
+
 class SqlLedgerStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._postgres = conn.dialect.name == "postgresql"
+        self._known = _ACCOUNTS.setdefault(conn.sync_engine, {})
+        # Accounts opened by this transaction are not cached: it may still roll back.
+        self._opened: set[str] = set()
 
     def _insert(self, table: Any) -> Any:
         return postgresql.insert(table) if self._postgres else sqlite.insert(table)
 
     async def accounts_by_code(self, codes: Sequence[str]) -> dict[str, Account]:
-        rows = await self._conn.execute(select(ledger_accounts).where(a.code.in_(list(codes))))
-        return {row.code: _account(row) for row in rows}
+        found = {code: self._known[code] for code in codes if code in self._known}
+        missing = [code for code in codes if code not in found]
+        if missing:
+            rows = await self._conn.execute(select(ledger_accounts).where(a.code.in_(missing)))
+            for row in rows:
+                account = _account(row)
+                found[account.code] = account
+                if account.code not in self._opened:
+                    self._known[account.code] = account
+        return found
 
     async def open_accounts(self, specs: Sequence[AccountSpec], now: datetime) -> None:
         rows = [
@@ -65,6 +84,7 @@ class SqlLedgerStore:
             }
             for s in specs
         ]
+        self._opened.update(s.code for s in specs)
         await self._conn.execute(self._insert(ledger_accounts).on_conflict_do_nothing(), rows)
 
     async def list_accounts(

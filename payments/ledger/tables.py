@@ -70,6 +70,9 @@ ledger_postings = Table(
         deferrable=True,
         initially="DEFERRED",
     ),
+    # A leg's currency is its account's. Only SQLite gets this foreign key; on PostgreSQL
+    # migration 0002 enforces it with a lock-free trigger (a hot account row would otherwise
+    # be KEY SHARE-locked by every posting).
     ForeignKeyConstraint(
         ["account_id", "currency"],
         ["ledger_accounts.id", "ledger_accounts.currency"],

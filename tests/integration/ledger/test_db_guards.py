@@ -98,7 +98,7 @@ async def test_balanced_raw_entry_is_accepted(seeded: AsyncEngine) -> None:
         ([(1, "VND", "debit", 0), (2, "VND", "credit", 0)], "amount_positive"),
         ([(1, "VND", "debit", -5), (2, "VND", "credit", -5)], "amount_positive"),
         ([(1, "VND", "debit", 100), (3, "USD", "credit", 100)], "balance"),
-        ([(1, "USD", "debit", 100), (2, "USD", "credit", 100)], "FOREIGN KEY|foreign key"),
+        ([(1, "USD", "debit", 100), (2, "USD", "credit", 100)], "FOREIGN KEY|which holds VND"),
     ],
     ids=[
         "unbalanced",

@@ -44,6 +44,9 @@ class Caller:
     agency_id: int
     agency_code: str
     role: Role
+    # Carried along so creating a payment needs no agency query; like the key itself it is
+    # cached for a few seconds, so a changed host list applies within that time.
+    allowed_hosts: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> str:

@@ -27,7 +27,13 @@ async def authenticate(uow_factory: UnitOfWorkFactory, presented_key: str) -> Ca
     key, agency = found
     if key.revoked_at is not None:
         raise NotAuthenticated("this API key has been revoked")
-    return Caller(api_key_id=key.id, agency_id=agency.id, agency_code=agency.code, role=key.role)
+    return Caller(
+        api_key_id=key.id,
+        agency_id=agency.id,
+        agency_code=agency.code,
+        role=key.role,
+        allowed_hosts=agency.allowed_hosts,
+    )
 
 
 def _clean_hosts(hosts: list[str]) -> frozenset[str]:

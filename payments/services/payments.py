@@ -87,12 +87,9 @@ async def create_payment(
             if earlier.response is None:
                 raise Conflict(f"a request with Idempotency-Key {idempotency.key!r} is in progress")
             return Created(payment=None, response=earlier.response, replayed=True)
-        agency = await uow.agencies.by_id(caller.agency_id)
-        if agency is None:
-            raise NotFound("the calling agency no longer exists")
         rules = CreationRules(
             max_amount=limits.max_amount,
-            allowed_hosts=agency.allowed_hosts,
+            allowed_hosts=caller.allowed_hosts,
             allow_plain_http=limits.allow_plain_http,
             now=now,
             default_expiry=limits.default_expiry,

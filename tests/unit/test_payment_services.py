@@ -55,7 +55,14 @@ async def setup() -> tuple[FakeUnitOfWorkFactory, Caller]:
     agency = await create_agency(
         uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
     )
-    return uow, Caller(api_key_id=1, agency_id=agency.id, agency_code="DVC", role=Role.PORTAL)
+    caller = Caller(
+        api_key_id=1,
+        agency_id=agency.id,
+        agency_code="DVC",
+        role=Role.PORTAL,
+        allowed_hosts=agency.allowed_hosts,
+    )
+    return uow, caller
 
 
 async def create(

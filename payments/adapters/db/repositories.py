@@ -158,7 +158,7 @@ class SqlApiKeys:
         return key, agency
 
 
-def _payment_values(payment: Payment) -> dict[str, Any]:
+def payment_values(payment: Payment) -> dict[str, Any]:
     d = payment.draft
     return {
         "id": payment.id,
@@ -238,6 +238,15 @@ class SqlPayments:
         self._conn = conn
 
     async def add(self, payment: Payment) -> None:
+        if await self._insert(payment):
+            return
+        holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
+        if holder is None:  # the holder moved on between the two statements; rare, retryable
+            raise ReferenceInUse(payment.draft.reference, "(a concurrent request)", "changing")
+        raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
+
+    async def _insert(self, payment: Payment) -> bool:
+        """Insert unless another open payment holds the reference; True if inserted."""
         # The values go in as execution parameters, not .values(...): SQLAlchemy then neither
         # coerces 28 literals nor walks them for the cache key on every request.
         stmt = (
@@ -250,13 +259,7 @@ class SqlPayments:
             )
             .returning(t.payments.c.id)
         )
-        inserted = (await self._conn.execute(stmt, _payment_values(payment))).first()
-        if inserted is not None:
-            return
-        holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
-        if holder is None:  # the holder moved on between the two statements; rare, retryable
-            raise ReferenceInUse(payment.draft.reference, "(a concurrent request)", "changing")
-        raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
+        return (await self._conn.execute(stmt, payment_values(payment))).first() is not None
 
     async def get(self, agency_id: int, payment_id: str, *, lock: bool = False) -> Payment | None:
         stmt = select(t.payments).where(
@@ -363,23 +366,9 @@ class SqlIdempotency:
     async def claim(
         self, *, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> IdempotencyRecord | None:
-        r = t.idempotency_records
-        inserted = (
-            await self._conn.execute(
-                _upsert_insert(self._conn, r)
-                .on_conflict_do_nothing(index_elements=["agency_id", "key"])
-                .returning(r.c.id),
-                {
-                    "agency_id": agency_id,
-                    "key": key,
-                    "fingerprint": fingerprint,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                },
-            )
-        ).first()
-        if inserted is not None:
+        if await self._insert_claim(agency_id, key, fingerprint, now, expires_at):
             return None
+        r = t.idempotency_records
         where = and_(r.c.agency_id == agency_id, r.c.key == key)
         row = (await self._conn.execute(select(r).where(where).with_for_update())).one()
         if row.expires_at <= now:
@@ -402,6 +391,25 @@ class SqlIdempotency:
             else None
         )
         return IdempotencyRecord(key=row.key, fingerprint=row.fingerprint, response=response)
+
+    async def _insert_claim(
+        self, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Insert the key unless it exists (waiting for a concurrent holder); True if ours."""
+        r = t.idempotency_records
+        inserted = await self._conn.execute(
+            _upsert_insert(self._conn, r)
+            .on_conflict_do_nothing(index_elements=["agency_id", "key"])
+            .returning(r.c.id),
+            {
+                "agency_id": agency_id,
+                "key": key,
+                "fingerprint": fingerprint,
+                "created_at": now,
+                "expires_at": expires_at,
+            },
+        )
+        return inserted.first() is not None
 
     async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None:
         r = t.idempotency_records

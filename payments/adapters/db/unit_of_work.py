@@ -7,6 +7,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payments.adapters.db.pg_hot_path import (
+    PgAuditLog,
+    PgIdempotency,
+    PgPaymentEvents,
+    PgPayments,
+)
 from payments.adapters.db.repositories import (
     SqlAgencies,
     SqlApiKeys,
@@ -57,10 +63,16 @@ class SqlUnitOfWork:
         self._conn = conn
         self.agencies = SqlAgencies(conn)
         self.api_keys = SqlApiKeys(conn)
-        self.payments = SqlPayments(conn)
-        self.events = SqlPaymentEvents(conn)
-        self.idempotency = SqlIdempotency(conn)
-        self.audit = SqlAuditLog(conn)
+        if conn.dialect.name == "postgresql":
+            self.payments = PgPayments(conn)
+            self.events = PgPaymentEvents(conn)
+            self.idempotency = PgIdempotency(conn)
+            self.audit = PgAuditLog(conn)
+        else:
+            self.payments = SqlPayments(conn)
+            self.events = SqlPaymentEvents(conn)
+            self.idempotency = SqlIdempotency(conn)
+            self.audit = SqlAuditLog(conn)
         self.ledger = SqlLedgerStore(conn)
         return self
 

@@ -154,7 +154,8 @@ async def create_payment(request: Request) -> Response:
     )
     stored = created.response
     headers = {"Idempotent-Replayed": "true" if created.replayed else "false"}
-    payment_id = json.loads(stored.body).get("id")
+    # A replay has only the stored answer to go by; a fresh creation knows its payment.
+    payment_id = created.payment.id if created.payment else json.loads(stored.body).get("id")
     if payment_id:
         headers["Location"] = f"/v1/payments/{payment_id}"
     return Response(

@@ -19,12 +19,13 @@ What it does, in one run:
 3. ``pgbench -i`` into a second throw-away database, then ``pgbench -N -c 8 -j 2 -T <duration>``;
 4. drops both databases and stops every server it started, also on error or Ctrl-C.
 
-It prints one line per phase, for example::
+It prints one line per phase (the shape below; the figures of a real run are in the issue
+notes, not here)::
 
-    workers=2 full   : 812.4 req/s  p50 36.1 ms  p99 71.0 ms  errors 0  (8124 requests)
-    workers=2 half   : 406.0 req/s  p50  4.2 ms  p99 11.9 ms  errors 0  (target 406.2 req/s)
-    pgbench -N       : 2950.3 tps
-    workers=2        : creation/pgbench = 0.28 (target >= 0.25); p99 at half rate 11.9 ms
+    workers=N full   : <req/s>  p50 <ms>  p99 <ms>  errors <n>  (<n> requests; server CPU <ms>)
+    workers=N half   : <req/s>  p50 <ms>  p99 <ms>  errors <n>  (target <req/s>)
+    pgbench -N       : <tps>
+    workers=N        : creation/pgbench = <ratio> (target >= 0.25); p99 at half rate <ms>
                        (target < 50 ms)
 
 The load generator speaks plain HTTP/1.1 over asyncio streams (uvloop when present) rather than

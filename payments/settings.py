@@ -5,10 +5,41 @@ Every variable is listed in the README's configuration table; keep the two in st
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payments.db"
+# Values that are obviously not a real secret: refused outside sandbox mode.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "password", "placeholder", "todo", "xxx"}
+)
+SANDBOX_PREFIX = "sandbox-"
+
+
+@dataclass(frozen=True)
+class VnpaySettings:
+    tmn_code: str
+    hash_secret: str = field(repr=False)
+    pay_url: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class MomoSettings:
+    partner_code: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    api_url: str
+
+
+@dataclass(frozen=True)
+class VietqrSettings:
+    bank_bin: str
+    account_no: str
+    account_name: str
+    webhook_secret: str = field(repr=False)
 
 
 def normalise_database_url(url: str) -> str:
@@ -64,6 +95,21 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0, description="Database connections per process.")
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool = Field(default=True, description="JSON log lines (false: console format).")
+    # Providers: in sandbox mode every unset value points at the built-in simulators.
+    vnpay_tmn_code: str | None = Field(default=None, description="VNPay terminal code.")
+    vnpay_hash_secret: str | None = Field(default=None, repr=False, description="VNPay secret.")
+    vnpay_pay_url: str | None = Field(default=None, description="VNPay payment page URL.")
+    vnpay_api_url: str | None = Field(default=None, description="VNPay querydr/refund URL.")
+    momo_partner_code: str | None = Field(default=None, description="MoMo partner code.")
+    momo_access_key: str | None = Field(default=None, repr=False, description="MoMo access key.")
+    momo_secret_key: str | None = Field(default=None, repr=False, description="MoMo secret key.")
+    momo_api_url: str | None = Field(default=None, description="MoMo API base URL.")
+    vietqr_bank_bin: str | None = Field(default=None, description="Collection bank BIN.")
+    vietqr_account_no: str | None = Field(default=None, description="Collection account.")
+    vietqr_account_name: str | None = Field(default=None, description="Account holder name.")
+    vietqr_webhook_secret: str | None = Field(
+        default=None, repr=False, description="HMAC secret of the bank's credit notifications."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -78,3 +124,71 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # --- providers ------------------------------------------------------------------------
+
+    def _value(self, name: str, sandbox_default: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            return sandbox_default if self.sandbox else ""
+        return str(value)
+
+    @property
+    def vnpay(self) -> VnpaySettings:
+        sim = f"{self.base_url}/sandbox/vnpay"
+        return VnpaySettings(
+            tmn_code=self._value("vnpay_tmn_code", "PFSANDBX"),
+            hash_secret=self._value("vnpay_hash_secret", SANDBOX_PREFIX + "vnpay-hash-secret"),
+            pay_url=self._value("vnpay_pay_url", f"{sim}/paymentv2/vpcpay.html"),
+            api_url=self._value("vnpay_api_url", f"{sim}/merchant_webapi/api/transaction"),
+        )
+
+    @property
+    def momo(self) -> MomoSettings:
+        return MomoSettings(
+            partner_code=self._value("momo_partner_code", "MOMOSANDBOX"),
+            access_key=self._value("momo_access_key", SANDBOX_PREFIX + "momo-access-key"),
+            secret_key=self._value("momo_secret_key", SANDBOX_PREFIX + "momo-secret-key"),
+            api_url=self._value("momo_api_url", f"{self.base_url}/sandbox/momo"),
+        )
+
+    @property
+    def vietqr(self) -> VietqrSettings:
+        return VietqrSettings(
+            bank_bin=self._value("vietqr_bank_bin", "970415"),
+            account_no=self._value("vietqr_account_no", "113366668888"),
+            account_name=self._value("vietqr_account_name", "KBNN SANDBOX"),
+            webhook_secret=self._value(
+                "vietqr_webhook_secret", SANDBOX_PREFIX + "vietqr-webhook-secret"
+            ),
+        )
+
+    def provider_problems(self) -> list[str]:
+        """Why the provider configuration cannot run for real money (empty in sandbox mode).
+
+        Names the variables, never their values.
+        """
+        if self.sandbox:
+            return []
+        problems = []
+        required = (
+            "vnpay_tmn_code", "vnpay_pay_url", "vnpay_api_url",
+            "momo_partner_code", "momo_api_url",
+            "vietqr_bank_bin", "vietqr_account_no", "vietqr_account_name",
+        )  # fmt: skip
+        secrets = (
+            "vnpay_hash_secret",
+            "momo_access_key",
+            "momo_secret_key",
+            "vietqr_webhook_secret",
+        )
+        for name in required:
+            if not getattr(self, name):
+                problems.append(f"PAYMENTS_{name.upper()} is not set")
+        for name in secrets:
+            value = getattr(self, name)
+            if value is None or value.strip().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"PAYMENTS_{name.upper()} is missing or a placeholder")
+            elif value.startswith(SANDBOX_PREFIX):
+                problems.append(f"PAYMENTS_{name.upper()} is a sandbox secret")
+        return problems

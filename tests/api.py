@@ -21,6 +21,21 @@ from payments.services.access import create_agency, create_api_key
 from payments.settings import Settings
 
 BASE_URL = "https://pay.test"
+# Outside sandbox mode the app refuses to start without real-looking provider settings.
+TEST_PROVIDERS: dict[str, str] = {
+    "vnpay_tmn_code": "TESTTMN1",
+    "vnpay_hash_secret": "test-vnpay-hash-secret-0123456789",
+    "vnpay_pay_url": "https://vnpay.test/paymentv2/vpcpay.html",
+    "vnpay_api_url": "https://vnpay.test/merchant_webapi/api/transaction",
+    "momo_partner_code": "TESTMOMO",
+    "momo_access_key": "test-momo-access-key",
+    "momo_secret_key": "test-momo-secret-key",
+    "momo_api_url": "https://momo.test",
+    "vietqr_bank_bin": "970415",
+    "vietqr_account_no": "113366668888",
+    "vietqr_account_name": "KBNN TEST",
+    "vietqr_webhook_secret": "test-vietqr-webhook-secret",
+}
 _sequence = itertools.count(1)
 
 
@@ -76,13 +91,15 @@ def payment_body(**overrides: Any) -> dict[str, Any]:
 async def api_client(
     database_url: str, *, clock: Clock = utc_now, **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    config = Settings(
-        database_url=database_url,
-        base_url=BASE_URL,
-        expiry_interval_seconds=0,
-        log_level="warning",
+    options: dict[str, Any] = {
+        "database_url": database_url,
+        "base_url": BASE_URL,
+        "expiry_interval_seconds": 0,
+        "log_level": "warning",
+        **({} if settings.get("sandbox") else TEST_PROVIDERS),
         **settings,
-    )
+    }
+    config = Settings(**options)
     app = create_app(config, clock=clock)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)

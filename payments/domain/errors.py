@@ -8,8 +8,10 @@
     ├── Conflict                the request clashes with the current state
     │   ├── ReferenceInUse          an open payment already carries the reference
     │   ├── InvalidTransition       the state machine forbids the move
+    │   ├── CheckoutClosed          the payment can no longer be paid (paid, expired...)
     │   └── IdempotencyKeyReused    same key, different request
-    └── PreconditionFailed      the caller's view of the state is stale
+    ├── PreconditionFailed      the caller's view of the state is stale
+    └── InvalidConfiguration    start-up settings cannot run (e.g. a placeholder secret)
 
 Errors carry data; HTTP status codes are chosen only at the edge.
 """
@@ -84,6 +86,15 @@ class InvalidTransition(Conflict):
         self.wanted = wanted
 
 
+class CheckoutClosed(Conflict):
+    title = "Payment can no longer be paid"
+
+    def __init__(self, payment_id: str, status: str) -> None:
+        super().__init__(f"{payment_id} is {status}; no new payment attempt can start")
+        self.payment_id = payment_id
+        self.status = status
+
+
 class IdempotencyKeyReused(PaymentsError):
     title = "Idempotency key reused"
 
@@ -97,3 +108,15 @@ class IdempotencyKeyReused(PaymentsError):
 
 class PreconditionFailed(PaymentsError):
     title = "Precondition failed"
+
+
+class InvalidConfiguration(PaymentsError):
+    title = "Invalid configuration"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(
+            "the gateway cannot start outside sandbox mode: "
+            + "; ".join(problems)
+            + " (set them, or PAYMENTS_SANDBOX=true for the built-in simulators)"
+        )
+        self.problems = list(problems)

@@ -97,6 +97,16 @@ class CreationRules:
 
 
 @dataclass(frozen=True)
+class PaymentFlags:
+    """What a human should look at, and the money actually received (minor units)."""
+
+    late: bool = False  # paid after it was cancelled or expired
+    needs_review: bool = False
+    received_amount: int = 0
+    overpaid_amount: int = 0  # received beyond the amount asked: to be refunded
+
+
+@dataclass(frozen=True)
 class Payment:
     id: str
     agency_id: int
@@ -106,6 +116,7 @@ class Payment:
     expires_at: datetime
     created_at: datetime
     updated_at: datetime
+    flags: PaymentFlags = field(default_factory=PaymentFlags)
 
 
 TAX_CODE = re.compile(r"\d{10}(-\d{3})?")

@@ -136,7 +136,9 @@ def parse_create_answer(
     if isinstance(checked, Rejected):
         return checked
     pay_url = answer.get("payUrl", "")
-    if not isinstance(pay_url, str) or (checked == 0 and not pay_url.startswith("https://")):
+    # https only, unless the API itself is plain http: the local sandbox simulator.
+    schemes = ("https://", "http://") if config.api_url.startswith("http://") else ("https://",)
+    if not isinstance(pay_url, str) or (checked == 0 and not pay_url.startswith(schemes)):
         return Rejected(Rejection.MALFORMED, "payUrl is missing or not an https URL")
     return CreateAnswer(result_code=checked, message=_message(answer), pay_url=pay_url)
 

@@ -12,8 +12,11 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from payments.domain.access import Agency, ApiKey, Role
+from payments.domain.attempts import Attempt, Provider, ProviderOutcome
+from payments.domain.callbacks import ProviderCallback
+from payments.domain.credits import BankCredit
 from payments.domain.events import AuditEntry, PaymentEvent
-from payments.domain.payments import Payment, PaymentKind, PaymentStatus
+from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
 
 
@@ -86,6 +89,45 @@ class PaymentRepository(Protocol):
     async def claim_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
         """Lock overdue, still-open payments; rows other processes hold are skipped."""
 
+    async def by_id(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        """Any agency's payment: for provider callbacks, which know no agency."""
+
+    async def by_checkout_token(self, token: str) -> Payment | None: ...
+
+    async def set_flags(self, payment_id: str, flags: PaymentFlags, now: datetime) -> None: ...
+
+
+class AttemptRepository(Protocol):
+    async def add(self, attempt: Attempt) -> None:
+        """Store a new attempt; its (provider, provider_ref) is unique."""
+
+    async def get(self, attempt_id: str) -> Attempt | None: ...
+
+    async def by_provider_ref(self, provider: Provider, provider_ref: str) -> Attempt | None: ...
+
+    async def for_payment(self, payment_id: str) -> Sequence[Attempt]:
+        """Oldest first."""
+
+    async def update(self, attempt: Attempt) -> None:
+        """Store the attempt's status, result, provider transaction and requery schedule."""
+
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[Attempt]:
+        """Lock open attempts whose query is due (or whose payment is due to expire), oldest
+        schedule first; rows other processes hold are skipped."""
+
+
+class StatusQuery(Protocol):
+    """Ask the attempt's provider; None when the answer is unknown (timeout, 5xx, unusable)."""
+
+    async def __call__(self, attempt: Attempt, now: datetime) -> ProviderOutcome | None: ...
+
+
+class CallbackLog(Protocol):
+    async def record(self, callback: ProviderCallback) -> int:
+        """Keep a provider message (verified or not); return its id."""
+
+    async def for_payment(self, payment_id: str) -> Sequence[ProviderCallback]: ...
+
 
 class PaymentEventRepository(Protocol):
     async def add(self, event: PaymentEvent) -> None: ...
@@ -111,6 +153,16 @@ class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
 
+class CreditRepository(Protocol):
+    async def add(self, credit: BankCredit, received_at: datetime) -> bool:
+        """Keep a bank credit; False (and nothing stored) when its transfer id is known."""
+
+    async def for_payment(self, payment_id: str) -> Sequence[BankCredit]: ...
+
+    async def unmatched(self, limit: int) -> Sequence[BankCredit]:
+        """Credits no attempt claimed, oldest first: for reconciliation."""
+
+
 class UnitOfWork(Protocol):
     agencies: AgencyRepository
     api_keys: ApiKeyRepository
@@ -119,6 +171,9 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     audit: AuditLog
     ledger: LedgerStore
+    attempts: AttemptRepository
+    callbacks: CallbackLog
+    credits: CreditRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -10,14 +10,26 @@ from types import TracebackType
 from typing import Self
 
 from payments.domain.access import Agency, ApiKey, Role
+from payments.domain.attempts import Attempt, AttemptStatus, Provider
+from payments.domain.callbacks import ProviderCallback
+from payments.domain.credits import BankCredit
 from payments.domain.errors import ReferenceInUse
 from payments.domain.events import AuditEntry, PaymentEvent
-from payments.domain.payments import EXPIRABLE, HOLDS_REFERENCE, Payment, PaymentStatus
+from payments.domain.payments import (
+    EXPIRABLE,
+    HOLDS_REFERENCE,
+    Payment,
+    PaymentFlags,
+    PaymentStatus,
+)
 from payments.ledger.ports import LedgerStore
 from payments.services.ports import (
     AgencyRepository,
     ApiKeyRepository,
+    AttemptRepository,
     AuditLog,
+    CallbackLog,
+    CreditRepository,
     IdempotencyRecord,
     IdempotencyRepository,
     PaymentEventRepository,
@@ -39,6 +51,9 @@ class Store:
         self.idempotency: dict[tuple[int, str], IdempotencyRecord] = {}
         self.audit: list[AuditEntry] = []
         self.ledger = LedgerData()
+        self.attempts: dict[str, Attempt] = {}
+        self.callbacks: list[ProviderCallback] = []
+        self.credits: list[BankCredit] = []
 
 
 class FakeAgencies:
@@ -137,6 +152,92 @@ class FakePayments:
         ]
         return due[:limit]
 
+    async def by_id(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        return self.store.payments.get(payment_id)
+
+    async def by_checkout_token(self, token: str) -> Payment | None:
+        return next((p for p in self.store.payments.values() if p.checkout_token == token), None)
+
+    async def set_flags(self, payment_id: str, flags: PaymentFlags, now: datetime) -> None:
+        self.store.payments[payment_id] = replace(
+            self.store.payments[payment_id], flags=flags, updated_at=now
+        )
+
+
+class FakeAttempts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, attempt: Attempt) -> None:
+        if await self.by_provider_ref(attempt.provider, attempt.provider_ref) is not None:
+            raise ValueError("duplicate provider reference")  # the database's unique key
+        self.store.attempts[attempt.id] = attempt
+
+    async def get(self, attempt_id: str) -> Attempt | None:
+        return self.store.attempts.get(attempt_id)
+
+    async def by_provider_ref(self, provider: Provider, provider_ref: str) -> Attempt | None:
+        return next(
+            (
+                a
+                for a in self.store.attempts.values()
+                if a.provider is provider and a.provider_ref == provider_ref
+            ),
+            None,
+        )
+
+    async def for_payment(self, payment_id: str) -> Sequence[Attempt]:
+        found = [a for a in self.store.attempts.values() if a.payment_id == payment_id]
+        return sorted(found, key=lambda a: (a.created_at, a.id))
+
+    async def update(self, attempt: Attempt) -> None:
+        if attempt.status is AttemptStatus.SUCCEEDED and any(
+            a.status is AttemptStatus.SUCCEEDED and a.id != attempt.id
+            for a in await self.for_payment(attempt.payment_id)
+        ):
+            raise ValueError("a second succeeded attempt")  # the database's partial index
+        self.store.attempts[attempt.id] = attempt
+
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[Attempt]:
+        due = [
+            a
+            for a in self.store.attempts.values()
+            if a.status in (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+            and a.next_query_at is not None
+            and (a.next_query_at <= now or self.store.payments[a.payment_id].expires_at <= now)
+        ]
+        return sorted(due, key=lambda a: (a.next_query_at or now, a.id))[:limit]
+
+
+class FakeCallbacks:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(self, callback: ProviderCallback) -> int:
+        callback_id = len(self.store.callbacks) + 1
+        self.store.callbacks.append(replace(callback, id=callback_id))
+        return callback_id
+
+    async def for_payment(self, payment_id: str) -> Sequence[ProviderCallback]:
+        return [c for c in self.store.callbacks if c.payment_id == payment_id]
+
+
+class FakeCredits:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, credit: BankCredit, received_at: datetime) -> bool:
+        if any(c.transfer_id == credit.transfer_id for c in self.store.credits):
+            return False
+        self.store.credits.append(credit)
+        return True
+
+    async def for_payment(self, payment_id: str) -> Sequence[BankCredit]:
+        return [c for c in self.store.credits if c.payment_id == payment_id]
+
+    async def unmatched(self, limit: int) -> Sequence[BankCredit]:
+        return [c for c in self.store.credits if c.payment_id is None][:limit]
+
 
 class FakeEvents:
     def __init__(self, store: Store) -> None:
@@ -181,6 +282,7 @@ class FakeAudit:
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, anything else throws it away."""
 
+    # Typed as the ports (attributes of a protocol are invariant), like SqlUnitOfWork.
     agencies: AgencyRepository
     api_keys: ApiKeyRepository
     payments: PaymentRepository
@@ -188,6 +290,9 @@ class FakeUnitOfWork:
     idempotency: IdempotencyRepository
     audit: AuditLog
     ledger: LedgerStore
+    attempts: AttemptRepository
+    callbacks: CallbackLog
+    credits: CreditRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -201,6 +306,9 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency(self.working)
         self.audit = FakeAudit(self.working)
         self.ledger = FakeLedgerStore(self.working.ledger)
+        self.attempts = FakeAttempts(self.working)
+        self.callbacks = FakeCallbacks(self.working)
+        self.credits = FakeCredits(self.working)
         return self
 
     async def __aexit__(

@@ -20,6 +20,7 @@ from payments.domain.payments import (
     Payer,
     Payment,
     PaymentDraft,
+    PaymentFlags,
     PaymentKind,
     PaymentStatus,
 )
@@ -230,6 +231,12 @@ def payment_from_row(row: Any) -> Payment:
         expires_at=row.expires_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        flags=PaymentFlags(
+            late=row.late,
+            needs_review=row.needs_review,
+            received_amount=row.received_amount,
+            overpaid_amount=row.overpaid_amount,
+        ),
     )
 
 
@@ -319,6 +326,31 @@ class SqlPayments:
             .with_for_update(skip_locked=True)
         )
         return [payment_from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def by_id(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        stmt = select(t.payments).where(t.payments.c.id == payment_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return payment_from_row(row) if row else None
+
+    async def by_checkout_token(self, token: str) -> Payment | None:
+        stmt = select(t.payments).where(t.payments.c.checkout_token == token)
+        row = (await self._conn.execute(stmt)).first()
+        return payment_from_row(row) if row else None
+
+    async def set_flags(self, payment_id: str, flags: PaymentFlags, now: datetime) -> None:
+        await self._conn.execute(
+            update(t.payments)
+            .where(t.payments.c.id == payment_id)
+            .values(
+                late=flags.late,
+                needs_review=flags.needs_review,
+                received_amount=flags.received_amount,
+                overpaid_amount=flags.overpaid_amount,
+                updated_at=now,
+            )
+        )
 
 
 class SqlPaymentEvents:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -76,6 +77,10 @@ payments = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("late", Boolean, nullable=False, server_default=text("false")),
+    Column("needs_review", Boolean, nullable=False, server_default=text("false")),
+    Column("received_amount", BigInteger, nullable=False, server_default=text("0")),
+    Column("overpaid_amount", BigInteger, nullable=False, server_default=text("0")),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(
         "status IN ('created', 'pending', 'succeeded', 'failed', 'cancelled', 'expired')",
@@ -141,4 +146,85 @@ audit_log = Table(
     Column("detail", Json, nullable=False),
     Column("request_id", String(64)),
     Index("ix_audit_log_target", "target_type", "target_id"),
+)
+
+ATTEMPT_STATUSES_SQL = (
+    "status IN ('pending', 'succeeded', 'failed', 'unknown', 'duplicate_capture')"
+)
+
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("payment_id", String(40), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("provider", String(16), nullable=False),
+    Column("provider_ref", String(100), nullable=False),
+    Column("merchant", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("provider_txn_id", String(100)),
+    Column("result_code", String(32)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("next_query_at", UtcDateTime),
+    Column("query_count", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(ATTEMPT_STATUSES_SQL, name="status"),
+    CheckConstraint("provider IN ('vnpay', 'momo', 'vietqr')", name="provider"),
+    UniqueConstraint("provider", "provider_ref"),
+    # At most one attempt of a payment takes its money, whatever the code above does.
+    Index(
+        "uq_payment_attempts_one_success",
+        "payment_id",
+        unique=True,
+        postgresql_where=text("status = 'succeeded'"),
+        sqlite_where=text("status = 'succeeded'"),
+    ),
+    Index(
+        "ix_payment_attempts_requery",
+        "next_query_at",
+        postgresql_where=text("next_query_at IS NOT NULL"),
+        sqlite_where=text("next_query_at IS NOT NULL"),
+    ),
+)
+
+provider_callbacks = Table(
+    "provider_callbacks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("provider", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("verification", String(32), nullable=False),
+    Column("provider_ref", String(100)),
+    Column("payment_id", String(40), ForeignKey("payments.id"), index=True),
+    Column("attempt_id", String(40), ForeignKey("payment_attempts.id")),
+    Column("verdict", String(16)),
+    Column("reason", Text, nullable=False),
+    Column("detail", Json, nullable=False),
+    Index("ix_provider_callbacks_provider_received_at", "provider", "received_at"),
+)
+
+bank_credits = Table(
+    "bank_credits",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("transfer_id", String(64), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("credited_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("reference", String(100)),
+    Column("attempt_id", String(40), ForeignKey("payment_attempts.id")),
+    Column("payment_id", String(40), ForeignKey("payments.id"), index=True),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index(
+        "ix_bank_credits_unmatched",
+        "received_at",
+        postgresql_where=text("payment_id IS NULL"),
+        sqlite_where=text("payment_id IS NULL"),
+    ),
 )

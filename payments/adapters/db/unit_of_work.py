@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
 from payments.adapters.db.pg_hot_path import (
     PgAuditLog,
     PgIdempotency,
@@ -26,7 +27,10 @@ from payments.ledger.sql_store import SqlLedgerStore
 from payments.services.ports import (
     AgencyRepository,
     ApiKeyRepository,
+    AttemptRepository,
     AuditLog,
+    CallbackLog,
+    CreditRepository,
     IdempotencyRepository,
     PaymentEventRepository,
     PaymentRepository,
@@ -41,6 +45,9 @@ class SqlUnitOfWork:
     idempotency: IdempotencyRepository
     audit: AuditLog
     ledger: LedgerStore
+    attempts: AttemptRepository
+    callbacks: CallbackLog
+    credits: CreditRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -74,6 +81,9 @@ class SqlUnitOfWork:
             self.idempotency = SqlIdempotency(conn)
             self.audit = SqlAuditLog(conn)
         self.ledger = SqlLedgerStore(conn)
+        self.attempts = SqlAttempts(conn)
+        self.callbacks = SqlCallbackLog(conn)
+        self.credits = SqlCredits(conn)
         return self
 
     async def __aexit__(

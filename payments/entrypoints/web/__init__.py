@@ -1,0 +1,1 @@
+"""Server-rendered pages for payers (checkout), provider callbacks and sandbox simulators."""

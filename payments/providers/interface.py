@@ -1,0 +1,85 @@
+"""The one interface every payment provider implements, whatever its protocol.
+
+    start_checkout   where to send the payer (a signed redirect, a QR page...)
+    verify_callback  check a server-to-server message and turn it into a ProviderOutcome
+    query_status     ask the provider what became of an attempt
+    refund           give money back (later increments)
+    acknowledge      the answer the provider expects to a callback, per verdict
+
+Implementations never raise on provider trouble: a message we cannot trust is ``Rejected``,
+an answer we could not get is ``Unknown`` (see ``outcomes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
+from payments.domain.payments import Payment
+from payments.providers.outcomes import Rejected, Unknown
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    payment: Payment
+    attempt: Attempt
+    checkout_url: str  # the payment's checkout page (VietQR shows its QR page under it)
+    return_url: str  # our browser-return page for this provider
+    ipn_url: str  # our server-to-server callback URL
+    payer_ip: str
+    language: str  # "vi" or "en"
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Redirect:
+    url: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    status_code: int
+    body: Mapping[str, str] | None = field(default=None)
+
+
+class PaymentProvider(Protocol):
+    @property
+    def name(self) -> Provider: ...
+
+    @property
+    def merchant(self) -> str:
+        """Our merchant / terminal code at the provider, stored on every attempt."""
+
+    async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown: ...
+
+    def verify_callback(self, params: Mapping[str, object]) -> ProviderOutcome | Rejected: ...
+
+    def reference_of(self, params: Mapping[str, object]) -> str | None:
+        """The attempt reference a message names, read before (or without) verification."""
+
+    async def query_status(
+        self, attempt: Attempt, *, now: datetime
+    ) -> ProviderOutcome | Rejected | Unknown: ...
+
+    def acknowledge(
+        self, *, verdict: Verdict | None, rejection: Rejected | None
+    ) -> Acknowledgement:
+        """The answer to a callback: ``rejection`` when it failed verification, else the
+        verdict of applying it (None when applying it failed unexpectedly)."""
+
+
+class ProviderRegistry:
+    """The providers configured for this process, built once in the app's lifespan."""
+
+    def __init__(self, providers: Mapping[Provider, PaymentProvider]) -> None:
+        self._providers = dict(providers)
+
+    def get(self, name: Provider) -> PaymentProvider | None:
+        return self._providers.get(name)
+
+    @property
+    def names(self) -> tuple[Provider, ...]:
+        return tuple(self._providers)

@@ -1,0 +1,108 @@
+"""MoMo v2 behind the provider interface: create (payUrl), IPN, query."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+
+import httpx
+
+from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
+from payments.providers import momo
+from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
+from payments.providers.momo_api import MomoClient
+from payments.providers.outcomes import Rejected, Unknown
+
+RESULTS = {
+    momo.MomoStatus.SUCCEEDED: Result.SUCCEEDED,
+    momo.MomoStatus.PENDING: Result.PENDING,
+    momo.MomoStatus.FAILED: Result.FAILED,
+}
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(16)
+
+
+class MomoProvider:
+    def __init__(self, config: momo.MomoConfig, http: httpx.AsyncClient) -> None:
+        self._config = config
+        self._client = MomoClient(config, http)
+
+    @property
+    def name(self) -> Provider:
+        return Provider.MOMO
+
+    @property
+    def merchant(self) -> str:
+        return self._config.partner_code
+
+    async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown:
+        answer = await self._client.create(
+            request_id=new_request_id(),
+            order_id=request.attempt.provider_ref,
+            amount=request.attempt.amount,
+            order_info=f"Thanh toan {request.payment.draft.reference}",
+            redirect_url=request.return_url,
+            ipn_url=request.ipn_url,
+            lang="en" if request.language == "en" else "vi",
+        )
+        if isinstance(answer, Unknown):
+            return answer
+        if isinstance(answer, Rejected):
+            return Unknown(f"create answer rejected: {answer.reason}")
+        if not answer.accepted:
+            return Unknown(f"create refused with resultCode {answer.result_code}")
+        return Redirect(answer.pay_url)
+
+    def reference_of(self, params: Mapping[str, object]) -> str | None:
+        ref = params.get("orderId")
+        return ref if isinstance(ref, str) and ref else None
+
+    def verify_callback(self, params: Mapping[str, object]) -> ProviderOutcome | Rejected:
+        checked = momo.verify_ipn(self._config, params)
+        if isinstance(checked, Rejected):
+            return checked
+        return ProviderOutcome(
+            provider=Provider.MOMO,
+            provider_ref=checked.order_id,
+            merchant=self._config.partner_code,  # verify_ipn refused any other partner
+            amount=checked.amount,
+            currency="VND",
+            result=RESULTS[checked.status],
+            result_code=str(checked.result_code),
+            provider_txn_id=str(checked.trans_id),
+            occurred_at=checked.response_time,
+        )
+
+    async def query_status(
+        self, attempt: Attempt, *, now: datetime
+    ) -> ProviderOutcome | Rejected | Unknown:
+        answer = await self._client.query(
+            request_id=new_request_id(), order_id=attempt.provider_ref
+        )
+        if isinstance(answer, Rejected | Unknown):
+            return answer
+        result = RESULTS[answer.status]
+        if result is Result.SUCCEEDED and answer.amount is None:
+            return Unknown("a paid query answer carries no amount")
+        return ProviderOutcome(
+            provider=Provider.MOMO,
+            provider_ref=attempt.provider_ref,
+            merchant=self._config.partner_code,
+            amount=attempt.amount if answer.amount is None else answer.amount,
+            currency="VND",
+            result=result,
+            result_code=str(answer.result_code),
+            provider_txn_id="" if answer.trans_id is None else str(answer.trans_id),
+        )
+
+    def acknowledge(
+        self, *, verdict: Verdict | None, rejection: Rejected | None
+    ) -> Acknowledgement:
+        if rejection is not None:
+            return Acknowledgement(400)  # not MoMo's message: nothing to retry
+        if verdict is None:
+            return Acknowledgement(500)  # our failure: MoMo retries
+        return Acknowledgement(momo.IPN_ACK_STATUS)  # every verified message, even refused

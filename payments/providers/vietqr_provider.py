@@ -1,0 +1,81 @@
+"""VietQR bank transfer behind the provider interface.
+
+There is no provider page to redirect to: the payer scans our QR page and transfers from any
+banking app; the collection bank then notifies each credit (``vietqr_credit``). A bank offers
+no status query for a transfer reference, so open attempts are settled by credits and by the
+statement reconciliation, never by ``query_status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
+from payments.domain.credits import REFERENCE_PATTERN
+from payments.providers import vietqr, vietqr_credit
+from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
+from payments.providers.outcomes import Rejected, Rejection, Unknown
+
+
+@dataclass(frozen=True)
+class VietqrConfig:
+    bank_bin: str
+    account_no: str
+    account_name: str
+    webhook_secret: str = field(repr=False)
+
+
+class VietqrProvider:
+    def __init__(self, config: VietqrConfig) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> Provider:
+        return Provider.VIETQR
+
+    @property
+    def merchant(self) -> str:
+        return f"{self.config.bank_bin}:{self.config.account_no}"
+
+    async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown:
+        return Redirect(f"{request.checkout_url}/vietqr/{request.attempt.id}")
+
+    def payload(self, attempt: Attempt) -> str:
+        """The dynamic QR payload: our account, the amount, the attempt's reference."""
+        return vietqr.build_payload(
+            bank_bin=self.config.bank_bin,
+            account=self.config.account_no,
+            amount=attempt.amount,
+            purpose=attempt.provider_ref,
+        )
+
+    def verify_credit(
+        self, body: bytes, signature: str | None
+    ) -> vietqr_credit.CreditNotification | Rejected:
+        return vietqr_credit.verify_notification(self.config.webhook_secret, body, signature)
+
+    def reference_of(self, params: Mapping[str, object]) -> str | None:
+        description = params.get("description")
+        if not isinstance(description, str):
+            return None
+        return vietqr.find_reference(description, REFERENCE_PATTERN)
+
+    def verify_callback(self, params: Mapping[str, object]) -> ProviderOutcome | Rejected:
+        # Credits are signed over the raw body bytes: see verify_credit.
+        return Rejected(Rejection.MALFORMED, "credit notifications are verified on raw bytes")
+
+    async def query_status(
+        self, attempt: Attempt, *, now: datetime
+    ) -> ProviderOutcome | Rejected | Unknown:
+        return Unknown("bank transfers cannot be queried; reconciliation settles them")
+
+    def acknowledge(
+        self, *, verdict: Verdict | None, rejection: Rejected | None
+    ) -> Acknowledgement:
+        if rejection is not None:
+            return Acknowledgement(401 if rejection.reason is not Rejection.MALFORMED else 400)
+        if verdict is None:
+            return Acknowledgement(500)  # the bank retries until it gets a 2xx
+        return Acknowledgement(200, {"status": verdict.value})

@@ -1,0 +1,339 @@
+"""Checkout use cases: show a payment to its payer, start an attempt, apply what a provider says.
+
+Each use case is one unit of work. Applying a provider outcome locks the payment row first, so
+concurrent callbacks for one payment take turns; the attempt change, the payment transition,
+its event, its ledger entry and the stored callback commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from payments.domain.access import Agency
+from payments.domain.attempts import (
+    OPEN_ATTEMPT,
+    QUERYABLE,
+    Attempt,
+    AttemptStatus,
+    Decision,
+    Provider,
+    ProviderOutcome,
+    Verdict,
+    decide,
+    new_attempt_id,
+    next_query_at,
+    provider_reference,
+)
+from payments.domain.callbacks import ProviderCallback
+from payments.domain.errors import CheckoutClosed, NotFound
+from payments.domain.events import PaymentEvent
+from payments.domain.payments import Payment, PaymentStatus, check_transition
+from payments.ledger import chart
+from payments.ledger.entries import EntryDraft, credit, debit
+from payments.ledger.posting import post_entry
+from payments.services.ports import UnitOfWork, UnitOfWorkFactory
+
+PAYABLE = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.FAILED})
+
+
+@dataclass(frozen=True)
+class CheckoutView:
+    payment: Payment
+    agency: Agency
+    attempts: tuple[Attempt, ...]
+
+    def payable(self, now: datetime) -> bool:
+        return self.payment.status in PAYABLE and self.payment.expires_at > now
+
+
+@dataclass(frozen=True)
+class StartedAttempt:
+    payment: Payment
+    attempt: Attempt
+
+
+@dataclass(frozen=True)
+class Applied:
+    verdict: Verdict
+    reason: str
+    payment: Payment | None
+    attempt: Attempt | None
+    callback_id: int | None
+
+
+async def checkout_view(uow_factory: UnitOfWorkFactory, token: str) -> CheckoutView:
+    """What the checkout page shows; the token in the URL is the payer's only credential."""
+    async with uow_factory() as uow:
+        payment = await uow.payments.by_checkout_token(token)
+        if payment is None:
+            raise NotFound("no payment for this checkout link")
+        agency = await uow.agencies.by_id(payment.agency_id)
+        if agency is None:
+            raise NotFound("no payment for this checkout link")
+        attempts = await uow.attempts.for_payment(payment.id)
+    return CheckoutView(payment, agency, tuple(attempts))
+
+
+async def payment_by_id(uow_factory: UnitOfWorkFactory, payment_id: str) -> Payment:
+    """For pages reached from a provider (return URLs), which carry no agency."""
+    async with uow_factory() as uow:
+        payment = await uow.payments.by_id(payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return payment
+
+
+async def start_attempt(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    token: str,
+    provider: Provider,
+    merchant: str,
+    now: datetime,
+    actor: str = "payer",
+) -> StartedAttempt:
+    """Open a new attempt at ``provider``; the payment becomes (or stays) ``pending``."""
+    async with uow_factory() as uow:
+        found = await uow.payments.by_checkout_token(token)
+        if found is None:
+            raise NotFound("no payment for this checkout link")
+        payment = await uow.payments.by_id(found.id, lock=True)
+        if payment is None:  # pragma: no cover - the row cannot vanish: payments are kept
+            raise NotFound("no payment for this checkout link")
+        if payment.status not in PAYABLE:
+            raise CheckoutClosed(payment.id, payment.status.value)
+        if payment.expires_at <= now:
+            # The sweep has not caught up yet; the payer must not start paying regardless.
+            raise CheckoutClosed(payment.id, PaymentStatus.EXPIRED.value)
+        attempt_id = new_attempt_id(now)
+        attempt = Attempt(
+            id=attempt_id,
+            payment_id=payment.id,
+            provider=provider,
+            provider_ref=provider_reference(provider, attempt_id),
+            merchant=merchant,
+            amount=payment.draft.amount,
+            currency=payment.draft.currency,
+            status=AttemptStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            next_query_at=next_query_at(now, 0) if provider in QUERYABLE else None,
+        )
+        await uow.attempts.add(attempt)
+        updated = await move_payment(
+            uow,
+            payment,
+            PaymentStatus.PENDING,
+            cause=f"checkout.{provider}",
+            actor=actor,
+            now=now,
+            detail={"attempt_id": attempt.id, "provider": provider.value},
+        )
+        await uow.commit()
+    return StartedAttempt(updated, attempt)
+
+
+async def apply_provider_outcome(
+    uow_factory: UnitOfWorkFactory,
+    outcome: ProviderOutcome,
+    *,
+    callback: ProviderCallback | None,
+    now: datetime,
+) -> Applied:
+    """Apply a verified provider message; store ``callback`` (its raw form) with the verdict.
+
+    Safe to call any number of times with the same message: the second call changes nothing
+    and posts nothing (the capture entry also carries a unique source key as a backstop).
+    """
+    async with uow_factory() as uow:
+        found = await uow.attempts.by_provider_ref(outcome.provider, outcome.provider_ref)
+        if found is None:
+            callback_id = await keep_callback(
+                uow, callback, None, Verdict.NOT_FOUND, "no such attempt"
+            )
+            await uow.commit()
+            return Applied(Verdict.NOT_FOUND, "no such attempt", None, None, callback_id)
+        # Lock order: payment row first, then read its attempts (no other writer can race).
+        payment = await uow.payments.by_id(found.payment_id, lock=True)
+        attempt = await uow.attempts.get(found.id)
+        if payment is None or attempt is None:  # pragma: no cover - rows are never deleted
+            raise NotFound(f"attempt {found.id} lost its payment")
+        others = [a for a in await uow.attempts.for_payment(payment.id) if a.id != attempt.id]
+        decision = decide(
+            payment_status=payment.status,
+            flags=payment.flags,
+            attempt=attempt,
+            outcome=outcome,
+            other_attempt_succeeded=any(a.status is AttemptStatus.SUCCEEDED for a in others),
+            other_attempt_open=any(a.status in OPEN_ATTEMPT for a in others),
+        )
+        if decision.verdict is Verdict.APPLIED:
+            payment, attempt = await _apply(uow, payment, attempt, outcome, decision, now)
+        callback_id = await keep_callback(
+            uow, callback, attempt, decision.verdict, decision.reason, payment_id=payment.id
+        )
+        await uow.commit()
+    return Applied(decision.verdict, decision.reason, payment, attempt, callback_id)
+
+
+async def record_callback(
+    uow_factory: UnitOfWorkFactory, callback: ProviderCallback
+) -> ProviderCallback:
+    """Keep a message that will not be applied (unverified, or a browser return) as it came,
+    linked to its attempt and payment when its reference names one."""
+    async with uow_factory() as uow:
+        attempt = None
+        if callback.provider_ref:
+            attempt = await uow.attempts.by_provider_ref(callback.provider, callback.provider_ref)
+        linked = replace(
+            callback,
+            attempt_id=attempt.id if attempt else None,
+            payment_id=attempt.payment_id if attempt else None,
+        )
+        callback_id = await uow.callbacks.record(linked)
+        await uow.commit()
+    return replace(linked, id=callback_id)
+
+
+def capture_entry(
+    payment: Payment, agency_code: str, provider: Provider, occurred_at: datetime
+) -> EntryDraft:
+    """Payment succeeded: the provider owes us the money, we owe it to the budget."""
+    amount, currency = payment.draft.amount, payment.draft.currency
+    return EntryDraft(
+        source_key=f"payment:{payment.id}:captured",
+        description=f"Payment {payment.id} captured by {provider}",
+        occurred_at=occurred_at,
+        legs=(
+            debit(chart.provider_clearing(provider.value, currency), amount),
+            credit(
+                chart.budget_payable(agency_code, payment.draft.budget.sub_item, currency), amount
+            ),
+        ),
+    )
+
+
+def excess_entry(
+    payment: Payment, provider: Provider, amount: int, event: str, occurred_at: datetime
+) -> EntryDraft:
+    """Money taken beyond what was asked (a second attempt, an overpaid transfer): the
+    provider owes it to us and we owe it back to the payer. ``event`` names what took it."""
+    currency = payment.draft.currency
+    return EntryDraft(
+        source_key=f"payment:{payment.id}:excess:{event}",
+        description=f"Payment {payment.id}: {amount} received beyond the amount ({event})",
+        occurred_at=occurred_at,
+        legs=(
+            debit(chart.provider_clearing(provider.value, currency), amount),
+            credit(chart.refunds_payable(currency), amount),
+        ),
+    )
+
+
+async def _apply(
+    uow: UnitOfWork,
+    payment: Payment,
+    attempt: Attempt,
+    outcome: ProviderOutcome,
+    decision: Decision,
+    now: datetime,
+) -> tuple[Payment, Attempt]:
+    final = decision.attempt_status not in OPEN_ATTEMPT
+    attempt = replace(
+        attempt,
+        status=decision.attempt_status,
+        result_code=outcome.result_code,
+        provider_txn_id=outcome.provider_txn_id or attempt.provider_txn_id,
+        updated_at=now,
+        next_query_at=None if final else attempt.next_query_at,
+    )
+    await uow.attempts.update(attempt)
+    detail: dict[str, Any] = {
+        "attempt_id": attempt.id,
+        "provider": attempt.provider.value,
+        "result_code": outcome.result_code,
+        "reason": decision.reason,
+    }
+    if decision.flags != payment.flags:
+        await uow.payments.set_flags(payment.id, decision.flags, now)
+        detail.update(late=decision.flags.late, needs_review=decision.flags.needs_review)
+    cause = f"provider.{attempt.provider}.{decision.attempt_status}"
+    updated = replace(payment, flags=decision.flags)
+    if decision.changes_payment(payment.status) or decision.flags != payment.flags:
+        updated = await move_payment(
+            uow,
+            updated,
+            decision.payment_status,
+            cause=cause,
+            actor="provider",
+            now=now,
+            detail=detail,
+        )
+    occurred_at = outcome.occurred_at or now
+    if decision.capture or decision.extra_capture:
+        agency = await uow.agencies.by_id(payment.agency_id)
+        if agency is None:  # pragma: no cover - agencies are never deleted
+            raise NotFound(f"payment {payment.id} lost its agency")
+        draft = (
+            capture_entry(updated, agency.code, attempt.provider, occurred_at)
+            if decision.capture
+            else excess_entry(updated, attempt.provider, attempt.amount, attempt.id, occurred_at)
+        )
+        await post_entry(uow.ledger, draft, now=now)
+    return updated, attempt
+
+
+async def move_payment(
+    uow: UnitOfWork,
+    payment: Payment,
+    status: PaymentStatus,
+    *,
+    cause: str,
+    actor: str,
+    now: datetime,
+    detail: Mapping[str, Any],
+) -> Payment:
+    """Move the payment and record the event. A same-status move is recorded too (a new
+    attempt while pending, a flag raised on a paid payment): every change has its cause."""
+    before = payment.status
+    if status is not before or status is PaymentStatus.PENDING:
+        check_transition(payment.id, before, status)
+    if status is not before:
+        await uow.payments.set_status(payment.id, status, now)
+    await uow.events.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            from_status=before.value,
+            to_status=status.value,
+            cause=cause,
+            actor=actor,
+            occurred_at=now,
+            detail=dict(detail),
+        )
+    )
+    return replace(payment, status=status, updated_at=now)
+
+
+async def keep_callback(
+    uow: UnitOfWork,
+    callback: ProviderCallback | None,
+    attempt: Attempt | None,
+    verdict: Verdict,
+    reason: str,
+    *,
+    payment_id: str | None = None,
+) -> int | None:
+    if callback is None:
+        return None
+    return await uow.callbacks.record(
+        replace(
+            callback,
+            attempt_id=attempt.id if attempt else None,
+            payment_id=payment_id,
+            verdict=verdict,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,109 @@
+"""MoMo end to end over HTTP: create via the simulator, pay, IPN (204), ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from payments.ledger import chart
+from payments.providers import momo
+from payments.settings import Settings
+from tests.api import BASE_URL, Portal, api_client
+from tests.e2e.test_checkout_vnpay import create, ledger_nets, path_of, status
+
+SANDBOX = Settings(sandbox=True, base_url=BASE_URL).momo
+CONFIG = momo.MomoConfig(SANDBOX.partner_code, SANDBOX.access_key, SANDBOX.secret_key, "")
+
+
+@pytest.fixture
+async def sandbox(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(database_url, sandbox=True) as http:
+        yield http
+
+
+async def choose_momo(http: httpx.AsyncClient, payment: dict[str, Any]) -> str:
+    answer = await http.post(
+        path_of(payment["checkout_url"]), data={"provider": "momo"}, headers={"Origin": BASE_URL}
+    )
+    assert answer.status_code == 303, answer.text
+    location: str = answer.headers["location"]
+    assert location.startswith(f"{BASE_URL}/sandbox/momo/pay?orderId=att_")
+    return location
+
+
+async def pay(http: httpx.AsyncClient, pay_url: str, outcome: str, **switches: str) -> str:
+    page = await http.get(path_of(pay_url))
+    assert page.status_code == 200
+    order_id = dict(parse_qsl(urlsplit(pay_url).query))["orderId"]
+    answer = await http.post(
+        "/sandbox/momo/pay", data={"order_id": order_id, "outcome": outcome, **switches}
+    )
+    assert answer.status_code == 303
+    location: str = answer.headers["location"]
+    assert location.startswith(f"{BASE_URL}/checkout/return/momo?")
+    return location
+
+
+async def test_momo_success_end_to_end(
+    sandbox: httpx.AsyncClient, portal: Portal, database_url: str
+) -> None:
+    payment = await create(sandbox, portal)
+    return_url = await pay(
+        sandbox, await choose_momo(sandbox, payment), "success", duplicate_ipn="1"
+    )
+    result = await sandbox.get(path_of(return_url))
+    assert "Thanh toán thành công" in result.text
+    assert await status(sandbox, portal, payment["id"]) == "succeeded"
+    nets = await ledger_nets(database_url)
+    assert nets[chart.provider_clearing("momo").code] == 150_000
+    assert sum(nets.values()) == 0
+
+
+@pytest.mark.parametrize("outcome", ["failure", "cancel"])
+async def test_momo_failure_and_cancel(
+    sandbox: httpx.AsyncClient, portal: Portal, outcome: str
+) -> None:
+    payment = await create(sandbox, portal)
+    return_url = await pay(sandbox, await choose_momo(sandbox, payment), outcome)
+    result = await sandbox.get(path_of(return_url))
+    assert "Thanh toán không thành công" in result.text
+    assert await status(sandbox, portal, payment["id"]) == "failed"
+
+
+async def test_momo_ipn_answers(sandbox: httpx.AsyncClient, portal: Portal) -> None:
+    payment = await create(sandbox, portal)
+    pay_url = await choose_momo(sandbox, payment)
+    order_id = dict(parse_qsl(urlsplit(pay_url).query))["orderId"]
+    fields: dict[str, object] = {
+        "partnerCode": CONFIG.partner_code,
+        "orderId": order_id,
+        "requestId": "r1",
+        "amount": 150_000,
+        "orderInfo": "x",
+        "orderType": "momo_wallet",
+        "transId": 42,
+        "resultCode": 0,
+        "message": "success",
+        "payType": "qr",
+        "responseTime": 1_790_000_000_000,
+        "extraData": "",
+    }
+    signed = momo.sign_ipn(CONFIG, fields)
+    bad = await sandbox.post("/callbacks/momo/ipn", json={**signed, "amount": 1})
+    assert bad.status_code == 400
+    not_json = await sandbox.post("/callbacks/momo/ipn", content=b"nope")
+    assert not_json.status_code == 400
+    wrong_amount = await sandbox.post(
+        "/callbacks/momo/ipn", json=momo.sign_ipn(CONFIG, {**fields, "amount": 10_000})
+    )
+    assert wrong_amount.status_code == 204
+    assert await status(sandbox, portal, payment["id"]) == "pending"
+    for _ in range(2):
+        ok = await sandbox.post("/callbacks/momo/ipn", json=signed)
+        assert ok.status_code == 204
+        assert ok.content == b""
+    assert await status(sandbox, portal, payment["id"]) == "succeeded"

@@ -1,0 +1,192 @@
+"""Checkout use cases on SQLite and PostgreSQL: attempts, callbacks and capture postings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from payments.adapters.db import tables as t
+from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.domain.access import Caller, Role
+from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
+from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
+from payments.domain.payments import Payment, PaymentStatus
+from payments.ledger import chart
+from payments.services import checkout
+from payments.services import payments as service
+from payments.services.access import create_agency
+from tests.unit.test_payment_services import LIMITS, draft, respond
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+MERCHANT = "DEMOTMN1"
+
+
+async def new_payment(uow: SqlUnitOfWorkFactory) -> Payment:
+    agency = await create_agency(
+        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
+    )
+    caller = Caller(
+        api_key_id=1,
+        agency_id=agency.id,
+        agency_code="DVC",
+        role=Role.PORTAL,
+        allowed_hosts=agency.allowed_hosts,
+    )
+    created = await service.create_payment(
+        uow,
+        caller=caller,
+        draft=draft(),
+        idempotency=service.IdempotentRequest("k", "f"),
+        limits=LIMITS,
+        respond=respond,
+        now=NOW,
+    )
+    assert created.payment is not None
+    return created.payment
+
+
+def paid(started: checkout.StartedAttempt, result: Result = Result.SUCCEEDED) -> ProviderOutcome:
+    return ProviderOutcome(
+        Provider.VNPAY,
+        started.attempt.provider_ref,
+        MERCHANT,
+        started.attempt.amount,
+        "VND",
+        result,
+        "00" if result is Result.SUCCEEDED else "24",
+        "14000001",
+    )
+
+
+def raw(ref: str) -> ProviderCallback:
+    return ProviderCallback(
+        provider=Provider.VNPAY,
+        channel=Channel.IPN,
+        payload={"vnp_TxnRef": ref, "vnp_ResponseCode": "00"},
+        received_at=NOW,
+        verification=VERIFIED,
+        provider_ref=ref,
+    )
+
+
+async def start(uow: SqlUnitOfWorkFactory, payment: Payment) -> checkout.StartedAttempt:
+    return await checkout.start_attempt(
+        uow, token=payment.checkout_token, provider=Provider.VNPAY, merchant=MERCHANT, now=NOW
+    )
+
+
+async def apply(
+    uow: SqlUnitOfWorkFactory, what: ProviderOutcome, at: datetime = NOW
+) -> checkout.Applied:
+    return await checkout.apply_provider_outcome(uow, what, callback=raw(what.provider_ref), now=at)
+
+
+async def capture_entries(uow: SqlUnitOfWorkFactory, payment: Payment) -> int:
+    async with uow() as tx:
+        found = await tx.ledger.entry_by_source_key(f"payment:{payment.id}:captured")
+    return 0 if found is None else 1
+
+
+async def test_duplicate_success_posts_one_entry(uow_factory: SqlUnitOfWorkFactory) -> None:
+    payment = await new_payment(uow_factory)
+    started = await start(uow_factory, payment)
+    verdicts = [(await apply(uow_factory, paid(started))).verdict for _ in range(3)]
+    assert verdicts == [Verdict.APPLIED, Verdict.DUPLICATE, Verdict.DUPLICATE]
+    async with uow_factory() as tx:
+        stored = await tx.payments.by_id(payment.id)
+        attempts = await tx.attempts.for_payment(payment.id)
+        callbacks = await tx.callbacks.for_payment(payment.id)
+        entry = await tx.ledger.entry_by_source_key(f"payment:{payment.id}:captured")
+        totals = {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
+    assert stored is not None
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert stored.flags.received_amount == 150_000
+    assert [a.status for a in attempts] == [AttemptStatus.SUCCEEDED]
+    assert attempts[0].next_query_at is None
+    assert [c.verdict for c in callbacks] == [Verdict.APPLIED, *[Verdict.DUPLICATE] * 2]
+    assert callbacks[0].payload["vnp_TxnRef"] == started.attempt.provider_ref
+    assert entry is not None
+    assert totals[chart.provider_clearing("vnpay").code] == 150_000
+    assert totals[chart.budget_payable("DVC", "2662").code] == -150_000
+
+
+async def test_concurrent_duplicate_successes_post_once(uow_factory: SqlUnitOfWorkFactory) -> None:
+    payment = await new_payment(uow_factory)
+    started = await start(uow_factory, payment)
+    results = await asyncio.gather(*(apply(uow_factory, paid(started)) for _ in range(5)))
+    assert sorted(r.verdict for r in results) == sorted([Verdict.APPLIED, *[Verdict.DUPLICATE] * 4])
+    assert await capture_entries(uow_factory, payment) == 1
+
+
+async def test_failure_after_success_changes_nothing(uow_factory: SqlUnitOfWorkFactory) -> None:
+    payment = await new_payment(uow_factory)
+    started = await start(uow_factory, payment)
+    await apply(uow_factory, paid(started))
+    late_failure = await apply(uow_factory, paid(started, Result.FAILED))
+    assert late_failure.verdict is Verdict.IGNORED
+    async with uow_factory() as tx:
+        stored = await tx.payments.by_id(payment.id)
+        events = await tx.events.for_payment(payment.id)
+    assert stored is not None
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert [e.to_status for e in events] == ["created", "pending", "succeeded"]
+
+
+async def test_late_success_after_expiry_is_recorded_and_flagged(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    payment = await new_payment(uow_factory)
+    started = await start(uow_factory, payment)
+    assert await service.expire_due_payments(uow_factory, now=payment.expires_at) == 1
+    late = await apply(uow_factory, paid(started), at=payment.expires_at + timedelta(minutes=5))
+    assert late.verdict is Verdict.APPLIED
+    async with uow_factory() as tx:
+        stored = await tx.payments.by_id(payment.id)
+        events = await tx.events.for_payment(payment.id)
+    assert stored is not None
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert stored.flags.late
+    assert stored.flags.needs_review
+    assert (events[-1].from_status, events[-1].cause) == ("expired", "provider.vnpay.succeeded")
+    assert await capture_entries(uow_factory, payment) == 1
+
+
+async def test_database_allows_one_succeeded_attempt_per_payment(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    payment = await new_payment(uow_factory)
+    first = await start(uow_factory, payment)
+    second = await start(uow_factory, payment)
+    await apply(uow_factory, paid(first))
+    a = t.payment_attempts
+    async with uow_factory() as tx:
+        with pytest.raises(IntegrityError):
+            await tx.connection.execute(
+                update(a).where(a.c.id == second.attempt.id).values(status="succeeded")
+            )
+
+
+async def test_checkout_token_and_unverified_callbacks(uow_factory: SqlUnitOfWorkFactory) -> None:
+    payment = await new_payment(uow_factory)
+    view = await checkout.checkout_view(uow_factory, payment.checkout_token)
+    assert view.agency.code == "DVC"
+    assert view.payable(NOW)
+    started = await start(uow_factory, payment)
+    stored = await checkout.record_callback(
+        uow_factory,
+        ProviderCallback(
+            provider=Provider.VNPAY,
+            channel=Channel.IPN,
+            payload={"vnp_TxnRef": started.attempt.provider_ref},
+            received_at=NOW,
+            verification="bad_signature",
+            provider_ref=started.attempt.provider_ref,
+            verdict=Verdict.UNVERIFIED,
+        ),
+    )
+    assert stored.id is not None
+    assert stored.attempt_id == started.attempt.id

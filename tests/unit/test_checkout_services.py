@@ -1,0 +1,251 @@
+"""Checkout use cases on fakes: starting attempts and applying provider outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from payments.domain.access import Caller, Role
+from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
+from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
+from payments.domain.errors import CheckoutClosed, NotFound
+from payments.domain.payments import Payment, PaymentStatus
+from payments.services import checkout
+from payments.services import payments as service
+from payments.services.access import create_agency
+from tests.unit.fakes import FakeUnitOfWorkFactory
+from tests.unit.test_payment_services import LIMITS, draft, respond
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+MERCHANT = "DEMOTMN1"
+
+
+async def new_payment(
+    uow: FakeUnitOfWorkFactory | None = None,
+) -> tuple[FakeUnitOfWorkFactory, Payment]:
+    uow = uow or FakeUnitOfWorkFactory()
+    agency = await create_agency(
+        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
+    )
+    caller = Caller(
+        api_key_id=1,
+        agency_id=agency.id,
+        agency_code="DVC",
+        role=Role.PORTAL,
+        allowed_hosts=agency.allowed_hosts,
+    )
+    created = await service.create_payment(
+        uow,
+        caller=caller,
+        draft=draft(),
+        idempotency=service.IdempotentRequest("k", "f"),
+        limits=LIMITS,
+        respond=respond,
+        now=NOW,
+    )
+    assert created.payment is not None
+    return uow, created.payment
+
+
+async def start(
+    uow: FakeUnitOfWorkFactory, payment: Payment, provider: Provider = Provider.VNPAY
+) -> checkout.StartedAttempt:
+    return await checkout.start_attempt(
+        uow, token=payment.checkout_token, provider=provider, merchant=MERCHANT, now=NOW
+    )
+
+
+def outcome(
+    started: checkout.StartedAttempt, result: Result = Result.SUCCEEDED, **changes: object
+) -> ProviderOutcome:
+    base = ProviderOutcome(
+        provider=started.attempt.provider,
+        provider_ref=started.attempt.provider_ref,
+        merchant=MERCHANT,
+        amount=started.attempt.amount,
+        currency="VND",
+        result=result,
+        result_code="00" if result is Result.SUCCEEDED else "24",
+        provider_txn_id="14000001",
+    )
+    return ProviderOutcome(**{**base.__dict__, **changes})
+
+
+def ipn(ref: str) -> ProviderCallback:
+    return ProviderCallback(
+        provider=Provider.VNPAY,
+        channel=Channel.IPN,
+        payload={"vnp_TxnRef": ref},
+        received_at=NOW,
+        verification=VERIFIED,
+        provider_ref=ref,
+    )
+
+
+async def apply(
+    uow: FakeUnitOfWorkFactory, what: ProviderOutcome, at: datetime = NOW
+) -> checkout.Applied:
+    return await checkout.apply_provider_outcome(uow, what, callback=ipn(what.provider_ref), now=at)
+
+
+async def test_start_attempt_moves_created_to_pending_with_an_event() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    assert started.payment.status is PaymentStatus.PENDING
+    assert started.attempt.status is AttemptStatus.PENDING
+    assert started.attempt.provider_ref == started.attempt.id
+    assert started.attempt.next_query_at == NOW + timedelta(minutes=1)
+    events = [e for e in uow.store.events if e.payment_id == payment.id]
+    assert [(e.from_status, e.to_status, e.cause) for e in events][-1] == (
+        "created",
+        "pending",
+        "checkout.vnpay",
+    )
+
+
+async def test_start_attempt_refuses_unknown_token_paid_and_overdue_payments() -> None:
+    uow, payment = await new_payment()
+    with pytest.raises(NotFound):
+        await checkout.start_attempt(
+            uow, token="nope", provider=Provider.VNPAY, merchant=MERCHANT, now=NOW
+        )
+    with pytest.raises(CheckoutClosed) as overdue:
+        await checkout.start_attempt(
+            uow,
+            token=payment.checkout_token,
+            provider=Provider.VNPAY,
+            merchant=MERCHANT,
+            now=payment.expires_at,
+        )
+    assert overdue.value.status == "expired"
+    started = await start(uow, payment)
+    await apply(uow, outcome(started))
+    with pytest.raises(CheckoutClosed):
+        await start(uow, payment)
+
+
+async def test_success_posts_one_balanced_capture_entry_even_when_repeated() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    first = await apply(uow, outcome(started))
+    again = await apply(uow, outcome(started))
+    assert (first.verdict, again.verdict) == (Verdict.APPLIED, Verdict.DUPLICATE)
+    assert first.payment is not None
+    assert first.payment.status is PaymentStatus.SUCCEEDED
+    entries = uow.store.ledger.entries
+    assert [e.source_key for e in entries] == [f"payment:{payment.id}:captured"]
+    legs = {(leg.account.code, leg.side.value, leg.amount) for leg in entries[0].legs}
+    assert legs == {
+        ("clearing:vnpay", "debit", 150_000),
+        ("budget-payable:DVC:2662", "credit", 150_000),
+    }
+    assert [c.verdict for c in uow.store.callbacks] == [Verdict.APPLIED, Verdict.DUPLICATE]
+    assert uow.store.payments[payment.id].flags.received_amount == 150_000
+
+
+async def test_failure_after_success_changes_nothing() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    await apply(uow, outcome(started))
+    events_before = len(uow.store.events)
+    late_failure = await apply(uow, outcome(started, Result.FAILED))
+    assert late_failure.verdict is Verdict.IGNORED
+    assert uow.store.payments[payment.id].status is PaymentStatus.SUCCEEDED
+    assert uow.store.attempts[started.attempt.id].status is AttemptStatus.SUCCEEDED
+    assert len(uow.store.events) == events_before
+    assert len(uow.store.ledger.entries) == 1
+
+
+async def test_failure_fails_the_payment_and_another_provider_may_be_tried() -> None:
+    uow, payment = await new_payment()
+    first = await start(uow, payment)
+    failed = await apply(uow, outcome(first, Result.FAILED))
+    assert failed.payment is not None
+    assert failed.payment.status is PaymentStatus.FAILED
+    second = await start(uow, payment, Provider.MOMO)
+    assert second.payment.status is PaymentStatus.PENDING
+    paid = await apply(uow, outcome(second))
+    assert paid.payment is not None
+    assert paid.payment.status is PaymentStatus.SUCCEEDED
+
+
+async def test_failure_of_one_attempt_leaves_the_payment_pending_while_another_is_open() -> None:
+    uow, payment = await new_payment()
+    first = await start(uow, payment)
+    await start(uow, payment, Provider.MOMO)
+    await apply(uow, outcome(first, Result.FAILED))
+    assert uow.store.payments[payment.id].status is PaymentStatus.PENDING
+
+
+async def test_late_success_after_expiry_is_recorded_and_flagged() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    await service.expire_due_payments(uow, now=payment.expires_at)
+    assert uow.store.payments[payment.id].status is PaymentStatus.EXPIRED
+    late = await apply(uow, outcome(started), at=payment.expires_at + timedelta(minutes=3))
+    assert late.verdict is Verdict.APPLIED
+    stored = uow.store.payments[payment.id]
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert stored.flags.late
+    assert stored.flags.needs_review
+    assert len(uow.store.ledger.entries) == 1
+    last = uow.store.events[-1]
+    assert (last.from_status, last.to_status, last.detail["late"]) == ("expired", "succeeded", True)
+
+
+async def test_mismatched_amount_currency_or_merchant_is_refused_and_kept() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    for changes in ({"amount": 1}, {"currency": "USD"}, {"merchant": "OTHER"}):
+        refused = await apply(uow, outcome(started, **changes))
+        assert refused.verdict is Verdict.REFUSED
+    assert uow.store.payments[payment.id].status is PaymentStatus.PENDING
+    assert uow.store.ledger.entries == []
+    assert [c.verdict for c in uow.store.callbacks] == [Verdict.REFUSED] * 3
+
+
+async def test_unknown_reference_is_stored_as_not_found() -> None:
+    uow, _ = await new_payment()
+    stray = ProviderOutcome(Provider.VNPAY, "att_nope", MERCHANT, 1, "VND", Result.SUCCEEDED, "00")
+    applied = await apply(uow, stray)
+    assert applied.verdict is Verdict.NOT_FOUND
+    assert uow.store.callbacks[-1].verdict is Verdict.NOT_FOUND
+
+
+async def test_second_attempt_paying_after_a_success_is_flagged_for_refund() -> None:
+    uow, payment = await new_payment()
+    first = await start(uow, payment)
+    second = await start(uow, payment, Provider.MOMO)
+    await apply(uow, outcome(first))
+    extra = await apply(uow, outcome(second))
+    assert extra.verdict is Verdict.APPLIED
+    assert uow.store.attempts[second.attempt.id].status is AttemptStatus.DUPLICATE_CAPTURE
+    flags = uow.store.payments[payment.id].flags
+    assert flags.needs_review
+    assert flags.overpaid_amount == 150_000
+    keys = [e.source_key for e in uow.store.ledger.entries]
+    assert keys == [
+        f"payment:{payment.id}:captured",
+        f"payment:{payment.id}:excess:{second.attempt.id}",
+    ]
+
+
+async def test_record_callback_links_an_unverified_message_without_applying_it() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment)
+    stored = await checkout.record_callback(
+        uow,
+        ProviderCallback(
+            provider=Provider.VNPAY,
+            channel=Channel.IPN,
+            payload={"vnp_TxnRef": started.attempt.provider_ref, "vnp_SecureHash": "bad"},
+            received_at=NOW,
+            verification="bad_signature",
+            provider_ref=started.attempt.provider_ref,
+            verdict=Verdict.UNVERIFIED,
+        ),
+    )
+    assert stored.payment_id == payment.id
+    assert stored.attempt_id == started.attempt.id
+    assert uow.store.payments[payment.id].status is PaymentStatus.PENDING

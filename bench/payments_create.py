@@ -168,12 +168,31 @@ class Server:
     pgid: int
 
 
+# The server runs as in production (not sandbox mode), which refuses to start without
+# real-looking provider settings; nothing here talks to a provider.
+BENCH_PROVIDERS = {
+    "PAYMENTS_VNPAY_TMN_CODE": "BENCHTMN",
+    "PAYMENTS_VNPAY_HASH_SECRET": "bench-vnpay-hash-secret-0123456789",
+    "PAYMENTS_VNPAY_PAY_URL": "https://vnpay.bench.invalid/paymentv2/vpcpay.html",
+    "PAYMENTS_VNPAY_API_URL": "https://vnpay.bench.invalid/merchant_webapi/api/transaction",
+    "PAYMENTS_MOMO_PARTNER_CODE": "BENCHMOMO",
+    "PAYMENTS_MOMO_ACCESS_KEY": "bench-momo-access-key",
+    "PAYMENTS_MOMO_SECRET_KEY": "bench-momo-secret-key-0123456789",
+    "PAYMENTS_MOMO_API_URL": "https://momo.bench.invalid",
+    "PAYMENTS_VIETQR_BANK_BIN": "970415",
+    "PAYMENTS_VIETQR_ACCOUNT_NO": "113366668888",
+    "PAYMENTS_VIETQR_ACCOUNT_NAME": "KBNN BENCH",
+    "PAYMENTS_VIETQR_WEBHOOK_SECRET": "bench-vietqr-webhook-secret-0123",
+}
+
+
 @contextlib.contextmanager
 def gateway(database: str, workers: int) -> Iterator[Server]:
     """``payments serve``, as a subprocess in its own process group."""
     port = _free_port()
     env = {
         **os.environ,
+        **BENCH_PROVIDERS,
         "PAYMENTS_DATABASE_URL": _dsn_for(database),
         "PAYMENTS_LOG_LEVEL": "warning",
         "PAYMENTS_BASE_URL": f"http://{HOST}:{port}",

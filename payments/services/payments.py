@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from payments.domain.access import Caller
-from payments.domain.errors import Conflict, IdempotencyKeyReused, InvalidTransition, NotFound
+from payments.domain.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.ids import new_checkout_token, new_payment_id
 from payments.domain.payments import (
@@ -23,6 +29,8 @@ from payments.domain.payments import (
     validate_draft,
 )
 from payments.services.ports import (
+    IdempotencyClaim,
+    IdempotencyRecord,
     PaymentFilter,
     StoredResponse,
     UnitOfWork,
@@ -71,43 +79,47 @@ async def create_payment(
     now: datetime,
     request_id: str | None = None,
 ) -> Created:
-    async with uow_factory() as uow:
-        # Claim the key first: a concurrent request with the same key waits here until we
-        # commit, then finds our stored answer instead of creating a second payment.
-        earlier = await uow.idempotency.claim(
-            agency_id=caller.agency_id,
-            key=idempotency.key,
-            fingerprint=idempotency.fingerprint,
-            now=now,
-            expires_at=now + limits.idempotency_ttl,
-        )
-        if earlier is not None:
-            if earlier.fingerprint != idempotency.fingerprint:
-                raise IdempotencyKeyReused(idempotency.key)
-            if earlier.response is None:
-                raise Conflict(f"a request with Idempotency-Key {idempotency.key!r} is in progress")
-            return Created(payment=None, response=earlier.response, replayed=True)
-        rules = CreationRules(
-            max_amount=limits.max_amount,
-            allowed_hosts=caller.allowed_hosts,
-            allow_plain_http=limits.allow_plain_http,
-            now=now,
-            default_expiry=limits.default_expiry,
-            max_expiry=limits.max_expiry,
-        )
+    rules = CreationRules(
+        max_amount=limits.max_amount,
+        allowed_hosts=caller.allowed_hosts,
+        allow_plain_http=limits.allow_plain_http,
+        now=now,
+        default_expiry=limits.default_expiry,
+        max_expiry=limits.max_expiry,
+    )
+    try:
         expires_at = validate_draft(draft, rules)
-        payment = Payment(
-            id=new_payment_id(now),
-            agency_id=caller.agency_id,
-            draft=draft,
-            status=PaymentStatus.CREATED,
-            checkout_token=new_checkout_token(),
-            expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-        await uow.payments.add(payment)
-        await uow.events.add(
+    except InvalidInput:
+        # A retry of an earlier request gets the stored answer even if the same body would no
+        # longer pass (its expiry has passed since, say): look at the key before refusing. The
+        # claim, like a concurrent holder's, is never committed: a refusal keeps the key free.
+        async with uow_factory() as uow:
+            earlier = await uow.idempotency.claim(
+                agency_id=caller.agency_id,
+                key=idempotency.key,
+                fingerprint=idempotency.fingerprint,
+                now=now,
+                expires_at=now + limits.idempotency_ttl,
+            )
+        if earlier is not None:
+            return _replay(earlier, idempotency)
+        raise
+    payment = Payment(
+        id=new_payment_id(now),
+        agency_id=caller.agency_id,
+        draft=draft,
+        status=PaymentStatus.CREATED,
+        checkout_token=new_checkout_token(),
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    # The answer is known before anything is stored, so it goes in with the key: one
+    # statement on PostgreSQL takes the key and stores the payment, event and audit row.
+    response = respond(payment)
+    async with uow_factory() as uow:
+        creation = await uow.payments.create_with_records(
+            payment,
             PaymentEvent(
                 payment_id=payment.id,
                 from_status=None,
@@ -116,9 +128,7 @@ async def create_payment(
                 actor=caller.actor,
                 occurred_at=now,
                 detail={"amount": draft.amount, "currency": draft.currency},
-            )
-        )
-        await uow.audit.record(
+            ),
             AuditEntry(
                 action="payment.created",
                 actor=caller.actor,
@@ -128,14 +138,29 @@ async def create_payment(
                 target_id=payment.id,
                 detail={"reference": draft.reference, "idempotency_key": idempotency.key},
                 request_id=request_id,
-            )
+            ),
+            IdempotencyClaim(
+                agency_id=caller.agency_id,
+                key=idempotency.key,
+                fingerprint=idempotency.fingerprint,
+                response=response,
+                now=now,
+                expires_at=now + limits.idempotency_ttl,
+            ),
         )
-        response = respond(payment)
-        await uow.idempotency.complete(
-            agency_id=caller.agency_id, key=idempotency.key, response=response
-        )
+        if creation.earlier is not None:
+            return _replay(creation.earlier, idempotency)
         await uow.commit()
     return Created(payment=payment, response=response, replayed=False)
+
+
+def _replay(earlier: IdempotencyRecord, idempotency: IdempotentRequest) -> Created:
+    """The stored answer for a key already taken, if this is the same request."""
+    if earlier.fingerprint != idempotency.fingerprint:
+        raise IdempotencyKeyReused(idempotency.key)
+    if earlier.response is None:
+        raise Conflict(f"a request with Idempotency-Key {idempotency.key!r} is in progress")
+    return Created(payment=None, response=earlier.response, replayed=True)
 
 
 async def get_payment(uow_factory: UnitOfWorkFactory, caller: Caller, payment_id: str) -> Payment:

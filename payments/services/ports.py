@@ -42,6 +42,25 @@ class IdempotencyRecord:
     response: StoredResponse | None
 
 
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An Idempotency-Key to take, with the answer to keep for replays of the request."""
+
+    agency_id: int
+    key: str
+    fingerprint: str
+    response: StoredResponse
+    now: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Creation:
+    """What ``create_with_records`` did: stored everything, or found the key taken."""
+
+    earlier: IdempotencyRecord | None
+
+
 class AgencyRepository(Protocol):
     async def add(
         self, *, code: str, name: str, allowed_hosts: frozenset[str], now: datetime
@@ -72,6 +91,17 @@ class ApiKeyRepository(Protocol):
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None:
         """Store a new payment; raise ReferenceInUse if another one holds the reference."""
+
+    async def create_with_records(
+        self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
+    ) -> Creation:
+        """Take the key and store the payment, its event and audit row, all or nothing.
+
+        The key taken (unknown, or expired) stores the payment with the claim's response. A
+        key someone holds makes this wait until they commit or roll back; a committed, live
+        key stores nothing and comes back as ``Creation.earlier``. Raises ReferenceInUse if
+        another payment holds the reference (the caller's rollback then frees the key).
+        """
 
     async def get(
         self, agency_id: int, payment_id: str, *, lock: bool = False
@@ -143,8 +173,6 @@ class IdempotencyRepository(Protocol):
 
         A concurrent holder of the key makes this wait until it commits or rolls back.
         """
-
-    async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None: ...
 
     async def purge(self, now: datetime) -> int: ...
 

@@ -1,17 +1,23 @@
-"""The asyncpg fast path on PostgreSQL stays inside the unit of work's transaction."""
+"""The asyncpg fast path on PostgreSQL: inside the unit of work's transaction, and short."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables
 from payments.adapters.db.pg_hot_path import PgAuditLog
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.events import AuditEntry
+from payments.services import payments as service
+from tests.integration.test_payment_creation_db import portal_caller
+from tests.unit.test_payment_services import LIMITS, draft, respond
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -35,3 +41,43 @@ async def test_a_raw_first_statement_still_rolls_back(
         await uow.audit.record(entry)
         await uow.commit()
     assert await audit_rows(engine) == 1
+
+
+@pytest.mark.postgres_only
+async def test_a_creation_is_one_statement_in_its_transaction(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    caller = await portal_caller(uow_factory)
+    sent: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _log_queries(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda q: sent.append(q.query))
+
+    created = await service.create_payment(
+        uow_factory,
+        caller=caller,
+        draft=draft(),
+        idempotency=service.IdempotentRequest("k", "f"),
+        limits=LIMITS,
+        respond=respond,
+        now=NOW,
+    )
+    assert created.payment is not None
+    await asyncio.sleep(0.01)  # asyncpg calls query loggers soon after, not during, a query
+    assert [q.split()[0].rstrip(";") for q in sent] == ["BEGIN", "WITH", "COMMIT"]
+
+
+@pytest.mark.postgres_only
+async def test_an_overlong_value_is_refused_not_cut(uow_factory: SqlUnitOfWorkFactory) -> None:
+    caller = await portal_caller(uow_factory)
+    with pytest.raises(asyncpg.StringDataRightTruncationError):
+        await service.create_payment(
+            uow_factory,
+            caller=caller,
+            draft=draft(reference="R" * 65),  # the column holds 64
+            idempotency=service.IdempotentRequest("k", "f"),
+            limits=LIMITS,
+            respond=respond,
+            now=NOW,
+        )

@@ -29,13 +29,14 @@ from payments.services.ports import (
     AttemptRepository,
     AuditLog,
     CallbackLog,
+    Creation,
     CreditRepository,
+    IdempotencyClaim,
     IdempotencyRecord,
     IdempotencyRepository,
     PaymentEventRepository,
     PaymentFilter,
     PaymentRepository,
-    StoredResponse,
 )
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
 
@@ -111,6 +112,20 @@ class FakePayments:
         if holder is not None:
             raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
         self.store.payments[payment.id] = payment
+
+    async def create_with_records(
+        self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
+    ) -> Creation:
+        earlier = self.store.idempotency.get((claim.agency_id, claim.key))
+        if earlier is not None:
+            return Creation(earlier=earlier)
+        await self.add(payment)  # a ReferenceInUse leaves the unit of work uncommitted
+        self.store.idempotency[(claim.agency_id, claim.key)] = IdempotencyRecord(
+            claim.key, claim.fingerprint, claim.response
+        )
+        await FakeEvents(self.store).add(event)
+        await FakeAudit(self.store).record(audit)
+        return Creation(earlier=None)
 
     async def get(self, agency_id: int, payment_id: str, *, lock: bool = False) -> Payment | None:
         payment = self.store.payments.get(payment_id)
@@ -262,10 +277,6 @@ class FakeIdempotency:
             return found
         self.store.idempotency[(agency_id, key)] = IdempotencyRecord(key, fingerprint, None)
         return None
-
-    async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None:
-        record = self.store.idempotency[(agency_id, key)]
-        self.store.idempotency[(agency_id, key)] = replace(record, response=response)
 
     async def purge(self, now: datetime) -> int:
         return 0

@@ -24,7 +24,13 @@ from payments.domain.payments import (
     PaymentKind,
     PaymentStatus,
 )
-from payments.services.ports import IdempotencyRecord, PaymentFilter, StoredResponse
+from payments.services.ports import (
+    Creation,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    PaymentFilter,
+    StoredResponse,
+)
 
 
 def _upsert_insert(conn: AsyncConnection, table: Any) -> Any:
@@ -245,12 +251,34 @@ class SqlPayments:
         self._conn = conn
 
     async def add(self, payment: Payment) -> None:
-        if await self._insert(payment):
-            return
+        if not await self._insert(payment):
+            raise await self._reference_in_use(payment)
+
+    async def create_with_records(
+        self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
+    ) -> Creation:
+        earlier = await claim_key(
+            self._conn,
+            agency_id=claim.agency_id,
+            key=claim.key,
+            fingerprint=claim.fingerprint,
+            now=claim.now,
+            expires_at=claim.expires_at,
+            response=claim.response,
+        )
+        if earlier is not None:
+            return Creation(earlier=earlier)
+        await self.add(payment)
+        await SqlPaymentEvents(self._conn).add(event)
+        await SqlAuditLog(self._conn).record(audit)
+        return Creation(earlier=None)
+
+    async def _reference_in_use(self, payment: Payment) -> ReferenceInUse:
+        """The error for a payment whose reference another open payment holds, naming it."""
         holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
         if holder is None:  # the holder moved on between the two statements; rare, retryable
-            raise ReferenceInUse(payment.draft.reference, "(a concurrent request)", "changing")
-        raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
+            return ReferenceInUse(payment.draft.reference, "(a concurrent request)", "changing")
+        return ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
 
     async def _insert(self, payment: Payment) -> bool:
         """Insert unless another open payment holds the reference; True if inserted."""
@@ -391,6 +419,50 @@ class SqlPaymentEvents:
         ]
 
 
+async def claim_key(
+    conn: AsyncConnection,
+    *,
+    agency_id: int,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    expires_at: datetime,
+    response: StoredResponse | None,
+) -> IdempotencyRecord | None:
+    """Take the key (with the answer to keep, when known), or return the live record.
+
+    A concurrent holder of the key makes this wait until it commits or rolls back.
+    """
+    r = t.idempotency_records
+    stored = {
+        "fingerprint": fingerprint,
+        "response_status": response.status_code if response else None,
+        "response_body": response.body if response else None,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    inserted = await conn.execute(
+        _upsert_insert(conn, r)
+        .on_conflict_do_nothing(index_elements=["agency_id", "key"])
+        .returning(r.c.id),
+        {"agency_id": agency_id, "key": key, **stored},
+    )
+    if inserted.first() is not None:
+        return None
+    where = and_(r.c.agency_id == agency_id, r.c.key == key)
+    row = (await conn.execute(select(r).where(where).with_for_update())).one()
+    if row.expires_at <= now:
+        # An expired key is free again: take it over for this request.
+        await conn.execute(update(r).where(where).values(**stored))
+        return None
+    earlier = (
+        StoredResponse(row.response_status, row.response_body)
+        if row.response_status is not None
+        else None
+    )
+    return IdempotencyRecord(key=row.key, fingerprint=row.fingerprint, response=earlier)
+
+
 class SqlIdempotency:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -398,57 +470,14 @@ class SqlIdempotency:
     async def claim(
         self, *, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> IdempotencyRecord | None:
-        if await self._insert_claim(agency_id, key, fingerprint, now, expires_at):
-            return None
-        r = t.idempotency_records
-        where = and_(r.c.agency_id == agency_id, r.c.key == key)
-        row = (await self._conn.execute(select(r).where(where).with_for_update())).one()
-        if row.expires_at <= now:
-            # An expired key is free again: take it over for this request.
-            await self._conn.execute(
-                update(r)
-                .where(where)
-                .values(
-                    fingerprint=fingerprint,
-                    response_status=None,
-                    response_body=None,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-            )
-            return None
-        response = (
-            StoredResponse(row.response_status, row.response_body)
-            if row.response_status is not None
-            else None
-        )
-        return IdempotencyRecord(key=row.key, fingerprint=row.fingerprint, response=response)
-
-    async def _insert_claim(
-        self, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> bool:
-        """Insert the key unless it exists (waiting for a concurrent holder); True if ours."""
-        r = t.idempotency_records
-        inserted = await self._conn.execute(
-            _upsert_insert(self._conn, r)
-            .on_conflict_do_nothing(index_elements=["agency_id", "key"])
-            .returning(r.c.id),
-            {
-                "agency_id": agency_id,
-                "key": key,
-                "fingerprint": fingerprint,
-                "created_at": now,
-                "expires_at": expires_at,
-            },
-        )
-        return inserted.first() is not None
-
-    async def complete(self, *, agency_id: int, key: str, response: StoredResponse) -> None:
-        r = t.idempotency_records
-        await self._conn.execute(
-            update(r)
-            .where(r.c.agency_id == agency_id, r.c.key == key)
-            .values(response_status=response.status_code, response_body=response.body)
+        return await claim_key(
+            self._conn,
+            agency_id=agency_id,
+            key=key,
+            fingerprint=fingerprint,
+            now=now,
+            expires_at=expires_at,
+            response=None,
         )
 
     async def purge(self, now: datetime) -> int:

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
 from payments.adapters.db.pg_hot_path import (
     PgAuditLog,
-    PgIdempotency,
     PgPaymentEvents,
     PgPayments,
 )
@@ -73,13 +72,12 @@ class SqlUnitOfWork:
         if conn.dialect.name == "postgresql":
             self.payments = PgPayments(conn)
             self.events = PgPaymentEvents(conn)
-            self.idempotency = PgIdempotency(conn)
             self.audit = PgAuditLog(conn)
         else:
             self.payments = SqlPayments(conn)
             self.events = SqlPaymentEvents(conn)
-            self.idempotency = SqlIdempotency(conn)
             self.audit = SqlAuditLog(conn)
+        self.idempotency = SqlIdempotency(conn)
         self.ledger = SqlLedgerStore(conn)
         self.attempts = SqlAttempts(conn)
         self.callbacks = SqlCallbackLog(conn)

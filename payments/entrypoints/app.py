@@ -32,10 +32,12 @@ from payments.entrypoints.middleware import RequestContextMiddleware
 from payments.entrypoints.web import (
     callbacks,
     checkout,
+    sandbox_delivery,
     sandbox_momo,
     sandbox_vietqr,
     sandbox_vnpay,
 )
+from payments.entrypoints.web.errors import for_pages
 from payments.providers.interface import PaymentProvider, ProviderRegistry
 from payments.providers.momo import MomoConfig
 from payments.providers.momo_provider import MomoProvider
@@ -134,6 +136,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
             clock=clock,
         )
         if settings.sandbox:
+            app.state.sandbox_deliveries = sandbox_delivery.Deliveries()
             app.state.vnpay_simulator = sandbox_vnpay.VnpaySimulator(
                 vnpay_config(settings), ipn_url=f"{settings.base_url}/callbacks/vnpay/ipn"
             )
@@ -153,6 +156,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if settings.sandbox:  # delayed simulator callbacks must not outlive the client
+                await app.state.sandbox_deliveries.close()
             await http.aclose()
             await engine.dispose()
 
@@ -160,10 +165,10 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
         routes=[*all_routes(), *page_routes(settings)],
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={
-            PaymentsError: handle_payments_error,
-            ApiError: handle_api_error,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
+            PaymentsError: for_pages(handle_payments_error),
+            ApiError: for_pages(handle_api_error),
+            HTTPException: for_pages(handle_http_exception),
+            Exception: for_pages(handle_unexpected, outermost=True),
         },
         lifespan=lifespan,
     )

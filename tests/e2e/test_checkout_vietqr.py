@@ -61,6 +61,14 @@ async def simulate(http: httpx.AsyncClient, path: str, reference: str, choice: s
     assert answer.headers["location"] == path
 
 
+async def flags(http: httpx.AsyncClient, portal: Portal, payment_id: str) -> dict[str, Any]:
+    """The flags a portal reads from the API."""
+    answer = await http.get(f"/v1/payments/{payment_id}", headers=portal.auth())
+    assert answer.status_code == 200
+    value: dict[str, Any] = answer.json()["flags"]
+    return value
+
+
 async def payment_json(database_url: str, payment_id: str) -> Any:
     uow = uow_for(database_url)
     try:
@@ -92,6 +100,12 @@ async def test_underpayment_stays_pending_then_completes(
     page = await sandbox.get(path)
     assert "Đã nhận" in page.text
     assert "75.000" in page.text
+    assert await flags(sandbox, portal, payment["id"]) == {
+        "late": False,
+        "needs_review": False,
+        "received_amount": 75_000,
+        "overpaid_amount": 0,
+    }
     await simulate(sandbox, path, reference, "exact")  # 75.000 + 150.000: 75.000 over
     stored = await payment_json(database_url, payment["id"])
     assert stored.status.value == "succeeded"
@@ -111,6 +125,12 @@ async def test_overpayment_succeeds_and_is_flagged(
     stored = await payment_json(database_url, payment["id"])
     assert stored.status.value == "succeeded"
     assert stored.flags.overpaid_amount == 50_000
+    assert await flags(sandbox, portal, payment["id"]) == {
+        "late": False,
+        "needs_review": True,
+        "received_amount": 200_000,
+        "overpaid_amount": 50_000,
+    }
 
 
 async def test_wrong_reference_is_kept_unmatched(

@@ -96,7 +96,7 @@ async def test_checkout_page_in_vietnamese_and_english(
     assert "Nguyễn Văn A" in vi.text
     assert 'name="viewport"' in vi.text
     assert '<html lang="vi">' in vi.text
-    assert vi.headers["referrer-policy"] == "no-referrer"
+    assert vi.headers["referrer-policy"] == "same-origin"
     en = await sandbox.get(path, params={"lang": "en"})
     assert "Amount" in en.text
     assert AMOUNT_TEXT in en.text

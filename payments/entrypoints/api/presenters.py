@@ -44,6 +44,12 @@ def payment_json(payment: Payment, base_url: str) -> dict[str, Any]:
         "return_url": d.return_url,
         "notify_url": d.notify_url,
         "metadata": dict(d.metadata),
+        "flags": {
+            "late": payment.flags.late,
+            "needs_review": payment.flags.needs_review,
+            "received_amount": payment.flags.received_amount,
+            "overpaid_amount": payment.flags.overpaid_amount,
+        },
         "checkout_url": f"{base_url}/checkout/{payment.checkout_token}",
         "expires_at": iso(payment.expires_at),
         "created_at": iso(payment.created_at),

@@ -109,6 +109,21 @@ class BudgetOut(BaseModel):
     area: str | None
 
 
+class PaymentFlagsOut(BaseModel):
+    late: bool = Field(
+        description="Paid after the payment was cancelled or expired: money was taken anyway."
+    )
+    needs_review: bool = Field(
+        description="A person should look at it (late, overpaid, or an odd callback)."
+    )
+    received_amount: int = Field(
+        description="Minor units received so far; a bank transfer may arrive in parts."
+    )
+    overpaid_amount: int = Field(
+        description="Minor units received beyond the amount: to be refunded to the payer."
+    )
+
+
 class PaymentOut(BaseModel):
     id: str
     object: Literal["payment"]
@@ -125,6 +140,7 @@ class PaymentOut(BaseModel):
     return_url: str
     notify_url: str | None
     metadata: dict[str, str]
+    flags: PaymentFlagsOut
     checkout_url: str
     expires_at: datetime
     created_at: datetime

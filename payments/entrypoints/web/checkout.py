@@ -207,6 +207,12 @@ async def vietqr_page(request: Request) -> Response:
             "received": format_minor_units(received, currency) if received else None,
             "state": payment.status.value,
             "checkout_path": f"/checkout/{token}",
+            # Once paid, the way back to the portal, carrying only the id (as after a return).
+            "portal_url": (
+                with_query(payment.draft.return_url, payment_id=payment.id)
+                if payment.status is PaymentStatus.SUCCEEDED
+                else None
+            ),
             "simulator": (
                 "/sandbox/vietqr/transfer?"
                 + urlencode({"reference": attempt.provider_ref, "back": request.url.path})

@@ -1,9 +1,9 @@
 """Sandbox MoMo: the wallet's side of the v2 API, mounted only in sandbox mode.
 
 ``create`` answers a ``payUrl`` on this simulator; there a tester picks success, failure or
-cancel; the simulator POSTs the signed IPN to the ``ipnUrl`` it was given (twice, or not at
-all, on request) and redirects the browser to ``redirectUrl`` with the same fields. ``query``
-answers from the simulator's records (this process's memory).
+cancel; the simulator POSTs the signed IPN to the ``ipnUrl`` it was given (twice, later, or
+not at all, on request) and redirects the browser to ``redirectUrl`` with the same fields.
+``query`` answers from the simulator's records (this process's memory).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
+from payments.entrypoints.web.sandbox_delivery import deliveries, switches
 from payments.providers import momo
 
 log = structlog.get_logger()
@@ -142,13 +143,13 @@ async def pay(request: Request) -> Response:
             "extraData": order.extra_data,
         },
     )
-    sends = 0 if form.get("drop_ipn") else 2 if form.get("duplicate_ipn") else 1
-    for _ in range(sends):
-        try:
-            answer = await app.http.post(order.ipn_url, json=fields, timeout=15)
-            log.info("sandbox_momo_ipn", status=answer.status_code)
-        except Exception:  # the sandbox reports; it never breaks the tester's browser flow
-            log.exception("sandbox_momo_ipn_failed")
+
+    async def send_ipn() -> None:
+        answer = await app.http.post(order.ipn_url, json=fields, timeout=15)
+        log.info("sandbox_momo_ipn", status=answer.status_code)
+
+    chosen = switches(form, drop="drop_ipn", duplicate="duplicate_ipn")
+    await deliveries(request).deliver(chosen, send_ipn)
     query = urlencode({key: str(value) for key, value in fields.items()})
     return RedirectResponse(f"{order.redirect_url}?{query}", status_code=303)
 

@@ -1,7 +1,7 @@
 """Sandbox collection bank for VietQR, mounted only in sandbox mode.
 
 A tester "transfers" exactly, less, more, or with a wrong reference; the simulator then sends
-the signed credit notification to the gateway (twice, or not at all, on request) and sends
+the signed credit notification to the gateway (twice, later, or not at all, on request) and sends
 the browser back to the QR page, as a banking app leaves the payer to come back by hand.
 """
 
@@ -17,6 +17,7 @@ from starlette.routing import Route
 from payments.domain.attempts import Provider
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
+from payments.entrypoints.web.sandbox_delivery import deliveries, switches
 from payments.providers.vietqr_credit import (
     SIGNATURE_HEADER,
     CreditNotification,
@@ -70,18 +71,18 @@ async def transfer(request: Request) -> Response:
         credited_at=app.clock(),
     )
     body, signature = encode_notification(provider.config.webhook_secret, credit)
-    sends = 0 if form.get("drop") else 2 if form.get("duplicate") else 1
-    for _ in range(sends):
-        try:
-            answer = await app.http.post(
-                f"{app.settings.base_url}/callbacks/vietqr",
-                content=body,
-                headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
-                timeout=15,
-            )
-            log.info("sandbox_vietqr_credit", status=answer.status_code)
-        except Exception:  # the sandbox reports; it never breaks the tester's browser flow
-            log.exception("sandbox_vietqr_credit_failed")
+
+    async def send_credit() -> None:
+        answer = await app.http.post(
+            f"{app.settings.base_url}/callbacks/vietqr",
+            content=body,
+            headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+            timeout=15,
+        )
+        log.info("sandbox_vietqr_credit", status=answer.status_code)
+
+    chosen = switches(form, drop="drop", duplicate="duplicate")
+    await deliveries(request).deliver(chosen, send_credit)
     return RedirectResponse(back, status_code=303)
 
 

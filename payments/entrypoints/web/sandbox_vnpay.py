@@ -2,7 +2,7 @@
 
 A tester opens the signed pay URL, picks success, failure or cancel, and the simulator then
 does what VNPay does: calls the gateway's IPN URL server-to-server with signed parameters
-(optionally twice, or not at all), and redirects the browser to ``vnp_ReturnUrl``. It answers
+(optionally twice, later, or not at all), and redirects the browser to ``vnp_ReturnUrl``. It answers
 ``querydr`` from its own records. Records live in this process's memory: the sandbox is a
 single-process demo and test tool.
 """
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
+from payments.entrypoints.web.sandbox_delivery import deliveries, switches
 from payments.providers import vnpay, vnpay_api
 
 log = structlog.get_logger()
@@ -110,13 +111,13 @@ async def pay(request: Request) -> Response:
         order_info=order.order_info,
         pay_date=order.pay_date,
     )
-    sends = 0 if form.get("drop_ipn") else 2 if form.get("duplicate_ipn") else 1
-    for _ in range(sends):
-        try:
-            answer = await app.http.get(sim.ipn_url, params=params, timeout=15)
-            log.info("sandbox_vnpay_ipn", status=answer.status_code, body=answer.text[:100])
-        except Exception:  # the sandbox reports; it never breaks the tester's browser flow
-            log.exception("sandbox_vnpay_ipn_failed")
+
+    async def send_ipn() -> None:
+        answer = await app.http.get(sim.ipn_url, params=params, timeout=15)
+        log.info("sandbox_vnpay_ipn", status=answer.status_code, body=answer.text[:100])
+
+    chosen = switches(form, drop="drop_ipn", duplicate="duplicate_ipn")
+    await deliveries(request).deliver(chosen, send_ipn)
     return RedirectResponse(f"{order.return_url}?{urlencode(params)}", status_code=303)
 
 

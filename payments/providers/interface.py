@@ -3,7 +3,8 @@
     start_checkout   where to send the payer (a signed redirect, a QR page...)
     verify_callback  check a server-to-server message and turn it into a ProviderOutcome
     query_status     ask the provider what became of an attempt
-    refund           give money back (later increments)
+    refund           give money back: a typed request, a typed outcome (see ``refunds``)
+    refund_status    settle a refund whose answer we never got (or that is still pending)
     acknowledge      the answer the provider expects to a callback, per verdict
 
 Implementations never raise on provider trouble: a message we cannot trust is ``Rejected``,
@@ -20,6 +21,7 @@ from typing import Protocol
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
 from payments.domain.payments import Payment
 from payments.providers.outcomes import Rejected, Unknown
+from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ class PaymentProvider(Protocol):
     async def query_status(
         self, attempt: Attempt, *, now: datetime
     ) -> ProviderOutcome | Rejected | Unknown: ...
+
+    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
+        """Ask for the refund. Sending the same ``request_id`` again is the same refund."""
+
+    async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundStatus:
+        """What became of the refund with this request (its ``request_id``)."""
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

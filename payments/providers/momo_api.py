@@ -80,12 +80,23 @@ class CreateAnswer:
 
 
 @dataclass(frozen=True)
+class RefundTrans:
+    """One refund of the queried order, as ``query`` lists it in ``refundTrans``."""
+
+    order_id: str  # the refund's own order id (ours: the refund's request id)
+    amount: int | None  # VND
+    result_code: int
+    trans_id: int | None
+
+
+@dataclass(frozen=True)
 class QueryAnswer:
     result_code: int
     message: str
     amount: int | None  # VND
     trans_id: int | None
     pay_type: str
+    refunds: tuple[RefundTrans, ...] = ()
 
     @property
     def status(self) -> MomoStatus:
@@ -150,13 +161,42 @@ def parse_query_answer(
     if isinstance(checked, Rejected):
         return checked
     pay_type = answer.get("payType", "")
+    refunds = _refund_trans(answer.get("refundTrans"))
+    if refunds is None:
+        return Rejected(Rejection.MALFORMED, "refundTrans is not a list of refunds")
     return QueryAnswer(
         result_code=checked,
         message=_message(answer),
         amount=_optional_int(answer.get("amount")),
         trans_id=_optional_int(answer.get("transId")),
         pay_type=pay_type if isinstance(pay_type, str) else "",
+        refunds=refunds,
     )
+
+
+def _refund_trans(value: object) -> tuple[RefundTrans, ...] | None:
+    """The listed refunds, or None when the list is not what MoMo documents (we would rather
+    not settle a refund from a half-understood answer)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return None
+    found = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("orderId"), str):
+            return None
+        result_code = integer_field(item.get("resultCode"))
+        if result_code is None:
+            return None
+        found.append(
+            RefundTrans(
+                order_id=item["orderId"],
+                amount=_optional_int(item.get("amount")),
+                result_code=result_code,
+                trans_id=_optional_int(item.get("transId")),
+            )
+        )
+    return tuple(found)
 
 
 def parse_refund_answer(

@@ -1,4 +1,4 @@
-"""MoMo v2 behind the provider interface: create (payUrl), IPN, query."""
+"""MoMo v2 behind the provider interface: create (payUrl), IPN, query, refund."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import datetime
 import httpx
 
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
-from payments.providers import momo
+from payments.providers import momo, momo_refunds
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
-from payments.providers.momo_api import MomoClient
+from payments.providers.momo_api import TIMEOUT_SECONDS, MomoClient
 from payments.providers.outcomes import Rejected, Unknown
+from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 
 RESULTS = {
     momo.MomoStatus.SUCCEEDED: Result.SUCCEEDED,
@@ -26,9 +27,15 @@ def new_request_id() -> str:
 
 
 class MomoProvider:
-    def __init__(self, config: momo.MomoConfig, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        config: momo.MomoConfig,
+        http: httpx.AsyncClient,
+        *,
+        timeout_seconds: int = TIMEOUT_SECONDS,
+    ) -> None:
         self._config = config
-        self._client = MomoClient(config, http)
+        self._client = MomoClient(config, http, timeout_seconds=timeout_seconds)
 
     @property
     def name(self) -> Provider:
@@ -97,6 +104,12 @@ class MomoProvider:
             result_code=str(answer.result_code),
             provider_txn_id="" if answer.trans_id is None else str(answer.trans_id),
         )
+
+    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
+        return await momo_refunds.refund(self._client, request)
+
+    async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundStatus:
+        return await momo_refunds.refund_status(self._client, request)
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

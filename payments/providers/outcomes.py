@@ -13,6 +13,7 @@ Calls never raise httpx errors: ``post_json`` turns every transport failure into
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ async def post_json(
 ) -> dict[str, object] | Unknown:
     """POST ``body`` as JSON and return the decoded JSON object, or why there is none."""
     try:
-        response = await http.post(url, json=dict(body), timeout=httpx.Timeout(timeout_seconds))
-    except httpx.TimeoutException:
+        # httpx times each read on its own, so a provider dripping bytes could hold us far
+        # longer; the overall deadline also covers in-process transports, which time nothing.
+        async with asyncio.timeout(timeout_seconds):
+            response = await http.post(url, json=dict(body), timeout=httpx.Timeout(timeout_seconds))
+    except (httpx.TimeoutException, TimeoutError):
         return Unknown("timeout")
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
         return Unknown(f"transport error: {type(exc).__name__}")

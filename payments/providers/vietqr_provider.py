@@ -4,6 +4,11 @@ There is no provider page to redirect to: the payer scans our QR page and transf
 banking app; the collection bank then notifies each credit (``vietqr_credit``). A bank offers
 no status query for a transfer reference, so open attempts are settled by credits and by the
 statement reconciliation, never by ``query_status``.
+
+Refunds have no API either: ``refund`` answers ``RefundSubmitted`` with an outgoing transfer
+instruction (from our collection account, the amount, the refund's request id as reference) for
+finance to carry out. It stays submitted until an operator or the reconciliation confirms it, so
+``refund_status`` can only repeat it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from payments.domain.credits import REFERENCE_PATTERN
 from payments.providers import vietqr, vietqr_credit
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
+from payments.providers.refunds import (
+    RefundRequest,
+    RefundSubmitted,
+    TransferInstruction,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,23 @@ class VietqrProvider:
         self, attempt: Attempt, *, now: datetime
     ) -> ProviderOutcome | Rejected | Unknown:
         return Unknown("bank transfers cannot be queried; reconciliation settles them")
+
+    def transfer_instruction(self, request: RefundRequest) -> TransferInstruction:
+        return TransferInstruction(
+            from_bank_bin=self.config.bank_bin,
+            from_account_no=self.config.account_no,
+            amount=request.amount,
+            reference=request.request_id,
+            # Banks keep short ASCII descriptions: the request id first, so it survives cuts.
+            description=f"{request.request_id} HOAN TIEN {request.attempt.provider_ref}",
+            original_transfer_id=request.attempt.provider_txn_id or "",
+        )
+
+    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundSubmitted:
+        return RefundSubmitted(self.transfer_instruction(request))
+
+    async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundSubmitted:
+        return RefundSubmitted(self.transfer_instruction(request))
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

@@ -177,6 +177,7 @@ class QueryDrAnswer:
     transaction_status: str
     bank_code: str
     pay_date: datetime | None  # aware UTC
+    transaction_type: str = ""  # 01 payment, 02 full refund, 03 partial refund
 
     @property
     def paid(self) -> bool:
@@ -253,6 +254,7 @@ def parse_querydr_answer(
         transaction_status=checked.get("vnp_TransactionStatus", ""),
         bank_code=checked.get("vnp_BankCode", ""),
         pay_date=pay_date,
+        transaction_type=checked.get("vnp_TransactionType", ""),
     )
 
 

@@ -1,4 +1,4 @@
-"""VNPay 2.1.0 behind the provider interface: signed pay redirect, IPN, querydr."""
+"""VNPay 2.1.0 behind the provider interface: signed pay redirect, IPN, querydr, refund."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 import httpx
 
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
-from payments.providers import vnpay
+from payments.providers import vnpay, vnpay_refunds
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
-from payments.providers.vnpay_api import VnpayApiClient
+from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
+from payments.providers.vnpay_api import TIMEOUT_SECONDS, VnpayApiClient
 
 # VNPay's own page times out; we ask for at most this long, never beyond the payment's expiry.
 PAY_WINDOW = timedelta(minutes=15)
@@ -25,9 +26,15 @@ def order_info(attempt: Attempt, reference: str) -> str:
 
 
 class VnpayProvider:
-    def __init__(self, config: vnpay.VnpayConfig, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        config: vnpay.VnpayConfig,
+        http: httpx.AsyncClient,
+        *,
+        timeout_seconds: int = TIMEOUT_SECONDS,
+    ) -> None:
         self._config = config
-        self._api = VnpayApiClient(config, http)
+        self._api = VnpayApiClient(config, http, timeout_seconds=timeout_seconds)
 
     @property
     def name(self) -> Provider:
@@ -115,6 +122,12 @@ class VnpayProvider:
             provider_txn_id=answer.transaction_no,
             occurred_at=answer.pay_date,
         )
+
+    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
+        return await vnpay_refunds.refund(self._api, request, ip_addr=SERVER_IP)
+
+    async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundStatus:
+        return await vnpay_refunds.refund_status(self._api, request, now=now, ip_addr=SERVER_IP)
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

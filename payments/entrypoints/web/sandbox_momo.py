@@ -3,11 +3,18 @@
 ``create`` answers a ``payUrl`` on this simulator; there a tester picks success, failure or
 cancel; the simulator POSTs the signed IPN to the ``ipnUrl`` it was given (twice, later, or
 not at all, on request) and redirects the browser to ``redirectUrl`` with the same fields.
-``query`` answers from the simulator's records (this process's memory).
+``query`` and ``refund`` answer from the simulator's records (this process's memory; refund
+switches: ``sandbox_refunds``).
+
+Refund answer codes: ``0`` refunded; ``7000`` processing (the ``pending`` switch); ``1080`` the
+``fail`` switch; ``1081`` refused: the transaction is unknown or unpaid, or the amount is more
+than is left to refund; ``41`` the refund's orderId was used by another request. ``1080`` and
+``1081`` follow MoMo's published tables (unconfirmed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -22,6 +29,13 @@ from starlette.routing import Route
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
 from payments.entrypoints.web.sandbox_delivery import deliveries, switches
+from payments.entrypoints.web.sandbox_refunds import (
+    RefundBook,
+    RefundMode,
+    RefundState,
+    SimulatedRefund,
+    switch_routes,
+)
 from payments.providers import momo
 
 log = structlog.get_logger()
@@ -48,6 +62,7 @@ class MomoSimulator:
     config: momo.MomoConfig
     base_url: str
     orders: dict[str, SimulatedOrder] = field(default_factory=dict)
+    refunds: RefundBook = field(default_factory=RefundBook)
 
 
 def _simulator(request: Request) -> MomoSimulator:
@@ -175,14 +190,95 @@ async def query(request: Request) -> Response:
             "amount": order.amount,
             "transId": order.trans_id,
             "payType": "qr",
-            "refundTrans": [],
+            "refundTrans": [
+                {
+                    "orderId": refund.request_id,
+                    "amount": refund.amount,
+                    "resultCode": REFUND_CODES[refund.state],
+                    "transId": int(refund.refund_no),
+                }
+                for refund in sim.refunds.of(order.order_id)
+            ],
         }
     )
+
+
+REFUND_CODES = {RefundState.SUCCEEDED: 0, RefundState.PENDING: 7000, RefundState.FAILED: 1080}
+
+
+def _paid_order(sim: MomoSimulator, trans_id: int | None) -> SimulatedOrder | None:
+    for order in sim.orders.values():
+        if trans_id is not None and order.trans_id == trans_id and order.result_code == 0:
+            return order
+    return None
+
+
+def _refund_decision(
+    sim: MomoSimulator, order: SimulatedOrder | None, amount: int | None, mode: RefundMode
+) -> tuple[int, str, RefundState | None]:
+    """(resultCode, message, the state of the refund to record or None)."""
+    if amount is None or amount <= 0:
+        return 21, "invalid amount", None
+    if order is None:
+        return 1081, "refund rejected: no paid transaction with this transId", None
+    if amount > order.amount - sim.refunds.reserved(order.order_id):
+        return 1081, "refund rejected: more than is left to refund", None
+    if mode is RefundMode.FAIL:
+        return 1080, "refund failed (sandbox failure switch)", RefundState.FAILED
+    if mode is RefundMode.PENDING:
+        return 7000, "processing", RefundState.PENDING
+    return 0, "success", RefundState.SUCCEEDED
+
+
+async def refund(request: Request) -> Response:
+    sim = _simulator(request)
+    body = await _json(request)
+    if body is None or not momo.verify_refund_request(sim.config, body):
+        return JSONResponse({"resultCode": 13, "message": "merchant authentication failed"})
+    request_id, refund_order_id = str(body.get("requestId", "")), str(body.get("orderId", ""))
+    asked = (refund_order_id, body.get("amount"), body.get("transId"))
+    replayed = sim.refunds.replay(request_id, asked)
+    if replayed is not None:
+        return JSONResponse(replayed)
+    answer: dict[str, object] = {
+        "partnerCode": sim.config.partner_code,
+        "orderId": refund_order_id,
+        "requestId": request_id,
+        "amount": body.get("amount"),
+        "responseTime": _millis(container(request).clock()),
+    }
+    if sim.refunds.reused(request_id, asked) or refund_order_id in sim.refunds.refunds:
+        return JSONResponse({**answer, "resultCode": 41, "message": "duplicate orderId"})
+    mode = sim.refunds.take_mode()
+    if mode is RefundMode.DROP:
+        return Response(status_code=504)  # lost on the way: MoMo never saw it
+    amount = momo.integer_field(body.get("amount"))
+    order = _paid_order(sim, momo.integer_field(body.get("transId")))
+    code, message, state = _refund_decision(sim, order, amount, mode)
+    refund_trans_id = 4_000_000_000 + secrets.randbelow(1_000_000_000) if state else 0
+    if state is not None and order is not None and amount is not None:
+        # The refund's orderId is the key MoMo lists it by in the paid order's refundTrans.
+        sim.refunds.refunds[refund_order_id] = SimulatedRefund(
+            request_id=refund_order_id,
+            paid_ref=order.order_id,
+            amount=amount,
+            full=amount == order.amount,
+            state=state,
+            refund_no=str(refund_trans_id),
+            created=str(answer["responseTime"]),
+        )
+    answer.update(resultCode=code, message=message, transId=refund_trans_id)
+    sim.refunds.remember(request_id, asked, answer)
+    if mode is RefundMode.TIMEOUT:
+        await asyncio.sleep(sim.refunds.timeout_seconds)  # made, but the answer comes too late
+    return JSONResponse(answer)
 
 
 routes = [
     Route(f"{PREFIX}/v2/gateway/api/create", create, methods=["POST"]),
     Route(f"{PREFIX}/v2/gateway/api/query", query, methods=["POST"]),
+    Route(f"{PREFIX}/v2/gateway/api/refund", refund, methods=["POST"]),
+    *switch_routes(PREFIX, "momo_simulator"),
     Route(f"{PREFIX}/pay", pay_page, methods=["GET"]),
     Route(f"{PREFIX}/pay", pay, methods=["POST"]),
 ]

@@ -3,12 +3,19 @@
 A tester opens the signed pay URL, picks success, failure or cancel, and the simulator then
 does what VNPay does: calls the gateway's IPN URL server-to-server with signed parameters
 (optionally twice, later, or not at all), and redirects the browser to ``vnp_ReturnUrl``. It answers
-``querydr`` from its own records. Records live in this process's memory: the sandbox is a
-single-process demo and test tool.
+``querydr`` and ``refund`` from its own records (refund switches: ``sandbox_refunds``). Records
+live in this process's memory: the sandbox is a single-process demo and test tool.
+
+Refund answer codes: ``00`` with ``vnp_TransactionStatus`` ``06`` (sent to the bank) or ``05``
+(processing, the ``pending`` switch); ``91`` unknown transaction; ``95`` the transaction was not
+paid; ``94`` another refund of it is still pending; ``04`` a full refund after a partial one;
+``93`` more than is left to refund; ``99`` the ``fail`` switch; ``03`` a request id reused for a
+different refund. ``04`` and ``93`` follow VNPay's published tables (unconfirmed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -23,6 +30,13 @@ from starlette.routing import Route
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
 from payments.entrypoints.web.sandbox_delivery import deliveries, switches
+from payments.entrypoints.web.sandbox_refunds import (
+    RefundBook,
+    RefundMode,
+    RefundState,
+    SimulatedRefund,
+    switch_routes,
+)
 from payments.providers import vnpay, vnpay_api
 
 log = structlog.get_logger()
@@ -52,6 +66,7 @@ class VnpaySimulator:
     config: vnpay.VnpayConfig
     ipn_url: str
     orders: dict[str, SimulatedOrder] = field(default_factory=dict)
+    refunds: RefundBook = field(default_factory=RefundBook)
 
 
 def _simulator(request: Request) -> VnpaySimulator:
@@ -129,19 +144,43 @@ async def merchant_api(request: Request) -> Response:
         body = None
     if not isinstance(body, dict):
         return JSONResponse({"vnp_ResponseCode": "03", "vnp_Message": "Invalid format"})
-    if body.get("vnp_Command") != "querydr":
-        return JSONResponse({"vnp_ResponseCode": "99", "vnp_Message": "Not simulated"})
-    if not vnpay_api.verify_querydr_request(sim.config, body):
-        return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
-    order = sim.orders.get(str(body.get("vnp_TxnRef", "")))
+    if body.get("vnp_Command") == "querydr":
+        if not vnpay_api.verify_querydr_request(sim.config, body):
+            return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
+        return JSONResponse(_querydr(sim, body))
+    if body.get("vnp_Command") == "refund":
+        if not vnpay_api.verify_refund_request(sim.config, body):
+            return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
+        return await _refund(sim, body, container(request).clock())
+    return JSONResponse({"vnp_ResponseCode": "99", "vnp_Message": "Not simulated"})
+
+
+def _querydr(sim: VnpaySimulator, body: dict[str, object]) -> dict[str, str]:
+    txn_ref = str(body.get("vnp_TxnRef", ""))
+    order = sim.orders.get(txn_ref)
     fields = {
         "vnp_ResponseId": secrets.token_hex(8),
         "vnp_Command": "querydr",
         "vnp_TmnCode": sim.config.tmn_code,
-        "vnp_TxnRef": str(body.get("vnp_TxnRef", "")),
+        "vnp_TxnRef": txn_ref,
     }
+    # VNPay tells a refund apart from its payment by the date asked about: the refund's own.
+    dated = [r for r in sim.refunds.of(txn_ref) if r.created == body.get("vnp_TransactionDate")]
     if order is None:
         fields.update(vnp_ResponseCode="91", vnp_Message="Transaction not found")
+    elif dated:
+        refund = dated[-1]
+        fields.update(
+            vnp_ResponseCode="00",
+            vnp_Message="QueryDR Success",
+            vnp_Amount=vnpay.to_wire_amount(refund.amount),
+            vnp_BankCode=order.bank_code,
+            vnp_PayDate=refund.created,
+            vnp_TransactionNo=refund.refund_no,
+            vnp_TransactionType="02" if refund.full else "03",
+            vnp_TransactionStatus=REFUND_STATUS[refund.state],
+            vnp_OrderInfo=order.order_info,
+        )
     else:
         fields.update(
             vnp_ResponseCode="00",
@@ -154,11 +193,109 @@ async def merchant_api(request: Request) -> Response:
             vnp_TransactionStatus=order.transaction_status,
             vnp_OrderInfo=order.order_info,
         )
-    return JSONResponse(vnpay_api.sign_querydr_response(sim.config, fields))
+    return vnpay_api.sign_querydr_response(sim.config, fields)
+
+
+REFUND_STATUS = {  # vnp_TransactionStatus of a refund
+    RefundState.SUCCEEDED: "06",  # sent to the bank
+    RefundState.PENDING: "05",  # processing
+    RefundState.FAILED: "09",  # rejected
+}
+
+
+def _refund_decision(
+    sim: VnpaySimulator, body: dict[str, object], amount: int | None, mode: RefundMode
+) -> tuple[str, str, RefundState | None]:
+    """(response code, message, the state of the refund to record or None)."""
+    order = sim.orders.get(str(body.get("vnp_TxnRef", "")))
+    full = body.get("vnp_TransactionType") == vnpay_api.FULL_REFUND
+    if amount is None or amount <= 0:
+        return "03", "Invalid amount", None
+    if order is None:
+        return "91", "Transaction not found", None
+    if (order.response_code, order.transaction_status) != ("00", "00"):
+        return "95", "Original transaction was not successful", None
+    refunds = sim.refunds.of(order.txn_ref)
+    if any(r.state is RefundState.PENDING for r in refunds):
+        return "94", "A refund of this transaction is already pending", None
+    reserved = sim.refunds.reserved(order.txn_ref)
+    if full and (reserved > 0 or amount != order.amount):
+        return "04", "Full refund not allowed: the amount is not the whole transaction", None
+    if amount > order.amount - reserved:
+        return "93", "Refund amount exceeds what is left to refund", None
+    if mode is RefundMode.FAIL:
+        return "99", "Refund refused (sandbox failure switch)", RefundState.FAILED
+    if mode is RefundMode.PENDING:
+        return "00", "Refund is processing", RefundState.PENDING
+    return "00", "Refund success", RefundState.SUCCEEDED
+
+
+async def _refund(sim: VnpaySimulator, body: dict[str, object], now: datetime) -> Response:
+    request_id = str(body.get("vnp_RequestId", ""))
+    txn_ref = str(body.get("vnp_TxnRef", ""))
+    asked = (txn_ref, body.get("vnp_Amount"), body.get("vnp_TransactionType"))
+    replayed = sim.refunds.replay(request_id, asked)
+    if replayed is not None:
+        return JSONResponse(replayed)
+    if sim.refunds.reused(request_id, asked):
+        reuse = "Request id already used for another refund"
+        return JSONResponse(_refund_answer(sim, body, now, ("03", reuse, None), ""))
+    mode = sim.refunds.take_mode()
+    if mode is RefundMode.DROP:
+        return Response(status_code=504)  # lost on the way: VNPay never saw it
+    try:
+        amount: int | None = vnpay.from_wire_amount(str(body.get("vnp_Amount", "")))
+    except ValueError:
+        amount = None
+    decision = _refund_decision(sim, body, amount, mode)
+    state = decision[2]
+    refund_no = str(15_000_000 + secrets.randbelow(1_000_000)) if state else ""
+    if state is not None and amount is not None:
+        sim.refunds.refunds[request_id] = SimulatedRefund(
+            request_id=request_id,
+            paid_ref=txn_ref,
+            amount=amount,
+            full=body.get("vnp_TransactionType") == vnpay_api.FULL_REFUND,
+            state=state,
+            refund_no=refund_no,
+            created=str(body.get("vnp_CreateDate", "")),
+        )
+    answer = _refund_answer(sim, body, now, decision, refund_no)
+    sim.refunds.remember(request_id, asked, answer)
+    if mode is RefundMode.TIMEOUT:
+        await asyncio.sleep(sim.refunds.timeout_seconds)  # made, but the answer comes too late
+    return JSONResponse(answer)
+
+
+def _refund_answer(
+    sim: VnpaySimulator,
+    body: dict[str, object],
+    now: datetime,
+    decision: tuple[str, str, RefundState | None],
+    refund_no: str,
+) -> dict[str, str]:
+    code, message, state = decision
+    fields = {
+        "vnp_ResponseId": secrets.token_hex(8),
+        "vnp_Command": "refund",
+        "vnp_ResponseCode": code,
+        "vnp_Message": message,
+        "vnp_TmnCode": sim.config.tmn_code,
+        "vnp_TxnRef": str(body.get("vnp_TxnRef", "")),
+        "vnp_Amount": str(body.get("vnp_Amount", "")),
+        "vnp_BankCode": "NCB",
+        "vnp_PayDate": vnpay.to_wire_date(now),
+        "vnp_TransactionNo": refund_no,
+        "vnp_TransactionType": str(body.get("vnp_TransactionType", "")),
+        "vnp_TransactionStatus": REFUND_STATUS[state] if state else "",
+        "vnp_OrderInfo": str(body.get("vnp_OrderInfo", "")),
+    }
+    return vnpay_api.sign_refund_response(sim.config, fields)
 
 
 routes = [
     Route(f"{PREFIX}/paymentv2/vpcpay.html", pay_page, methods=["GET"]),
     Route(f"{PREFIX}/paymentv2/pay", pay, methods=["POST"]),
     Route(f"{PREFIX}/merchant_webapi/api/transaction", merchant_api, methods=["POST"]),
+    *switch_routes(PREFIX, "vnpay_simulator"),
 ]

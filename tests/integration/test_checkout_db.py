@@ -11,42 +11,20 @@ from sqlalchemy.exc import IntegrityError
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.domain.access import Caller, Role
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.payments import Payment, PaymentStatus
 from payments.ledger import chart
 from payments.services import checkout
 from payments.services import payments as service
-from payments.services.access import create_agency
-from tests.unit.test_payment_services import LIMITS, draft, respond
+from tests.factories import created_payment
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MERCHANT = "DEMOTMN1"
 
 
 async def new_payment(uow: SqlUnitOfWorkFactory) -> Payment:
-    agency = await create_agency(
-        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
-    )
-    caller = Caller(
-        api_key_id=1,
-        agency_id=agency.id,
-        agency_code="DVC",
-        role=Role.PORTAL,
-        allowed_hosts=agency.allowed_hosts,
-    )
-    created = await service.create_payment(
-        uow,
-        caller=caller,
-        draft=draft(),
-        idempotency=service.IdempotentRequest("k", "f"),
-        limits=LIMITS,
-        respond=respond,
-        now=NOW,
-    )
-    assert created.payment is not None
-    return created.payment
+    return await created_payment(uow, NOW)
 
 
 def paid(started: checkout.StartedAttempt, result: Result = Result.SUCCEEDED) -> ProviderOutcome:

@@ -15,7 +15,7 @@ from payments.domain.errors import IdempotencyKeyReused, InvalidInput, Reference
 from payments.domain.payments import PaymentDraft
 from payments.services import payments as service
 from payments.services.access import create_agency
-from tests.unit.test_payment_services import LIMITS, draft, respond
+from tests.factories import LIMITS, draft, respond
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

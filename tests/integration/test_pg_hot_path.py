@@ -16,8 +16,8 @@ from payments.adapters.db.pg_hot_path import PgAuditLog
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.events import AuditEntry
 from payments.services import payments as service
+from tests.factories import LIMITS, draft, respond
 from tests.integration.test_payment_creation_db import portal_caller
-from tests.unit.test_payment_services import LIMITS, draft, respond
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

@@ -6,16 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from payments.domain.access import Caller, Role
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.errors import CheckoutClosed, NotFound
 from payments.domain.payments import Payment, PaymentStatus
 from payments.services import checkout
 from payments.services import payments as service
-from payments.services.access import create_agency
+from tests.factories import created_payment
 from tests.unit.fakes import FakeUnitOfWorkFactory
-from tests.unit.test_payment_services import LIMITS, draft, respond
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MERCHANT = "DEMOTMN1"
@@ -25,27 +23,7 @@ async def new_payment(
     uow: FakeUnitOfWorkFactory | None = None,
 ) -> tuple[FakeUnitOfWorkFactory, Payment]:
     uow = uow or FakeUnitOfWorkFactory()
-    agency = await create_agency(
-        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
-    )
-    caller = Caller(
-        api_key_id=1,
-        agency_id=agency.id,
-        agency_code="DVC",
-        role=Role.PORTAL,
-        allowed_hosts=agency.allowed_hosts,
-    )
-    created = await service.create_payment(
-        uow,
-        caller=caller,
-        draft=draft(),
-        idempotency=service.IdempotentRequest("k", "f"),
-        limits=LIMITS,
-        respond=respond,
-        now=NOW,
-    )
-    assert created.payment is not None
-    return uow, created.payment
+    return uow, await created_payment(uow, NOW)
 
 
 async def start(

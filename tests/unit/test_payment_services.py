@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from payments.domain.access import Caller, Role
-from payments.domain.budget import BudgetDestination
 from payments.domain.errors import (
     Conflict,
     IdempotencyKeyReused,
@@ -16,53 +15,17 @@ from payments.domain.errors import (
     NotFound,
     ReferenceInUse,
 )
-from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, PaymentStatus
+from payments.domain.payments import PaymentDraft, PaymentStatus
 from payments.services import payments as service
-from payments.services.access import create_agency
-from payments.services.ports import StoredResponse
+from tests.factories import LIMITS, draft, portal_caller, respond
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-LIMITS = service.CreationLimits(
-    max_amount=1_000_000,
-    allow_plain_http=False,
-    default_expiry=timedelta(hours=1),
-    max_expiry=timedelta(days=30),
-    idempotency_ttl=timedelta(hours=24),
-)
-
-
-def draft(**changes: object) -> PaymentDraft:
-    base = PaymentDraft(
-        reference="HS-1",
-        kind=PaymentKind.FEE,
-        amount=150_000,
-        currency="VND",
-        description="Le phi",
-        payer=Payer(name="Nguyen Van A"),
-        budget=BudgetDestination("7111", "0011", "1054321", "755", "2662"),
-        return_url="https://portal.example.vn/back",
-    )
-    return PaymentDraft(**{**base.__dict__, **changes})
-
-
-def respond(payment: Payment) -> StoredResponse:
-    return StoredResponse(201, payment.id)
 
 
 async def setup() -> tuple[FakeUnitOfWorkFactory, Caller]:
     uow = FakeUnitOfWorkFactory()
-    agency = await create_agency(
-        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
-    )
-    caller = Caller(
-        api_key_id=1,
-        agency_id=agency.id,
-        agency_code="DVC",
-        role=Role.PORTAL,
-        allowed_hosts=agency.allowed_hosts,
-    )
-    return uow, caller
+    return uow, await portal_caller(uow, NOW)
 
 
 async def create(

@@ -111,7 +111,8 @@ API keys for agency {DEMO_AGENCY} (new ones each run; store them, they are shown
         + "\n".join(f"  {role.value:<9} {key}" for role, key in keys.items())
         + f"""
 
-Create a payment (then read it back with GET /v1/payments/<id>):
+Create a payment, then open its checkout_url in a browser and pay on a sandbox provider
+(read it back with GET /v1/payments/<id>):
 
   curl -s {base_url}/v1/payments \\
     -H 'Authorization: Bearer {portal}' \\

@@ -121,10 +121,6 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     # --- providers ------------------------------------------------------------------------
 
     def _value(self, name: str, sandbox_default: str) -> str:

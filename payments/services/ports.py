@@ -89,9 +89,6 @@ class ApiKeyRepository(Protocol):
 
 
 class PaymentRepository(Protocol):
-    async def add(self, payment: Payment) -> None:
-        """Store a new payment; raise ReferenceInUse if another one holds the reference."""
-
     async def create_with_records(
         self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
     ) -> Creation:

@@ -107,19 +107,16 @@ class FakePayments:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def add(self, payment: Payment) -> None:
-        holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
-        if holder is not None:
-            raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
-        self.store.payments[payment.id] = payment
-
     async def create_with_records(
         self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
     ) -> Creation:
         earlier = self.store.idempotency.get((claim.agency_id, claim.key))
         if earlier is not None:
             return Creation(earlier=earlier)
-        await self.add(payment)  # a ReferenceInUse leaves the unit of work uncommitted
+        holder = await self.holding_reference(payment.agency_id, payment.draft.reference)
+        if holder is not None:  # raising leaves the unit of work uncommitted
+            raise ReferenceInUse(payment.draft.reference, holder.id, holder.status.value)
+        self.store.payments[payment.id] = payment
         self.store.idempotency[(claim.agency_id, claim.key)] = IdempotencyRecord(
             claim.key, claim.fingerprint, claim.response
         )

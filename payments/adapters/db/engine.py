@@ -44,7 +44,3 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def dialect_name(engine: AsyncEngine) -> str:
-    return engine.dialect.name

@@ -250,10 +250,6 @@ class SqlPayments:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, payment: Payment) -> None:
-        if not await self._insert(payment):
-            raise await self._reference_in_use(payment)
-
     async def create_with_records(
         self, payment: Payment, event: PaymentEvent, audit: AuditEntry, claim: IdempotencyClaim
     ) -> Creation:
@@ -268,7 +264,8 @@ class SqlPayments:
         )
         if earlier is not None:
             return Creation(earlier=earlier)
-        await self.add(payment)
+        if not await self._insert(payment):
+            raise await self._reference_in_use(payment)
         await SqlPaymentEvents(self._conn).add(event)
         await SqlAuditLog(self._conn).record(audit)
         return Creation(earlier=None)

@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import payments.adapters.db.notification_tables  # registers the outbox tables
 import payments.ledger.tables  # noqa: F401  (registers the ledger tables)
 from alembic import context
 from payments.adapters.db.metadata import metadata

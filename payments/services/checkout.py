@@ -34,6 +34,7 @@ from payments.domain.payments import Payment, PaymentStatus, check_transition
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
+from payments.services.outbox import publish_payment_status
 from payments.services.ports import UnitOfWork, UnitOfWorkFactory
 
 PAYABLE = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.FAILED})
@@ -314,7 +315,10 @@ async def move_payment(
             detail=dict(detail),
         )
     )
-    return replace(payment, status=status, updated_at=now)
+    moved = replace(payment, status=status, updated_at=now)
+    if status is not before:
+        await publish_payment_status(uow, moved, now)
+    return moved
 
 
 async def keep_callback(

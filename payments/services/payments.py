@@ -28,6 +28,7 @@ from payments.domain.payments import (
     check_transition,
     validate_draft,
 )
+from payments.services.outbox import publish_payment_status
 from payments.services.ports import (
     IdempotencyClaim,
     IdempotencyRecord,
@@ -280,7 +281,9 @@ async def _transition(
             detail=dict(detail or {}),
         )
     )
-    return replace(payment, status=status, updated_at=now)
+    moved = replace(payment, status=status, updated_at=now)
+    await publish_payment_status(uow, moved, now)
+    return moved
 
 
 async def _visible_payment(

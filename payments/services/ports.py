@@ -16,6 +16,7 @@ from payments.domain.attempts import Attempt, Provider, ProviderOutcome
 from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.notifications import Notification
 from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
 
@@ -188,6 +189,14 @@ class CreditRepository(Protocol):
         """Credits no attempt claimed, oldest first: for reconciliation."""
 
 
+class NotificationRepository(Protocol):
+    async def add(self, notification: Notification) -> None:
+        """Write the event in the caller's transaction (the outbox)."""
+
+    async def for_payment(self, payment_id: str) -> Sequence[Notification]:
+        """Oldest first: the events of a payment and its refunds."""
+
+
 class UnitOfWork(Protocol):
     agencies: AgencyRepository
     api_keys: ApiKeyRepository
@@ -199,6 +208,7 @@ class UnitOfWork(Protocol):
     attempts: AttemptRepository
     callbacks: CallbackLog
     credits: CreditRepository
+    notifications: NotificationRepository
 
     async def __aenter__(self) -> Self: ...
 

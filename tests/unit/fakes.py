@@ -15,6 +15,7 @@ from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.errors import ReferenceInUse
 from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.notifications import Notification
 from payments.domain.payments import (
     EXPIRABLE,
     HOLDS_REFERENCE,
@@ -34,6 +35,7 @@ from payments.services.ports import (
     IdempotencyClaim,
     IdempotencyRecord,
     IdempotencyRepository,
+    NotificationRepository,
     PaymentEventRepository,
     PaymentFilter,
     PaymentRepository,
@@ -55,6 +57,7 @@ class Store:
         self.attempts: dict[str, Attempt] = {}
         self.callbacks: list[ProviderCallback] = []
         self.credits: list[BankCredit] = []
+        self.notifications: list[Notification] = []
 
 
 class FakeAgencies:
@@ -262,6 +265,17 @@ class FakeEvents:
         return [e for e in self.store.events if e.payment_id == payment_id]
 
 
+class FakeNotifications:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, notification: Notification) -> None:
+        self.store.notifications.append(notification)
+
+    async def for_payment(self, payment_id: str) -> Sequence[Notification]:
+        return [n for n in self.store.notifications if n.payment_id == payment_id]
+
+
 class FakeIdempotency:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -301,6 +315,7 @@ class FakeUnitOfWork:
     attempts: AttemptRepository
     callbacks: CallbackLog
     credits: CreditRepository
+    notifications: NotificationRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -317,6 +332,7 @@ class FakeUnitOfWork:
         self.attempts = FakeAttempts(self.working)
         self.callbacks = FakeCallbacks(self.working)
         self.credits = FakeCredits(self.working)
+        self.notifications = FakeNotifications(self.working)
         return self
 
     async def __aexit__(

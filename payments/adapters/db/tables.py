@@ -30,6 +30,8 @@ agencies = Table(
     Column("name", Text, nullable=False),
     Column("allowed_hosts", Json, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Where notifications go for payments created without their own notify_url.
+    Column("notify_url", Text),
 )
 
 api_keys = Table(

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
+from payments.adapters.db.notifications import SqlNotifications
 from payments.adapters.db.pg_hot_path import (
     PgAuditLog,
     PgPaymentEvents,
@@ -31,6 +32,7 @@ from payments.services.ports import (
     CallbackLog,
     CreditRepository,
     IdempotencyRepository,
+    NotificationRepository,
     PaymentEventRepository,
     PaymentRepository,
 )
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
     attempts: AttemptRepository
     callbacks: CallbackLog
     credits: CreditRepository
+    notifications: NotificationRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -82,6 +85,7 @@ class SqlUnitOfWork:
         self.attempts = SqlAttempts(conn)
         self.callbacks = SqlCallbackLog(conn)
         self.credits = SqlCredits(conn)
+        self.notifications = SqlNotifications(conn)
         return self
 
     async def __aexit__(

@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.domain.access import Role
+from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.presenters import iso
 from payments.entrypoints.api.requests import aware, caller, container, query_model
 from payments.ledger.entries import AccountType
 from payments.ledger.ports import AccountTotals

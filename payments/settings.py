@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from payments.domain.schedule import parse_local_time
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payments.db"
 # Values that are obviously not a real secret: refused outside sandbox mode.
 PLACEHOLDER_SECRETS = frozenset(
@@ -90,7 +92,38 @@ class Settings(BaseSettings):
     expiry_interval_seconds: int = Field(
         default=30,
         ge=0,
-        description="How often the web process expires overdue payments (0 turns it off).",
+        description="How often the worker requeries providers and expires overdue payments "
+        "(0 turns it off).",
+    )
+    run_worker_in_web: bool = Field(
+        default=False,
+        description="Run the worker's jobs inside the web process (the demo does this).",
+    )
+    worker_poll_ms: int = Field(
+        default=1000, gt=0, description="How often a worker looks for due notifications."
+    )
+    worker_lease_seconds: int = Field(
+        default=60,
+        gt=0,
+        description="How long a worker's claim holds before another worker may take it over.",
+    )
+    notify_timeout_seconds: int = Field(
+        default=10, gt=0, description="Timeout of one notification post to a portal."
+    )
+    webhook_secret_overlap_hours: int = Field(
+        default=24,
+        ge=0,
+        description="How long the previous webhook secret keeps signing after a rotation.",
+    )
+    nightly_at: str = Field(
+        default="01:00",
+        description="Vietnam local time (HH:MM) at which daily jobs run for the previous day.",
+    )
+    events_settle_seconds: int = Field(
+        default=5,
+        ge=0,
+        description="GET /v1/events lists events at least this old, so a poller's cursor "
+        "never passes an event whose transaction commits late.",
     )
     db_pool_size: int = Field(default=10, gt=0, description="Database connections per process.")
     log_level: str = Field(default="info", description="debug, info, warning or error.")
@@ -115,6 +148,12 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("nightly_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        parse_local_time(value)  # ValueError names the problem
+        return value.strip()
 
     @field_validator("base_url")
     @classmethod

@@ -8,13 +8,20 @@ committed change always has its event and a rolled-back one never does. Delivery
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from payments.domain.ids import new_ulid
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (the format's prefix, not a secret)
+EVENT_ID_PREFIX = "evt_"
 
 
 class DeliveryState(StrEnum):
@@ -46,7 +53,7 @@ def next_attempt_after(failed_attempts: int, now: datetime) -> datetime | None:
 
 def new_event_id(now: datetime) -> str:
     """Also the ``webhook-id`` header: unique per event, stable across retries."""
-    return "evt_" + new_ulid(now)
+    return EVENT_ID_PREFIX + new_ulid(now)
 
 
 @dataclass(frozen=True)
@@ -79,3 +86,110 @@ class Notification:
             "created_at": self.occurred_at.isoformat().replace("+00:00", "Z"),
             "data": dict(self.data),
         }
+
+    def body(self) -> bytes:
+        """The envelope as posted: canonical JSON (sorted keys), so every retry sends the
+        very same bytes whatever order the database hands the stored resource back in."""
+        return json.dumps(
+            self.envelope(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+
+def new_webhook_secret() -> str:
+    """A portal's signing secret as Standard Webhooks writes it: ``whsec_`` + base64 of 32
+    random bytes. Shown once to the operator; it must be stored as is (HMAC needs it)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"  # a 2xx answer
+    REJECTED = "rejected"  # any other status code
+    TIMEOUT = "timeout"  # no answer in time
+    ERROR = "error"  # connection refused, TLS, DNS, ...
+    BLOCKED = "blocked"  # the URL is not (or no longer) on the agency's allow-list: not sent
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What one HTTP post of a notification came to."""
+
+    outcome: DeliveryOutcome
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One row of the delivery log."""
+
+    notification_id: str
+    attempt_no: int
+    started_at: datetime
+    url: str
+    outcome: DeliveryOutcome
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    worker: str
+
+
+@dataclass(frozen=True)
+class OutgoingWebhook:
+    """Everything the sender needs: it signs ``id.timestamp.body`` with every active secret."""
+
+    url: str
+    event_id: str
+    body: bytes
+    secrets: tuple[str, ...]
+
+
+def after_attempt(notification: Notification, result: PostResult, now: datetime) -> Notification:
+    """The notification once an attempt ended: delivered, scheduled again, or failed for good.
+
+    The attempt count only grows, so a redelivery asked after the ladder ran out gets exactly
+    one more try before it is failed again.
+    """
+    count = notification.attempt_count + 1
+    if result.outcome is DeliveryOutcome.DELIVERED:
+        return replace(
+            notification,
+            state=DeliveryState.DELIVERED,
+            attempt_count=count,
+            next_attempt_at=None,
+            delivered_at=now,
+        )
+    retry_at = next_attempt_after(count, now)
+    return replace(
+        notification,
+        state=DeliveryState.PENDING if retry_at else DeliveryState.FAILED,
+        attempt_count=count,
+        next_attempt_at=retry_at,
+    )
+
+
+def target_problem(
+    url: str, allowed_hosts: frozenset[str], *, allow_plain_http: bool
+) -> str | None:
+    """Why a notification may not go to ``url`` (None: it may): the same rules as a
+    payment's ``notify_url`` at creation, checked again at delivery time in live mode so a
+    host later removed from the allow-list receives nothing more."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "not a valid absolute URL"
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return "must be an absolute https URL"
+    if parts.scheme == "http" and not allow_plain_http:
+        return "must use https (plain http is accepted only in sandbox mode)"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials"
+    if host not in allowed_hosts:
+        return f"host {host!r} is not on the agency's allowed hosts"
+    return None
+
+
+def event_id_bound(moment: datetime) -> str:
+    """The smallest id an event minted at ``moment`` can have: ids below it are older."""
+    return EVENT_ID_PREFIX + new_ulid(moment)[:10] + "0" * 16

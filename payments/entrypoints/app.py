@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import httpx
 import structlog
@@ -17,9 +16,9 @@ from starlette.routing import BaseRoute
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
-from payments.domain.attempts import Attempt, Provider, ProviderOutcome
+from payments.domain.attempts import Provider
 from payments.domain.errors import InvalidConfiguration, PaymentsError
-from payments.entrypoints.api import health, ledger, openapi, payments
+from payments.entrypoints.api import events, health, ledger, openapi, payments
 from payments.entrypoints.api.problems import (
     ApiError,
     handle_api_error,
@@ -38,16 +37,13 @@ from payments.entrypoints.web import (
     sandbox_vnpay,
 )
 from payments.entrypoints.web.errors import for_pages
+from payments.entrypoints.worker.jobs import build_worker
 from payments.providers.interface import PaymentProvider, ProviderRegistry
 from payments.providers.momo import MomoConfig
 from payments.providers.momo_provider import MomoProvider
-from payments.providers.outcomes import Rejected
 from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
 from payments.providers.vnpay import VnpayConfig
 from payments.providers.vnpay_provider import VnpayProvider
-from payments.services.payments import expire_due_payments, purge_idempotency_records
-from payments.services.ports import StatusQuery
-from payments.services.requery import requery_due_attempts
 from payments.settings import Settings
 
 log = structlog.get_logger()
@@ -55,7 +51,13 @@ log = structlog.get_logger()
 
 def all_routes() -> list[BaseRoute]:
     """The JSON API (every one of these is in the OpenAPI document)."""
-    return [*health.routes, *openapi.routes, *payments.routes, *ledger.routes]
+    return [
+        *health.routes,
+        *openapi.routes,
+        *payments.routes,
+        *ledger.routes,
+        *events.routes,
+    ]
 
 
 def page_routes(settings: Settings) -> list[BaseRoute]:
@@ -100,23 +102,6 @@ def provider_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRe
     return ProviderRegistry(providers)
 
 
-def status_query(registry: ProviderRegistry) -> StatusQuery:
-    """The providers' status queries as the requery service sees them: an outcome, or None."""
-
-    async def query(attempt: Attempt, now: datetime) -> ProviderOutcome | None:
-        provider = registry.get(attempt.provider)
-        if provider is None:
-            return None
-        answer = await provider.query_status(attempt, now=now)
-        if isinstance(answer, ProviderOutcome):
-            return answer
-        reason = answer.reason.value if isinstance(answer, Rejected) else answer.reason
-        log.info("requery_unknown", provider=attempt.provider.value, reason=reason)
-        return None
-
-    return query
-
-
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
     configure_logging(settings.log_level, json=settings.log_json)
     problems = settings.provider_problems()
@@ -145,14 +130,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
             )
         app.state.container = container
         app.state.openapi = openapi.build_spec(settings.base_url)
-        background = []
-        if settings.expiry_interval_seconds > 0:
-            background.append(asyncio.create_task(_expire_forever(container)))
+        # The worker's jobs run in `payments worker` processes; the demo runs them here so a
+        # newcomer sees notifications arrive with one process.
+        worker = build_worker(container) if settings.run_worker_in_web else None
+        background = [asyncio.create_task(worker.run())] if worker else []
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
+            if worker is not None:
+                worker.stop()
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -172,31 +158,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
         },
         lifespan=lifespan,
     )
-
-
-async def _expire_forever(container: Container) -> None:
-    """Each web process expires overdue payments and forgets stale idempotency keys itself
-    until a separate worker takes these jobs over (SKIP LOCKED row claims keep several
-    processes from expiring one payment twice)."""
-    interval = container.settings.expiry_interval_seconds
-    while True:
-        try:
-            now = container.clock()
-            # Ask providers first: a payment about to expire may have been paid.
-            asked = await requery_due_attempts(
-                container.uow_factory, status_query(container.providers), now=now
-            )
-            if asked.asked:
-                log.info("attempts_requeried", asked=asked.asked, unknown=asked.unknown)
-            count = await expire_due_payments(container.uow_factory, now=now)
-            if count:
-                log.info("payments_expired", count=count)
-            purged = await purge_idempotency_records(container.uow_factory, now=now)
-            if purged:
-                log.info("idempotency_keys_purged", count=purged)
-        except Exception:  # a failed sweep must not kill the web process; the next one retries
-            log.exception("expiry_sweep_failed")
-        await asyncio.sleep(interval)
 
 
 def app_from_env() -> Starlette:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -16,7 +16,12 @@ from payments.domain.attempts import Attempt, Provider, ProviderOutcome
 from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.events import AuditEntry, PaymentEvent
-from payments.domain.notifications import Notification
+from payments.domain.notifications import (
+    DeliveryAttempt,
+    Notification,
+    OutgoingWebhook,
+    PostResult,
+)
 from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
 
@@ -189,12 +194,111 @@ class CreditRepository(Protocol):
         """Credits no attempt claimed, oldest first: for reconciliation."""
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    types: frozenset[str] = frozenset()
+    payment_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """An agency's side of delivery: its default URL, its allow-list, its signing secrets."""
+
+    default_url: str | None
+    allowed_hosts: frozenset[str]
+    secrets: tuple[str, ...]
+
+
 class NotificationRepository(Protocol):
     async def add(self, notification: Notification) -> None:
         """Write the event in the caller's transaction (the outbox)."""
 
     async def for_payment(self, payment_id: str) -> Sequence[Notification]:
         """Oldest first: the events of a payment and its refunds."""
+
+    async def claim_due(
+        self, *, now: datetime, worker: str, until: datetime, limit: int
+    ) -> Sequence[Notification]:
+        """Claim pending events due by ``now`` for ``worker`` until ``until``: rows another
+        live claim holds are skipped (SKIP LOCKED on PostgreSQL), lapsed claims taken over."""
+
+    async def finish(self, notification: Notification, *, worker: str, claimed_count: int) -> bool:
+        """Store the state after an attempt and drop the claim, only while ``worker`` still
+        holds it (same worker, attempt count unchanged since the claim). False: lost."""
+
+    async def release(self, notification_id: str, *, worker: str) -> None:
+        """Give a claim back untouched (shutdown): the row is due again at once."""
+
+    async def log_attempt(self, attempt: DeliveryAttempt) -> None: ...
+
+    async def get(self, agency_id: int, event_id: str) -> Notification | None: ...
+
+    async def page(
+        self,
+        agency_id: int,
+        flt: EventFilter,
+        *,
+        after_id: str | None,
+        before_id: str,
+        limit: int,
+    ) -> Sequence[Notification]:
+        """Oldest first, ids strictly between ``after_id`` and ``before_id``."""
+
+    async def deliveries(self, event_id: str) -> Sequence[DeliveryAttempt]:
+        """Oldest first."""
+
+    async def reschedule(self, event_id: str, now: datetime) -> None:
+        """Due again at ``now`` whatever its state; any claim is dropped (its result will
+        no longer be recorded, its attempt still is)."""
+
+    async def target(self, agency_id: int, now: datetime) -> DeliveryTarget: ...
+
+    async def set_default_url(self, agency_id: int, url: str | None) -> None: ...
+
+    async def add_secret(
+        self, agency_id: int, secret: str, *, now: datetime, previous_until: datetime
+    ) -> None:
+        """The new secret signs from now on; the current one keeps signing beside it until
+        ``previous_until``; any older one stops now (at most two sign at once)."""
+
+
+class ScheduleRepository(Protocol):
+    async def claim_run(
+        self,
+        job: str,
+        run_date: date,
+        *,
+        worker: str,
+        now: datetime,
+        until: datetime,
+        max_attempts: int,
+    ) -> int | None:
+        """Take (job, day) if nobody has, or if its holder's lease lapsed, or if it failed
+        fewer than ``max_attempts`` times; return the attempt number, or None."""
+
+    async def renew_run(
+        self, job: str, run_date: date, *, worker: str, attempt: int, until: datetime
+    ) -> bool: ...
+
+    async def finish_run(
+        self,
+        job: str,
+        run_date: date,
+        *,
+        worker: str,
+        attempt: int,
+        now: datetime,
+        error: str | None,
+    ) -> bool:
+        """``done`` (error None) or ``failed``, only while the claim is still ours."""
+
+
+class NotificationSender(Protocol):
+    """Sign and post one notification; never raises for the portal's failures."""
+
+    async def __call__(self, message: OutgoingWebhook) -> PostResult: ...
 
 
 class UnitOfWork(Protocol):
@@ -209,6 +313,7 @@ class UnitOfWork(Protocol):
     callbacks: CallbackLog
     credits: CreditRepository
     notifications: NotificationRepository
+    schedule: ScheduleRepository
 
     async def __aenter__(self) -> Self: ...
 

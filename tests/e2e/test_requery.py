@@ -9,8 +9,9 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.entrypoints.app import create_app, status_query
+from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
+from payments.entrypoints.worker.jobs import status_query
 from payments.providers.interface import ProviderRegistry
 from payments.providers.vnpay import VnpayConfig
 from payments.providers.vnpay_provider import VnpayProvider

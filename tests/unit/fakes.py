@@ -15,7 +15,6 @@ from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.errors import ReferenceInUse
 from payments.domain.events import AuditEntry, PaymentEvent
-from payments.domain.notifications import Notification
 from payments.domain.payments import (
     EXPIRABLE,
     HOLDS_REFERENCE,
@@ -39,8 +38,10 @@ from payments.services.ports import (
     PaymentEventRepository,
     PaymentFilter,
     PaymentRepository,
+    ScheduleRepository,
 )
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
+from tests.unit.fake_notifications import FakeNotifications, FakeSchedule, OutboxState
 
 
 class Store:
@@ -57,7 +58,7 @@ class Store:
         self.attempts: dict[str, Attempt] = {}
         self.callbacks: list[ProviderCallback] = []
         self.credits: list[BankCredit] = []
-        self.notifications: list[Notification] = []
+        self.outbox = OutboxState()
 
 
 class FakeAgencies:
@@ -265,17 +266,6 @@ class FakeEvents:
         return [e for e in self.store.events if e.payment_id == payment_id]
 
 
-class FakeNotifications:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def add(self, notification: Notification) -> None:
-        self.store.notifications.append(notification)
-
-    async def for_payment(self, payment_id: str) -> Sequence[Notification]:
-        return [n for n in self.store.notifications if n.payment_id == payment_id]
-
-
 class FakeIdempotency:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -316,6 +306,7 @@ class FakeUnitOfWork:
     callbacks: CallbackLog
     credits: CreditRepository
     notifications: NotificationRepository
+    schedule: ScheduleRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -332,7 +323,8 @@ class FakeUnitOfWork:
         self.attempts = FakeAttempts(self.working)
         self.callbacks = FakeCallbacks(self.working)
         self.credits = FakeCredits(self.working)
-        self.notifications = FakeNotifications(self.working)
+        self.notifications = FakeNotifications(self.working.outbox)
+        self.schedule = FakeSchedule(self.working.outbox)
         return self
 
     async def __aexit__(

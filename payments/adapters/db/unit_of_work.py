@@ -22,6 +22,7 @@ from payments.adapters.db.repositories import (
     SqlPaymentEvents,
     SqlPayments,
 )
+from payments.adapters.db.scheduled_runs import SqlScheduledRuns
 from payments.ledger.ports import LedgerStore
 from payments.ledger.sql_store import SqlLedgerStore
 from payments.services.ports import (
@@ -35,6 +36,7 @@ from payments.services.ports import (
     NotificationRepository,
     PaymentEventRepository,
     PaymentRepository,
+    ScheduleRepository,
 )
 
 
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
     callbacks: CallbackLog
     credits: CreditRepository
     notifications: NotificationRepository
+    schedule: ScheduleRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -86,6 +89,7 @@ class SqlUnitOfWork:
         self.callbacks = SqlCallbackLog(conn)
         self.credits = SqlCredits(conn)
         self.notifications = SqlNotifications(conn)
+        self.schedule = SqlScheduledRuns(conn)
         return self
 
     async def __aexit__(

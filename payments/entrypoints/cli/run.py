@@ -1,10 +1,10 @@
-"""Running the gateway: migrate, serve, demo, expire."""
+"""Running the gateway: migrate, serve, demo, expire. (The worker is in ``worker.py``.)"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -15,6 +15,7 @@ from payments.domain.access import Role
 from payments.domain.errors import Conflict
 from payments.entrypoints.cli.common import database_option, run_with_database, settings_from_env
 from payments.services.access import create_agency, create_api_key
+from payments.services.notifications import rotate_webhook_secret
 from payments.services.payments import expire_due_payments
 from payments.services.ports import UnitOfWorkFactory
 
@@ -35,7 +36,10 @@ def migrate(database_url: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Processes to run.")
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the HTTP API (configuration from PAYMENTS_* variables)."""
+    """Serve the HTTP API (configuration from PAYMENTS_* variables).
+
+    Background jobs run in `payments worker` processes (or here, with
+    PAYMENTS_RUN_WORKER_IN_WEB=true)."""
     uvicorn.run(
         "payments.entrypoints.app:app_from_env",
         factory=True,
@@ -50,13 +54,13 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.command()
 @database_option
 def expire(database_url: str | None) -> None:
-    """Expire every open payment past its expiry now (the web process also does this)."""
+    """Expire every open payment past its expiry now (the worker also does this)."""
     settings = settings_from_env(database_url)
     count = run_with_database(settings, lambda uow: expire_due_payments(uow, now=datetime.now(UTC)))
     click.echo(f"{count} payment(s) expired")
 
 
-async def _seed_demo(uow: UnitOfWorkFactory) -> dict[Role, str]:
+async def _seed_demo(uow: UnitOfWorkFactory) -> tuple[dict[Role, str], str]:
     now = datetime.now(UTC)
     # An earlier demo run may have created the agency; fresh keys are issued below anyway.
     with contextlib.suppress(Conflict):
@@ -74,7 +78,10 @@ async def _seed_demo(uow: UnitOfWorkFactory) -> dict[Role, str]:
             uow, agency_code=DEMO_AGENCY, role=role, label="demo", actor="demo", now=now
         )
         keys[role] = plain
-    return keys
+    secret = await rotate_webhook_secret(
+        uow, agency_code=DEMO_AGENCY, overlap=timedelta(0), actor="demo", now=now
+    )
+    return keys, secret
 
 
 @click.command()
@@ -94,9 +101,11 @@ def demo(host: str, port: int, database_file: str) -> None:
     os.environ["PAYMENTS_SANDBOX"] = "true"
     os.environ.setdefault("PAYMENTS_BASE_URL", base_url)
     os.environ.setdefault("PAYMENTS_LOG_JSON", "false")
+    # One process for a newcomer: notifications, requery and expiry run inside the server.
+    os.environ.setdefault("PAYMENTS_RUN_WORKER_IN_WEB", "true")
     settings = settings_from_env()
     upgrade_to_head(settings.database_url)
-    keys = run_with_database(settings, _seed_demo)
+    keys, secret = run_with_database(settings, _seed_demo)
     portal = keys[Role.PORTAL]
     click.echo(
         f"""
@@ -110,6 +119,11 @@ API keys for agency {DEMO_AGENCY} (new ones each run; store them, they are shown
 """
         + "\n".join(f"  {role.value:<9} {key}" for role, key in keys.items())
         + f"""
+
+Notifications (Standard Webhooks) go to a payment's notify_url, signed with the agency's
+webhook secret (new each run): {secret}
+The worker's jobs run inside this process; watch them arrive, or poll
+GET {base_url}/v1/events.
 
 Create a payment, then open its checkout_url in a browser and pay on a sandbox provider
 (read it back with GET /v1/payments/<id>):

@@ -1,0 +1,1 @@
+"""The background worker: notifications, requery, expiry, daily jobs (``payments worker``)."""

@@ -1,0 +1,117 @@
+"""Which jobs a worker runs. To add one, append a line to ``periodic_jobs`` or
+``daily_jobs``; every ``payments worker`` (and the demo's in-process worker) picks it up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+import structlog
+
+from payments.adapters.webhooks import HttpWebhookSender
+from payments.domain.attempts import Attempt, ProviderOutcome
+from payments.domain.schedule import parse_local_time
+from payments.entrypoints.container import Container
+from payments.entrypoints.worker.runtime import PeriodicJob, Worker
+from payments.providers.interface import ProviderRegistry
+from payments.providers.outcomes import Rejected
+from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
+from payments.services.payments import expire_due_payments, purge_idempotency_records
+from payments.services.ports import StatusQuery
+from payments.services.requery import requery_due_attempts
+from payments.services.schedule import DailyJob, DailyPolicy
+
+log = structlog.get_logger()
+
+
+def worker_id() -> str:
+    """Host, process and a random part: unique even when a pid is reused after a crash."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def status_query(registry: ProviderRegistry) -> StatusQuery:
+    """The providers' status queries as the requery service sees them: an outcome, or None."""
+
+    async def query(attempt: Attempt, now: datetime) -> ProviderOutcome | None:
+        provider = registry.get(attempt.provider)
+        if provider is None:
+            return None
+        answer = await provider.query_status(attempt, now=now)
+        if isinstance(answer, ProviderOutcome):
+            return answer
+        reason = answer.reason.value if isinstance(answer, Rejected) else answer.reason
+        log.info("requery_unknown", provider=attempt.provider.value, reason=reason)
+        return None
+
+    return query
+
+
+def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
+    settings = container.settings
+    uow, clock = container.uow_factory, container.clock
+    sender = HttpWebhookSender(container.http, timeout_seconds=settings.notify_timeout_seconds)
+    delivery = DeliveryPolicy(
+        worker=worker,
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        live=not settings.sandbox,
+    )
+
+    async def notifications() -> None:
+        report = await deliver_due_notifications(uow, sender, delivery, clock=clock)
+        if report.claimed:
+            log.info("notifications_sent", **report.__dict__)
+
+    async def requery_and_expire() -> None:
+        # Ask providers first: a payment about to expire may have been paid.
+        asked = await requery_due_attempts(uow, status_query(container.providers), now=clock())
+        if asked.asked:
+            log.info("attempts_requeried", asked=asked.asked, unknown=asked.unknown)
+        expired = await expire_due_payments(uow, now=clock())
+        if expired:
+            log.info("payments_expired", count=expired)
+
+    async def purge_idempotency() -> None:
+        purged = await purge_idempotency_records(uow, now=clock())
+        if purged:
+            log.info("idempotency_keys_purged", count=purged)
+
+    jobs = [
+        PeriodicJob("notifications", timedelta(milliseconds=settings.worker_poll_ms), notifications)
+    ]
+    if settings.expiry_interval_seconds > 0:
+        every = timedelta(seconds=settings.expiry_interval_seconds)
+        jobs.append(PeriodicJob("requery-and-expiry", every, requery_and_expire))
+        jobs.append(PeriodicJob("idempotency-purge", every, purge_idempotency))
+    return jobs
+
+
+def daily_jobs(container: Container) -> list[DailyJob]:
+    """Run once per Vietnam business day at ``PAYMENTS_NIGHTLY_AT`` for the day before
+    (the nightly reconciliation goes here)."""
+    return []
+
+
+def build_worker(
+    container: Container,
+    *,
+    worker: str | None = None,
+    extra_periodic: list[PeriodicJob] | None = None,
+    extra_daily: list[DailyJob] | None = None,
+) -> Worker:
+    """The standard jobs plus any extra ones (tests register their own daily job here)."""
+    settings = container.settings
+    name = worker or worker_id()
+    return Worker(
+        [*periodic_jobs(container, name), *(extra_periodic or [])],
+        [*daily_jobs(container), *(extra_daily or [])],
+        uow_factory=container.uow_factory,
+        daily_policy=DailyPolicy(
+            worker=name,
+            at=parse_local_time(settings.nightly_at),
+            lease=timedelta(seconds=settings.worker_lease_seconds),
+        ),
+        clock=container.clock,
+        daily_check_every=timedelta(milliseconds=min(settings.worker_poll_ms * 10, 30_000)),
+    )

@@ -1,0 +1,184 @@
+"""Provider settlement reports: what VNPay, MoMo and the VietQR collection bank say they captured
+and settled, one CSV per provider per day. With them the chain provider -> gateway -> treasury
+is checked three ways (``matching``).
+
+Providers do not publish their reconciliation files, so each layout below follows the names the
+provider uses in its API (``protocols/``); the sandbox simulators write the same files with
+``write_settlement``. Layouts (header line, UTF-8, comma-delimited):
+
+- vnpay:  ``vnp_TxnRef,vnp_TransactionNo,vnp_Amount,vnp_Fee,vnp_SettlementDate`` where amounts
+  are VND x 100 as everywhere in VNPay 2.1.0, dates ``YYYYMMDD``;
+- momo:   ``orderId,transId,amount,fee,settlementDate``, VND, dates ``YYYY-MM-DD``;
+- vietqr: ``reference,bankTransactionId,amount,fee,settlementDate``, VND, dates ``DD/MM/YYYY``.
+
+The first column is the reference the provider knows the payment by: our attempt's
+``provider_ref`` (VNPay TxnRef / MoMo orderId are attempt ids, VietQR the ``PF…`` reference).
+Amounts are gross (what the payer paid); ``fee`` is what the provider keeps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO, NamedTuple, TextIO
+
+from payments.reconcile.statements import HashingReader, LineError, StatementError, paused_gc
+
+
+class SettlementLine(NamedTuple):
+    provider: str
+    line_number: int
+    provider_txn_id: str
+    payment_reference: str  # our provider_ref (attempt id / VietQR reference) or payment id
+    amount: int  # minor units of currency
+    fee: int
+    currency: str
+    settlement_date: date
+
+
+@dataclass(frozen=True)
+class SettlementLayout:
+    reference: str
+    txn_id: str
+    amount: str
+    fee: str
+    settlement_date: str
+    date_format: str
+    amount_scale: int = 1  # VNPay sends VND x 100
+    currency: str = "VND"
+
+    @property
+    def header(self) -> list[str]:
+        return [self.reference, self.txn_id, self.amount, self.fee, self.settlement_date]
+
+
+LAYOUTS: dict[str, SettlementLayout] = {
+    "vnpay": SettlementLayout(
+        "vnp_TxnRef", "vnp_TransactionNo", "vnp_Amount", "vnp_Fee", "vnp_SettlementDate",
+        "%Y%m%d", amount_scale=100,
+    ),
+    "momo": SettlementLayout(
+        "orderId", "transId", "amount", "fee", "settlementDate", "%Y-%m-%d"
+    ),
+    "vietqr": SettlementLayout(
+        "reference", "bankTransactionId", "amount", "fee", "settlementDate", "%d/%m/%Y"
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SettlementReport:
+    provider: str
+    lines: list[SettlementLine]
+    errors: list[LineError]
+    content_hash: str
+
+    def require_clean(self) -> list[SettlementLine]:
+        if self.errors:
+            raise StatementError.from_line_errors(self.errors)
+        return self.lines
+
+
+def _layout(provider: str) -> SettlementLayout:
+    try:
+        return LAYOUTS[provider]
+    except KeyError:
+        raise StatementError(
+            f"no settlement layout for provider {provider!r} (known: {', '.join(LAYOUTS)})"
+        ) from None
+
+
+def read_settlement(provider: str, source: BinaryIO | Path) -> SettlementReport:
+    """Parse one provider's report (streamed); bad rows are collected with their line numbers."""
+    layout = _layout(provider)
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            return _read(provider, layout, stream)
+    return _read(provider, layout, source)
+
+
+def _read(provider: str, layout: SettlementLayout, stream: BinaryIO) -> SettlementReport:
+    raw = HashingReader(stream)
+    text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        with paused_gc():
+            lines, errors = _rows(provider, layout, reader)
+    except UnicodeDecodeError as exc:
+        line = reader.line_num + 1
+        raise StatementError(
+            f"around line {line}: not UTF-8 text", [LineError(line, "bytes")]
+        ) from exc
+    return SettlementReport(provider, lines, errors, raw.digest.hexdigest())
+
+
+def _rows(
+    provider: str, layout: SettlementLayout, reader: Iterator[list[str]]
+) -> tuple[list[SettlementLine], list[LineError]]:
+    header = [name.strip() for name in next(reader, [])]
+    missing = [name for name in layout.header if name not in header]
+    if missing:
+        raise StatementError(
+            f"line 1: the {provider} settlement report lacks {', '.join(missing)}",
+            [LineError(1, "header")],
+        )
+    at = [header.index(name) for name in layout.header]
+    lines: list[SettlementLine] = []
+    errors: list[LineError] = []
+    for row in reader:
+        if not row:
+            continue
+        number = reader.line_num  # type: ignore[attr-defined]
+        try:
+            reference, txn, amount, fee, settled = (row[i].strip() for i in at)
+            lines.append(
+                SettlementLine(
+                    provider=provider,
+                    line_number=number,
+                    provider_txn_id=txn,
+                    payment_reference=_required(reference, layout.reference),
+                    amount=_amount(amount, layout, layout.amount),
+                    fee=_amount(fee or "0", layout, layout.fee),
+                    currency=layout.currency,
+                    settlement_date=datetime.strptime(settled, layout.date_format).date(),  # noqa: DTZ007
+                )
+            )
+        except (ValueError, IndexError) as exc:
+            errors.append(LineError(number, str(exc) or "too few fields"))
+    return lines, errors
+
+
+def write_settlement(provider: str, lines: Iterable[SettlementLine], out: TextIO) -> None:
+    """Write a report in ``provider``'s layout (the simulators' side)."""
+    layout = _layout(provider)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(layout.header)
+    for line in lines:
+        writer.writerow(
+            [
+                line.payment_reference,
+                line.provider_txn_id,
+                line.amount * layout.amount_scale,
+                line.fee * layout.amount_scale,
+                line.settlement_date.strftime(layout.date_format),
+            ]
+        )
+
+
+def _required(value: str, name: str) -> str:
+    if not value:
+        raise ValueError(f"{name} is empty")
+    return value
+
+
+def _amount(text: str, layout: SettlementLayout, name: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{name} {text!r} is not a whole number")
+    value = int(text)
+    if value % layout.amount_scale:
+        raise ValueError(f"{name} {text!r} is not a multiple of {layout.amount_scale}")
+    return value // layout.amount_scale

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, gt=0, description="How long an Idempotency-Key and its answer are kept."
     )
+    refund_approval_threshold: int = Field(
+        default=10_000_000,
+        ge=0,
+        description="Refunds above this (minor units) wait for a second finance officer.",
+    )
     expiry_interval_seconds: int = Field(
         default=30,
         ge=0,

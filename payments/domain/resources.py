@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from payments.domain.payments import Payment
+from payments.domain.refunds import Refund
 
 
 def iso(value: datetime) -> str:
@@ -59,4 +60,35 @@ def payment_resource(payment: Payment) -> dict[str, Any]:
         "expires_at": iso(payment.expires_at),
         "created_at": iso(payment.created_at),
         "updated_at": iso(payment.updated_at),
+    }
+
+
+def refund_resource(refund: Refund) -> dict[str, Any]:
+    """Everything ``GET /v1/refunds/{id}`` answers."""
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "payment_id": refund.payment_id,
+        "status": refund.status.value,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "provider": refund.provider,
+        "attempt_id": refund.attempt_id,
+        "full": refund.full,
+        "requested_by": refund.requested_by,
+        "approved_by": refund.approved_by,
+        "rejected_by": refund.rejected_by,
+        "decision_note": refund.decision_note,
+        "provider_request_id": refund.request_id,
+        "provider_code": refund.provider_code,
+        "provider_message": refund.provider_message,
+        "provider_refund_id": refund.provider_refund_id,
+        "transfer_instruction": (
+            dict(refund.transfer_instruction) if refund.transfer_instruction is not None else None
+        ),
+        "next_action_at": iso(refund.next_action_at) if refund.next_action_at else None,
+        "created_at": iso(refund.created_at),
+        "updated_at": iso(refund.updated_at),
+        "settled_at": iso(refund.settled_at) if refund.settled_at else None,
     }

@@ -18,7 +18,7 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.domain.attempts import Provider
 from payments.domain.errors import InvalidConfiguration, PaymentsError
-from payments.entrypoints.api import events, health, ledger, openapi, payments
+from payments.entrypoints.api import events, health, ledger, openapi, payments, refunds
 from payments.entrypoints.api.problems import (
     ApiError,
     handle_api_error,
@@ -57,6 +57,7 @@ def all_routes() -> list[BaseRoute]:
         *payments.routes,
         *ledger.routes,
         *events.routes,
+        *refunds.routes,
     ]
 
 

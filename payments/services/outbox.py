@@ -9,7 +9,8 @@ from datetime import datetime
 
 from payments.domain.notifications import DeliveryState, Notification, new_event_id
 from payments.domain.payments import Payment
-from payments.domain.resources import payment_resource
+from payments.domain.refunds import Refund
+from payments.domain.resources import payment_resource, refund_resource
 from payments.services.ports import UnitOfWork
 
 
@@ -26,6 +27,28 @@ async def publish_payment_status(uow: UnitOfWork, payment: Payment, now: datetim
             data=payment_resource(payment),
             occurred_at=now,
             target_url=payment.draft.notify_url,
+            state=DeliveryState.PENDING,
+            next_attempt_at=now,
+        )
+    )
+
+
+async def publish_refund_status(
+    uow: UnitOfWork, refund: Refund, now: datetime, *, notify_url: str | None = None
+) -> None:
+    """``refund.<status>`` with the refund as it stands after the change; ``notify_url`` is
+    the refunded payment's own (None: the agency's default)."""
+    await uow.notifications.add(
+        Notification(
+            id=new_event_id(now),
+            agency_id=refund.agency_id,
+            type=f"refund.{refund.status.value}",
+            resource_type="refund",
+            resource_id=refund.id,
+            payment_id=refund.payment_id,
+            data=refund_resource(refund),
+            occurred_at=now,
+            target_url=notify_url,
             state=DeliveryState.PENDING,
             next_attempt_at=now,
         )

@@ -24,6 +24,7 @@ from payments.domain.notifications import (
 )
 from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
+from payments.services.refund_ports import RefundRepository
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,7 @@ class UnitOfWork(Protocol):
     credits: CreditRepository
     notifications: NotificationRepository
     schedule: ScheduleRepository
+    refunds: RefundRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -40,8 +40,10 @@ from payments.services.ports import (
     PaymentRepository,
     ScheduleRepository,
 )
+from payments.services.refund_ports import RefundRepository
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
 from tests.unit.fake_notifications import FakeNotifications, FakeSchedule, OutboxState
+from tests.unit.fake_refunds import FakeRefunds, RefundData
 
 
 class Store:
@@ -59,6 +61,7 @@ class Store:
         self.callbacks: list[ProviderCallback] = []
         self.credits: list[BankCredit] = []
         self.outbox = OutboxState()
+        self.refunds = RefundData()
 
 
 class FakeAgencies:
@@ -307,6 +310,7 @@ class FakeUnitOfWork:
     credits: CreditRepository
     notifications: NotificationRepository
     schedule: ScheduleRepository
+    refunds: RefundRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -325,6 +329,7 @@ class FakeUnitOfWork:
         self.credits = FakeCredits(self.working)
         self.notifications = FakeNotifications(self.working.outbox)
         self.schedule = FakeSchedule(self.working.outbox)
+        self.refunds = FakeRefunds(self.working)
         return self
 
     async def __aexit__(

@@ -14,6 +14,7 @@ from payments.adapters.db.pg_hot_path import (
     PgPaymentEvents,
     PgPayments,
 )
+from payments.adapters.db.refunds import SqlRefunds
 from payments.adapters.db.repositories import (
     SqlAgencies,
     SqlApiKeys,
@@ -38,6 +39,7 @@ from payments.services.ports import (
     PaymentRepository,
     ScheduleRepository,
 )
+from payments.services.refund_ports import RefundRepository
 
 
 class SqlUnitOfWork:
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
     credits: CreditRepository
     notifications: NotificationRepository
     schedule: ScheduleRepository
+    refunds: RefundRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -90,6 +93,7 @@ class SqlUnitOfWork:
         self.credits = SqlCredits(conn)
         self.notifications = SqlNotifications(conn)
         self.schedule = SqlScheduledRuns(conn)
+        self.refunds = SqlRefunds(conn)
         return self
 
     async def __aexit__(

@@ -20,6 +20,7 @@ from payments.providers.outcomes import Rejected
 from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
 from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.services.ports import StatusQuery
+from payments.services.refund_execution import process_due_refunds
 from payments.services.requery import requery_due_attempts
 from payments.services.schedule import DailyJob, DailyPolicy
 
@@ -77,8 +78,15 @@ def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
         if purged:
             log.info("idempotency_keys_purged", count=purged)
 
+    async def refunds() -> None:
+        run = await process_due_refunds(uow, container.providers, now=clock())
+        if run.sent or run.checked:
+            log.info("refunds_processed", **run.__dict__)
+
+    poll = timedelta(milliseconds=settings.worker_poll_ms)
     jobs = [
-        PeriodicJob("notifications", timedelta(milliseconds=settings.worker_poll_ms), notifications)
+        PeriodicJob("notifications", poll, notifications),
+        PeriodicJob("refunds", poll, refunds),
     ]
     if settings.expiry_interval_seconds > 0:
         every = timedelta(seconds=settings.expiry_interval_seconds)

@@ -1,0 +1,528 @@
+"""/v1/refunds and /v1/payments/{id}/refunds: finance officers give money back.
+
+Asking (and approving) answers after one try at the provider, so the officer sees a result
+at once; whatever is left open (pending, unknown, a lost process) the periodic
+``process_due_refunds`` settles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from payments.domain.access import Role
+from payments.domain.errors import FieldProblem, NotFound
+from payments.domain.refunds import Refund, RefundEvent, RefundStatus, RefundTotals
+from payments.domain.resources import iso, refund_resource
+from payments.domain.text import text_problem
+from payments.entrypoints.api import schemas
+from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.presenters import payment_json
+from payments.entrypoints.api.problems import ApiError
+from payments.entrypoints.api.requests import (
+    aware,
+    caller,
+    container,
+    decode_cursor,
+    encode_cursor,
+    parse_json,
+    parse_json_body,
+    query_model,
+    read_body,
+)
+from payments.entrypoints.container import Container
+from payments.services import refunds as service
+from payments.services.payments import IdempotentRequest, fingerprint
+from payments.services.ports import StoredResponse
+from payments.services.refund_execution import execute_refund
+from payments.services.refund_ports import RefundFilter
+
+READERS = (Role.PORTAL, Role.FINANCE, Role.TREASURY, Role.ADMIN)
+STAFF = (Role.FINANCE, Role.TREASURY, Role.ADMIN)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+RefundStatusName = Literal[
+    "awaiting_approval",
+    "approved",
+    "processing",
+    "pending",
+    "unknown",
+    "submitted",
+    "succeeded",
+    "failed",
+    "rejected",
+]
+
+
+# --- request and response models ---------------------------------------------------------------
+
+
+class CreateRefund(schemas.Strict):
+    amount: StrictInt = Field(gt=0, le=10**15, description="Minor units (VND: whole đồng).")
+    reason: schemas.Description
+    expected_available: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=10**15,
+        description="The available amount the officer saw; another answers 412.",
+    )
+
+
+class RefundDecision(schemas.Strict):
+    note: schemas.Description | None = None
+
+
+class RefundQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[RefundStatusName] = Field(default_factory=list)
+    payment_id: str | None = Field(default=None, max_length=40)
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=128)
+
+
+class CandidateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=128)
+
+
+class TransferInstructionOut(BaseModel):
+    from_bank_bin: str
+    from_account_no: str
+    amount: int
+    reference: str
+    description: str
+    original_transfer_id: str
+
+
+class RefundOut(BaseModel):
+    id: str
+    object: Literal["refund"]
+    payment_id: str
+    status: RefundStatusName
+    amount: int
+    currency: str
+    reason: str
+    provider: str
+    attempt_id: str
+    full: bool
+    requested_by: str
+    approved_by: str | None
+    rejected_by: str | None
+    decision_note: str | None
+    provider_request_id: str
+    provider_code: str | None
+    provider_message: str | None
+    provider_refund_id: str | None
+    transfer_instruction: TransferInstructionOut | None
+    next_action_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+
+
+class RefundPage(BaseModel):
+    data: list[RefundOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class RefundSummaryOut(BaseModel):
+    currency: str
+    captured: int
+    refunded: int = Field(description="Succeeded refunds.")
+    in_flight: int = Field(description="Refunds not settled yet, awaiting approval included.")
+    available: int = Field(description="captured - refunded - in_flight")
+
+
+class PaymentRefundsOut(BaseModel):
+    payment_id: str
+    refunds: RefundSummaryOut
+    data: list[RefundOut]
+
+
+class CandidateOut(BaseModel):
+    payment: schemas.PaymentOut
+    refunds: RefundSummaryOut
+
+
+class CandidatePage(BaseModel):
+    data: list[CandidateOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class RefundEventOut(BaseModel):
+    id: int | None
+    refund_id: str
+    from_status: str | None
+    to_status: str
+    cause: str
+    actor: str
+    occurred_at: datetime
+    detail: dict[str, Any]
+
+
+class RefundEventList(BaseModel):
+    data: list[RefundEventOut]
+
+
+# --- presenters -------------------------------------------------------------------------------
+
+
+def summary_json(sums: RefundTotals) -> dict[str, Any]:
+    return {
+        "currency": sums.currency,
+        "captured": sums.captured,
+        "refunded": sums.refunded,
+        "in_flight": sums.in_flight,
+        "available": sums.available,
+    }
+
+
+def event_json(event: RefundEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "refund_id": event.refund_id,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "cause": event.cause,
+        "actor": event.actor,
+        "occurred_at": iso(event.occurred_at),
+        "detail": dict(event.detail),
+    }
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("idempotency-key")
+    if key is None or not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(
+            400,
+            "idempotency-key-required" if key is None else "invalid-idempotency-key",
+            "Idempotency-Key required" if key is None else "Invalid Idempotency-Key",
+            "send an Idempotency-Key header: 1 to 255 visible ASCII characters, new per refund",
+            [FieldProblem("Idempotency-Key", "1 to 255 visible ASCII characters")],
+        )
+    return key
+
+
+def _payment_id(request: Request) -> str:
+    payment_id: str = request.path_params["payment_id"]
+    if text_problem(payment_id):
+        raise NotFound(f"no payment {payment_id!r}")
+    return payment_id
+
+
+def _refund_id(request: Request) -> str:
+    refund_id: str = request.path_params["refund_id"]
+    if text_problem(refund_id) or len(refund_id) > 40:
+        raise NotFound(f"no refund {refund_id!r}")
+    return refund_id
+
+
+def _json(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    found: str | None = getattr(request.state, "request_id", None)
+    return found
+
+
+async def _send_now(app: Container, refund: Refund) -> Refund:
+    """One try at the provider right away; the periodic run owns whatever stays open."""
+    if refund.status is not RefundStatus.APPROVED:
+        return refund
+    return await execute_refund(app.uow_factory, app.providers, refund.id, now=app.clock())
+
+
+async def create_refund(request: Request) -> Response:
+    who = await caller(request, Role.FINANCE)
+    key = _idempotency_key(request)
+    payment_id = _payment_id(request)
+    body = await parse_json_body(request, CreateRefund)
+    app = container(request)
+    settings = app.settings
+
+    def respond(refund: Refund) -> StoredResponse:
+        return StoredResponse(201, json.dumps(refund_resource(refund)))
+
+    asked = await service.request_refund(
+        app.uow_factory,
+        caller=who,
+        payment_id=payment_id,
+        amount=body.amount,
+        reason=body.reason,
+        expected_available=body.expected_available,
+        idempotency=IdempotentRequest(
+            key=key,
+            fingerprint=fingerprint(
+                "POST", f"/v1/payments/{payment_id}/refunds", body.model_dump(mode="json")
+            ),
+        ),
+        policy=service.RefundPolicy(
+            approval_threshold=settings.refund_approval_threshold,
+            idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        ),
+        respond=respond,
+        now=app.clock(),
+        request_id=_request_id(request),
+    )
+    headers = {"Idempotent-Replayed": "true" if asked.replayed else "false"}
+    if asked.refund is not None:
+        refund = await _send_now(app, asked.refund)
+    else:
+        # A replay names its refund; show it as it stands now (it may have settled since).
+        refund_id = service.replayed_refund_id(asked.response)
+        if refund_id is None:
+            return Response(
+                asked.response.body,
+                status_code=asked.response.status_code,
+                headers=headers,
+                media_type="application/json",
+            )
+        refund = await service.get_refund(app.uow_factory, who, refund_id)
+    headers["Location"] = f"/v1/refunds/{refund.id}"
+    return _json(refund_resource(refund), asked.response.status_code, headers)
+
+
+async def get_refund(request: Request) -> Response:
+    who = await caller(request, *READERS)
+    app = container(request)
+    refund = await service.get_refund(app.uow_factory, who, _refund_id(request))
+    return _json(refund_resource(refund))
+
+
+async def refund_events(request: Request) -> Response:
+    who = await caller(request, *READERS)
+    app = container(request)
+    events = await service.refund_events(app.uow_factory, who, _refund_id(request))
+    return _json({"data": [event_json(event) for event in events]})
+
+
+async def list_refunds(request: Request) -> Response:
+    who = await caller(request, *READERS)
+    app = container(request)
+    query = query_model(request, RefundQuery, multi=frozenset({"status"}))
+    payment_id = query.payment_id
+    if payment_id is not None and text_problem(payment_id):
+        payment_id = "-"  # storable, and no payment's id: matches nothing, like any unknown id
+    flt = RefundFilter(
+        statuses=frozenset(RefundStatus(s) for s in query.status),
+        payment_id=payment_id,
+        created_from=aware(query.created_from, "created_from"),
+        created_to=aware(query.created_to, "created_to"),
+    )
+    before = decode_cursor(query.cursor) if query.cursor else None
+    rows, has_more = await service.list_refunds(
+        app.uow_factory, who, flt, before_id=before, limit=query.limit
+    )
+    return _json(
+        {
+            "data": [refund_resource(r) for r in rows],
+            "has_more": has_more,
+            "next_cursor": encode_cursor(rows[-1].id) if has_more and rows else None,
+        }
+    )
+
+
+async def refund_candidates(request: Request) -> Response:
+    who = await caller(request, *STAFF)
+    app = container(request)
+    query = query_model(request, CandidateQuery)
+    before = decode_cursor(query.cursor) if query.cursor else None
+    rows, has_more = await service.refund_candidates(
+        app.uow_factory, who, before_id=before, limit=query.limit
+    )
+    return _json(
+        {
+            "data": [
+                {
+                    "payment": payment_json(row.payment, app.settings.base_url),
+                    "refunds": summary_json(row.totals),
+                }
+                for row in rows
+            ],
+            "has_more": has_more,
+            "next_cursor": encode_cursor(rows[-1].payment.id) if has_more and rows else None,
+        }
+    )
+
+
+async def payment_refunds(request: Request) -> Response:
+    who = await caller(request, *READERS)
+    app = container(request)
+    found = await service.payment_refunds(app.uow_factory, who, _payment_id(request))
+    return _json(
+        {
+            "payment_id": found.payment.id,
+            "refunds": summary_json(found.totals),
+            "data": [refund_resource(r) for r in found.refunds],
+        }
+    )
+
+
+async def _decision(request: Request) -> str | None:
+    raw = await read_body(request, container(request).settings.max_body_bytes)
+    if not raw.strip():
+        return None
+    return parse_json(raw, RefundDecision).note
+
+
+async def approve_refund(request: Request) -> Response:
+    who = await caller(request, Role.FINANCE)
+    app = container(request)
+    refund_id = _refund_id(request)
+    note = await _decision(request)
+    refund = await service.approve_refund(
+        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
+    )
+    return _json(refund_resource(await _send_now(app, refund)))
+
+
+async def reject_refund(request: Request) -> Response:
+    who = await caller(request, Role.FINANCE)
+    app = container(request)
+    refund_id = _refund_id(request)
+    note = await _decision(request)
+    refund = await service.reject_refund(
+        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
+    )
+    return _json(refund_resource(refund))
+
+
+async def confirm_refund(request: Request) -> Response:
+    who = await caller(request, Role.FINANCE, Role.ADMIN)
+    app = container(request)
+    refund_id = _refund_id(request)
+    note = await _decision(request)
+    refund = await service.confirm_refund(
+        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
+    )
+    return _json(refund_resource(refund))
+
+
+routes = [
+    Route("/v1/payments/{payment_id}/refunds", create_refund, methods=["POST"]),
+    Route("/v1/payments/{payment_id}/refunds", payment_refunds, methods=["GET"]),
+    Route("/v1/refunds", list_refunds, methods=["GET"]),
+    # Before /v1/refunds/{refund_id}, which would take "candidates" for an id.
+    Route("/v1/refunds/candidates", refund_candidates, methods=["GET"]),
+    Route("/v1/refunds/{refund_id}", get_refund, methods=["GET"]),
+    Route("/v1/refunds/{refund_id}/events", refund_events, methods=["GET"]),
+    Route("/v1/refunds/{refund_id}/approve", approve_refund, methods=["POST"]),
+    Route("/v1/refunds/{refund_id}/reject", reject_refund, methods=["POST"]),
+    Route("/v1/refunds/{refund_id}/confirm", confirm_refund, methods=["POST"]),
+]
+
+_READ = tuple(r.value for r in READERS)
+_DECISION_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422)
+for _operation in (
+    Operation(
+        "post",
+        "/v1/payments/{payment_id}/refunds",
+        "Refund (part of) a paid payment",
+        "refunds",
+        ("finance",),
+        request=CreateRefund,
+        response=RefundOut,
+        status=201,
+        headers=(("Idempotency-Key", "Unique per new refund; a retry reuses it.", True),),
+        errors=(400, 401, 403, 404, 409, 412, 413, 415, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/payments/{payment_id}/refunds",
+        "A payment's refunds and its refund summary",
+        "refunds",
+        _READ,
+        response=PaymentRefundsOut,
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "get",
+        "/v1/refunds",
+        "List refunds, newest first",
+        "refunds",
+        _READ,
+        response=RefundPage,
+        query=RefundQuery,
+        errors=(400, 401, 403),
+    ),
+    Operation(
+        "get",
+        "/v1/refunds/candidates",
+        "Paid payments flagged late, for review or overpaid",
+        "refunds",
+        tuple(r.value for r in STAFF),
+        response=CandidatePage,
+        query=CandidateQuery,
+        errors=(400, 401, 403),
+    ),
+    Operation(
+        "get",
+        "/v1/refunds/{refund_id}",
+        "Read a refund",
+        "refunds",
+        _READ,
+        response=RefundOut,
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "get",
+        "/v1/refunds/{refund_id}/events",
+        "A refund's transitions with their causes and actors",
+        "refunds",
+        _READ,
+        response=RefundEventList,
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "post",
+        "/v1/refunds/{refund_id}/approve",
+        "Approve a refund awaiting approval (another finance officer)",
+        "refunds",
+        ("finance",),
+        request=RefundDecision,
+        request_required=False,
+        response=RefundOut,
+        errors=_DECISION_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/refunds/{refund_id}/reject",
+        "Reject a refund awaiting approval",
+        "refunds",
+        ("finance",),
+        request=RefundDecision,
+        request_required=False,
+        response=RefundOut,
+        errors=_DECISION_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/refunds/{refund_id}/confirm",
+        "Confirm the outgoing transfer of a submitted (VietQR) refund",
+        "refunds",
+        ("finance", "admin"),
+        request=RefundDecision,
+        request_required=False,
+        response=RefundOut,
+        errors=_DECISION_ERRORS,
+    ),
+):
+    register(_operation)

@@ -1,0 +1,75 @@
+"""What the refund use cases need from storage (``uow.refunds``), as a protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from payments.domain.attempts import Provider
+from payments.domain.payments import Payment
+from payments.domain.refunds import Refund, RefundEvent, RefundStatus
+from payments.providers.refunds import RefundOutcome, RefundRequest
+from payments.providers.refunds import RefundStatus as ProviderRefundStatus
+
+
+@dataclass(frozen=True)
+class RefundFilter:
+    statuses: frozenset[RefundStatus] = frozenset()
+    payment_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+class RefundRepository(Protocol):
+    async def add(self, refund: Refund) -> None:
+        """Store a new refund (the database refuses one that would exceed the capture)."""
+
+    async def get(self, refund_id: str, *, lock: bool = False) -> Refund | None: ...
+
+    async def for_payment(self, payment_id: str) -> Sequence[Refund]:
+        """Oldest first."""
+
+    async def update(self, refund: Refund) -> None:
+        """Store status, decision, provider answer and schedule (the amounts never change)."""
+
+    async def add_event(self, event: RefundEvent) -> None: ...
+
+    async def events(self, refund_id: str) -> Sequence[RefundEvent]:
+        """Oldest first."""
+
+    async def page(
+        self, agency_id: int, flt: RefundFilter, *, before_id: str | None, limit: int
+    ) -> Sequence[Refund]:
+        """Newest first, strictly older than ``before_id`` (keyset pagination)."""
+
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[Refund]:
+        """Lock scheduled refunds whose next action is due, earliest first; rows other
+        processes hold are skipped."""
+
+    async def candidates(
+        self, agency_id: int, *, before_id: str | None, limit: int
+    ) -> Sequence[Payment]:
+        """Succeeded payments flagged late, for review or overpaid, newest first."""
+
+    async def remember_response(
+        self, agency_id: int, key: str, status_code: int, body: str
+    ) -> None:
+        """Keep the answer with the Idempotency-Key this transaction claimed."""
+
+
+class RefundGateway(Protocol):
+    """A provider's refund calls (``PaymentProvider`` has them; see providers/refunds.py)."""
+
+    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome: ...
+
+    async def refund_status(
+        self, request: RefundRequest, *, now: datetime
+    ) -> ProviderRefundStatus: ...
+
+
+class RefundProviders(Protocol):
+    """The configured providers by name (``ProviderRegistry`` is one)."""
+
+    def get(self, name: Provider) -> RefundGateway | None: ...

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import payments.adapters.db.notification_tables  # registers the outbox tables
+import payments.adapters.db.reconcile_tables  # registers the reconciliation tables
 import payments.adapters.db.refund_tables  # registers the refund tables
 import payments.ledger.tables  # noqa: F401  (registers the ledger tables)
 from alembic import context

@@ -18,6 +18,7 @@ PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "change_me", "secret", "password", "placeholder", "todo", "xxx"}
 )
 SANDBOX_PREFIX = "sandbox-"
+MIN_SESSION_SECRET = 32  # characters of the console's cookie-signing secret
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,30 @@ class Settings(BaseSettings):
         description="GET /v1/events lists events at least this old, so a poller's cursor "
         "never passes an event whose transaction commits late.",
     )
+    treasury_statement_url: str | None = Field(
+        default=None,
+        description="Where the nightly job fetches the treasury statement (GET ?date=YYYY-MM-DD); "
+        "sandbox: the built-in sandbox treasury.",
+    )
+    treasury_statement_token: str | None = Field(
+        default=None, repr=False, description="Bearer token for the treasury statement endpoint."
+    )
+    statement_format: str = Field(
+        default="csv", pattern="^(csv|camt)$", description="Treasury statement format: csv or camt."
+    )
+    statement_csv_mapping: str | None = Field(
+        default=None,
+        description="CSV column mapping of the treasury statement: JSON, or a path to a JSON file.",
+    )
+    reconcile_cutoff: str = Field(
+        default="16:00",
+        description="Vietnam local time (HH:MM) after which a capture belongs to the next day.",
+    )
+    settlement_window_days: int = Field(
+        default=3,
+        ge=0,
+        description="Business days after its due date a treasury booking still counts as late.",
+    )
     db_pool_size: int = Field(default=10, gt=0, description="Database connections per process.")
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool = Field(default=True, description="JSON log lines (false: console format).")
@@ -148,13 +173,19 @@ class Settings(BaseSettings):
     vietqr_webhook_secret: str | None = Field(
         default=None, repr=False, description="HMAC secret of the bank's credit notifications."
     )
+    session_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="Signs the staff console's session cookie (at least 32 characters); "
+        "sandbox: a random one per process.",
+    )
 
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("nightly_at")
+    @field_validator("nightly_at", "reconcile_cutoff")
     @classmethod
     def _time_of_day(cls, value: str) -> str:
         parse_local_time(value)  # ValueError names the problem
@@ -203,6 +234,11 @@ class Settings(BaseSettings):
             ),
         )
 
+    @property
+    def statement_url(self) -> str:
+        """The treasury statement endpoint; in sandbox mode the sandbox treasury by default."""
+        return self._value("treasury_statement_url", f"{self.base_url}/sandbox/treasury/statement")
+
     def provider_problems(self) -> list[str]:
         """Why the provider configuration cannot run for real money (empty in sandbox mode).
 
@@ -232,3 +268,17 @@ class Settings(BaseSettings):
             elif value.startswith(SANDBOX_PREFIX):
                 problems.append(f"PAYMENTS_{name.upper()} is a sandbox secret")
         return problems
+
+    def console_problems(self) -> list[str]:
+        """Why the staff console's session secret cannot sign real sessions (empty in sandbox
+        mode, where a random secret is made per process)."""
+        value = self.session_secret
+        if self.sandbox:
+            return []
+        if value is None or value.strip().lower() in PLACEHOLDER_SECRETS:
+            return ["PAYMENTS_SESSION_SECRET is missing or a placeholder"]
+        if value.startswith(SANDBOX_PREFIX):
+            return ["PAYMENTS_SESSION_SECRET is a sandbox secret"]
+        if len(value.strip()) < MIN_SESSION_SECRET:
+            return [f"PAYMENTS_SESSION_SECRET is shorter than {MIN_SESSION_SECRET} characters"]
+        return []

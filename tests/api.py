@@ -35,6 +35,7 @@ TEST_PROVIDERS: dict[str, str] = {
     "vietqr_account_no": "113366668888",
     "vietqr_account_name": "KBNN TEST",
     "vietqr_webhook_secret": "test-vietqr-webhook-secret",
+    "session_secret": "test-console-session-secret-0123456789",
 }
 _sequence = itertools.count(1)
 

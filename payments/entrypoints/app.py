@@ -18,7 +18,16 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.domain.attempts import Provider
 from payments.domain.errors import InvalidConfiguration, PaymentsError
-from payments.entrypoints.api import events, health, ledger, openapi, payments, refunds
+from payments.entrypoints import console
+from payments.entrypoints.api import (
+    events,
+    health,
+    ledger,
+    openapi,
+    payments,
+    reconciliation,
+    refunds,
+)
 from payments.entrypoints.api.problems import (
     ApiError,
     handle_api_error,
@@ -33,6 +42,7 @@ from payments.entrypoints.web import (
     checkout,
     sandbox_delivery,
     sandbox_momo,
+    sandbox_treasury,
     sandbox_vietqr,
     sandbox_vnpay,
 )
@@ -58,14 +68,16 @@ def all_routes() -> list[BaseRoute]:
         *ledger.routes,
         *events.routes,
         *refunds.routes,
+        *reconciliation.routes,
     ]
 
 
 def page_routes(settings: Settings) -> list[BaseRoute]:
     """Payer pages and provider protocols (HTML and provider formats, not our JSON API)."""
-    routes: list[BaseRoute] = [*checkout.routes, *callbacks.routes]
+    routes: list[BaseRoute] = [*checkout.routes, *callbacks.routes, console.mount(settings)]
     if settings.sandbox:
         routes.extend([*sandbox_vnpay.routes, *sandbox_momo.routes, *sandbox_vietqr.routes])
+        routes.extend(sandbox_treasury.routes)
     return routes
 
 
@@ -105,7 +117,7 @@ def provider_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRe
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
     configure_logging(settings.log_level, json=settings.log_json)
-    problems = settings.provider_problems()
+    problems = settings.provider_problems() + settings.console_problems()
     if problems:
         raise InvalidConfiguration(problems)
 

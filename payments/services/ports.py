@@ -24,6 +24,7 @@ from payments.domain.notifications import (
 )
 from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
+from payments.services.reconcile_ports import ReconciliationRepository
 from payments.services.refund_ports import RefundRepository
 
 
@@ -316,6 +317,7 @@ class UnitOfWork(Protocol):
     notifications: NotificationRepository
     schedule: ScheduleRepository
     refunds: RefundRepository
+    reconciliation: ReconciliationRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -40,10 +40,12 @@ from payments.services.ports import (
     PaymentRepository,
     ScheduleRepository,
 )
+from payments.services.reconcile_ports import ReconciliationRepository
 from payments.services.refund_ports import RefundRepository
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
 from tests.unit.fake_notifications import FakeNotifications, FakeSchedule, OutboxState
 from tests.unit.fake_refunds import FakeRefunds, RefundData
+from tests.unit.reconcile.fake_store import FakeReconciliation, ReconciliationData
 
 
 class Store:
@@ -62,6 +64,7 @@ class Store:
         self.credits: list[BankCredit] = []
         self.outbox = OutboxState()
         self.refunds = RefundData()
+        self.reconciliation = ReconciliationData()
 
 
 class FakeAgencies:
@@ -311,6 +314,7 @@ class FakeUnitOfWork:
     notifications: NotificationRepository
     schedule: ScheduleRepository
     refunds: RefundRepository
+    reconciliation: ReconciliationRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -330,6 +334,7 @@ class FakeUnitOfWork:
         self.notifications = FakeNotifications(self.working.outbox)
         self.schedule = FakeSchedule(self.working.outbox)
         self.refunds = FakeRefunds(self.working)
+        self.reconciliation = FakeReconciliation(self.working)
         return self
 
     async def __aexit__(

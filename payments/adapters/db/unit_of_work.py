@@ -14,6 +14,7 @@ from payments.adapters.db.pg_hot_path import (
     PgPaymentEvents,
     PgPayments,
 )
+from payments.adapters.db.reconciliation import SqlReconciliation
 from payments.adapters.db.refunds import SqlRefunds
 from payments.adapters.db.repositories import (
     SqlAgencies,
@@ -39,6 +40,7 @@ from payments.services.ports import (
     PaymentRepository,
     ScheduleRepository,
 )
+from payments.services.reconcile_ports import ReconciliationRepository
 from payments.services.refund_ports import RefundRepository
 
 
@@ -56,6 +58,7 @@ class SqlUnitOfWork:
     notifications: NotificationRepository
     schedule: ScheduleRepository
     refunds: RefundRepository
+    reconciliation: ReconciliationRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -94,6 +97,7 @@ class SqlUnitOfWork:
         self.notifications = SqlNotifications(conn)
         self.schedule = SqlScheduledRuns(conn)
         self.refunds = SqlRefunds(conn)
+        self.reconciliation = SqlReconciliation(conn)
         return self
 
     async def __aexit__(

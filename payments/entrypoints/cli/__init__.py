@@ -6,6 +6,7 @@ import click
 
 from payments.entrypoints.cli.admin import agency, apikey
 from payments.entrypoints.cli.ledger import ledger
+from payments.entrypoints.cli.reconcile import reconcile
 from payments.entrypoints.cli.run import demo, expire, migrate, serve
 from payments.entrypoints.cli.worker import worker
 
@@ -15,7 +16,7 @@ def cli() -> None:
     """Public-fee payment gateway: run it, migrate it, manage agencies and keys."""
 
 
-for command in (migrate, serve, worker, demo, expire, agency, apikey, ledger):
+for command in (migrate, serve, worker, demo, expire, agency, apikey, ledger, reconcile):
     cli.add_command(command)
 
 

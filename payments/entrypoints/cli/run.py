@@ -114,6 +114,12 @@ Public-fee payment gateway: demo (sandbox mode, SQLite file {database_file})
   API           {base_url}/v1/payments
   OpenAPI       {base_url}/openapi.json
   Health        {base_url}/healthz   {base_url}/readyz
+  Staff console {base_url}/console   (sign in with the treasury or admin key below)
+
+Reconcile a day against the sandbox treasury's statement (in another terminal):
+  PAYMENTS_SANDBOX=true PAYMENTS_BASE_URL={base_url} \\
+  PAYMENTS_DATABASE_URL={settings.database_url} \\
+  payments reconcile --date $(TZ=Asia/Ho_Chi_Minh date +%F) --fetch
 
 API keys for agency {DEMO_AGENCY} (new ones each run; store them, they are shown once):
 """

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import structlog
 
+from payments.adapters.treasury import fetch_and_reconcile
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
@@ -96,9 +97,37 @@ def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
 
 
 def daily_jobs(container: Container) -> list[DailyJob]:
-    """Run once per Vietnam business day at ``PAYMENTS_NIGHTLY_AT`` for the day before
-    (the nightly reconciliation goes here)."""
-    return []
+    """Run once per Vietnam business day at ``PAYMENTS_NIGHTLY_AT`` for the day before.
+
+    The nightly reconciliation runs when ``PAYMENTS_TREASURY_STATEMENT_URL`` is set (point it
+    at ``<base>/sandbox/treasury/statement`` to reconcile against the sandbox treasury): a
+    worker with no treasury to ask would only record a failed run every night.
+    """
+    settings = container.settings
+    if not settings.treasury_statement_url:
+        return []
+
+    async def reconcile(day: date, now: datetime) -> None:
+        # Safe twice for one day: the same statement imports nothing new, a rerun reproduces
+        # the report and posts nothing (payments/services/reconciliation.py).
+        result = await fetch_and_reconcile(
+            container.uow_factory,
+            container.http,
+            settings,
+            day,
+            now=now,
+            status_query=status_query(container.providers),
+        )
+        log.info(
+            "reconciled",
+            business_date=day.isoformat(),
+            run=result.run.id,
+            items=result.run.item_count,
+            posted=result.run.posted_payments,
+            confirmed=len(result.confirmed),
+        )
+
+    return [DailyJob("reconcile", reconcile)]
 
 
 def build_worker(

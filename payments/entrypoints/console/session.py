@@ -1,0 +1,160 @@
+"""Who is signed in to the console: a signed, HttpOnly, SameSite=Strict session cookie.
+
+Staff sign in with their personal API key (role treasury or admin). The cookie never holds
+the key: it holds the key's id, agency, role and label, the SHA-256 digest the database
+stores for the key (not a credential: the API hashes what it is given, so a digest cannot
+be presented as a key), and when the session began. Every request looks the key up again by
+that digest (through the app's few-second key cache), so a revoked key or a changed role
+ends its sessions within seconds; a session ends ``SESSION_HOURS`` after sign-in whatever
+happens (checked against the app's clock, and the cookie's signature expires with it).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+
+from payments.domain.access import Caller, Role, hash_api_key
+from payments.entrypoints.api.requests import container
+from payments.services.access import authenticate
+from payments.settings import Settings
+
+PREFIX = "/console"
+COOKIE = "payments_console"
+SESSION_HOURS = 8
+SESSION_SECONDS = SESSION_HOURS * 3600
+STAFF_ROLES = frozenset({Role.TREASURY, Role.ADMIN})
+STAFF = "staff"  # session key of the signed-in person
+
+
+class SignInRequired(Exception):
+    """No live session: the console answers with the sign-in page (``reason``: a text key)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "sign in")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Staff:
+    key_id: int
+    agency: str
+    role: Role
+    label: str
+
+    @property
+    def actor(self) -> str:
+        """What the audit log and the item's history record: the same as over the API."""
+        return f"apikey:{self.key_id}"
+
+
+def middleware(settings: Settings) -> Middleware:
+    # Sandbox and demo: a fresh random secret per process (sessions end on restart); outside
+    # sandbox the app refuses to start without a real one (Settings.console_problems).
+    secret = settings.session_secret or secrets.token_urlsafe(32)
+    return Middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=COOKIE,
+        max_age=SESSION_SECONDS,
+        path=PREFIX,
+        same_site="strict",
+        https_only=settings.base_url.startswith("https://"),
+    )
+
+
+def session(request: Request) -> dict[str, Any]:
+    found: dict[str, Any] = request.session
+    return found
+
+
+class NotStaff(Exception):
+    """The key is valid but its role may not use the console."""
+
+
+async def sign_in(request: Request, presented_key: str) -> Staff:
+    """Check the key (NotAuthenticated when unknown or revoked; NotStaff for another role)
+    and start a fresh session for it."""
+    app = container(request)
+    caller = await authenticate(app.uow_factory, presented_key)
+    if caller.role not in STAFF_ROLES:
+        raise NotStaff(caller.role.value)
+    key_hash = hash_api_key(presented_key)
+    async with app.uow_factory() as uow:
+        found = await uow.api_keys.by_hash(key_hash)
+    label = (found[0].label if found else None) or caller.actor
+    staff = Staff(caller.api_key_id, caller.agency_code, caller.role, label)
+    kept_language = session(request).get("lang")
+    session(request).clear()  # nothing from before sign-in survives (csrf token included)
+    session(request)[STAFF] = {
+        "id": staff.key_id,
+        "agency": staff.agency,
+        "role": staff.role.value,
+        "label": staff.label,
+        "digest": key_hash,
+        "since": int(app.clock().timestamp()),
+    }
+    if kept_language:
+        session(request)["lang"] = kept_language
+    return staff
+
+
+def sign_out(request: Request) -> None:
+    kept_language = session(request).get("lang")
+    session(request).clear()
+    if kept_language:
+        session(request)["lang"] = kept_language
+
+
+async def current_staff(request: Request) -> Staff:
+    """The signed-in person, re-checked; SignInRequired when there is none any more."""
+    data = session(request).get(STAFF)
+    if not isinstance(data, dict):
+        raise SignInRequired()
+    app = container(request)
+    try:
+        since = int(data["since"])
+        key_id = int(data["id"])
+        digest = str(data["digest"])
+        label = str(data["label"])
+    except (KeyError, TypeError, ValueError):
+        sign_out(request)
+        raise SignInRequired() from None
+    if not 0 <= int(app.clock().timestamp()) - since <= SESSION_SECONDS:
+        sign_out(request)
+        raise SignInRequired("session_ended")
+    caller = await _key(request, digest)
+    if caller is None or caller.api_key_id != key_id or caller.role not in STAFF_ROLES:
+        sign_out(request)
+        raise SignInRequired("session_ended")
+    return Staff(caller.api_key_id, caller.agency_code, caller.role, label)
+
+
+async def _key(request: Request, digest: str) -> Caller | None:
+    """The key behind a session, from the app's key cache or the database (None: revoked or
+    gone). The cache is the API's: a revocation reaches both within its few seconds."""
+    app = container(request)
+    now = time.monotonic_ns()
+    cached = app.keys.get(digest, now)
+    if cached is not None:
+        return cached
+    async with app.uow_factory() as uow:
+        found = await uow.api_keys.by_hash(digest)
+    if found is None or found[0].revoked_at is not None:
+        return None
+    key, agency = found
+    caller = Caller(
+        api_key_id=key.id,
+        agency_id=agency.id,
+        agency_code=agency.code,
+        role=key.role,
+        allowed_hosts=agency.allowed_hosts,
+    )
+    app.keys.put(digest, caller, now)
+    return caller

@@ -1,0 +1,248 @@
+"""What the reconciliation needs from storage: statements, runs, items and their workflow.
+
+The queries are shaped for the API and for a staff console alike (runs newest first, items
+in keyset pages with filters, breakdowns grouped in the database), so neither has to load a
+whole run to show a page of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+from payments.reconcile.matching import GatewayPayment, MatchItem, Outcome
+from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.statements import Statement, StatementLine
+
+
+class ItemState(StrEnum):
+    OPEN = "open"  # an exception nobody has explained yet
+    RESOLVED = "resolved"  # explained, with a note and who did it
+    CLOSED = "closed"  # nothing to explain: matched, late or ignored
+
+
+class Dimension(StrEnum):
+    """What a run's totals can be grouped by."""
+
+    AGENCY = "agency"
+    TREASURY_CODE = "treasury_code"
+    CHAPTER = "chapter"
+    SUB_ITEM = "sub_item"
+    PROVIDER = "provider"
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    id: int
+    source: str
+    statement_id: str
+    content_hash: str
+    format: str
+    business_date: date
+    account: str
+    currency: str
+    line_count: int
+    credit_total: int
+    debit_total: int
+    imported_at: datetime
+    imported_by: str
+
+
+@dataclass(frozen=True)
+class NewStatement:
+    header: Statement
+    business_date: date
+    credit_total: int
+    debit_total: int
+    imported_at: datetime
+    imported_by: str
+
+
+@dataclass(frozen=True)
+class OutcomeTotal:
+    count: int
+    gateway_amount: int
+    treasury_amount: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    business_date: date
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+    statements: tuple[int, ...]
+    config: dict[str, Any]
+    totals: dict[str, OutcomeTotal]  # per outcome
+    item_count: int
+    matched_gateway_total: int
+    matched_treasury_total: int
+    posted_payments: int
+    posted_entries: int
+
+
+class ItemRow(NamedTuple):
+    """An item as written: the matcher's item, its stable key (exceptions only: the key
+    carries a resolution over to reruns) and its workflow state."""
+
+    item_key: str | None
+    item: MatchItem
+    state: ItemState
+    resolution_note: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    run_id: int
+    item_key: str | None
+    item: MatchItem
+    state: ItemState
+    resolution_note: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    outcomes: frozenset[Outcome] = frozenset()
+    state: ItemState | None = None
+    agency: str | None = None
+    provider: str | None = None
+    treasury_code: str | None = None
+    chapter: str | None = None
+    sub_item: str | None = None
+    payment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    business_date: date
+    item_key: str
+    run_id: int
+    action: str  # opened, resolved, carried, provider_confirmed
+    actor: str
+    note: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Resolution:
+    note: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One group of a run's totals: e.g. agency "HCM-TAX", outcome matched."""
+
+    key: str | None
+    outcome: Outcome
+    count: int
+    gateway_amount: int
+    treasury_amount: int
+
+
+@dataclass(frozen=True)
+class Remittance:
+    payment_id: str
+    business_date: date
+    run_id: int
+    entry_id: int  # the ledger entry that remitted it
+
+
+@dataclass
+class DayPayments:
+    """The succeeded payments of a span of capture times, and which were remitted already."""
+
+    payments: list[GatewayPayment] = field(default_factory=list)
+    remitted_on: dict[str, date] = field(default_factory=dict)
+
+
+class ReconciliationRepository(Protocol):
+    async def lock_day(self, business_date: date) -> None:
+        """Hold the day until the transaction ends: two runs of one day (the nightly job on
+        two workers, an operator's rerun) take turns, so neither remits what the other did."""
+
+    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None: ...
+
+    async def open_statement(
+        self, source: str, business_date: date, imported_at: datetime, imported_by: str
+    ) -> int:
+        """A placeholder row the lines can refer to while they stream in; its header (and
+        content hash) is only known at the end of the file: ``complete_statement``."""
+
+    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None: ...
+
+    async def add_lines(self, statement_id: int, lines: Sequence[StatementLine]) -> None:
+        """Append lines of a statement (called in chunks, in the statement's transaction)."""
+
+    async def add_settlement_lines(
+        self, statement_id: int, lines: Sequence[SettlementLine]
+    ) -> None:
+        """The lines of a provider's settlement report (a statement whose source is the
+        provider)."""
+
+    async def settlement_lines_of(self, statement_ids: Sequence[int]) -> list[SettlementLine]:
+        """In statement then line order."""
+
+    async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
+        """Oldest first."""
+
+    async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:
+        """The lines of these statements, statement by statement, in line order, as the
+        matcher reads them (free text such as the remittance information may be left out)."""
+
+    async def succeeded_payments(
+        self, captured_from: datetime, captured_to: datetime
+    ) -> DayPayments:
+        """Succeeded payments whose successful attempt finished in [from, to), with their
+        budget codes, provider and provider reference; and the ones already remitted."""
+
+    async def add_run(self, run: RunRecord) -> int:
+        """Store the run (its ``id`` is ignored); return the new id."""
+
+    async def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None: ...
+
+    async def add_history(self, entries: Iterable[HistoryEntry]) -> None: ...
+
+    async def add_remittances(self, remittance: Remittance, payment_ids: Sequence[str]) -> None:
+        """One row per payment of ``payment_ids`` (``remittance.payment_id`` is ignored); a
+        payment already present is a conflict (the caller checked)."""
+
+    async def resolutions(self, run_id: int) -> dict[str, Resolution]:
+        """The resolved items of a run, by item key: what a rerun carries over."""
+
+    async def latest_run(self, business_date: date) -> RunRecord | None: ...
+
+    async def run(self, run_id: int) -> RunRecord | None: ...
+
+    async def runs(
+        self, *, before_id: int | None, limit: int, business_date: date | None = None
+    ) -> Sequence[RunRecord]:
+        """Newest first, ids strictly below ``before_id``."""
+
+    async def items(
+        self, run_id: int, flt: ItemFilter, *, after_id: int | None, limit: int
+    ) -> Sequence[StoredItem]:
+        """In item order (the report's order), ids strictly above ``after_id``."""
+
+    async def item(self, item_id: int, *, lock: bool = False) -> StoredItem | None: ...
+
+    async def resolve(self, item_id: int, resolution: Resolution) -> None: ...
+
+    async def annotate(self, item_id: int, note: str) -> None:
+        """Replace an item's note (a provider answer learnt after the run)."""
+
+    async def history(self, business_date: date, item_key: str) -> Sequence[HistoryEntry]:
+        """Oldest first."""
+
+    async def breakdown(self, run_id: int, by: Dimension) -> Sequence[Breakdown]:
+        """Counts and sums per (dimension value, outcome), ordered by value then outcome."""

@@ -1,0 +1,124 @@
+"""The sandbox treasury end to end: the nightly job fetches the day's statement from it over
+HTTP (in-process in sandbox mode), imports it and reconciles the day; running the job twice
+changes nothing; the switches put exactly their discrepancy in the report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from payments.adapters.treasury import statement_reader
+from payments.entrypoints.app import create_app
+from payments.entrypoints.container import Container
+from payments.entrypoints.worker.jobs import daily_jobs
+from payments.ledger import chart
+from payments.reconcile.matching import Outcome
+from payments.services.reconciliation import (
+    import_statement,
+    list_items,
+    list_runs,
+    reconcile_day,
+)
+from payments.settings import Settings
+from tests.api import BASE_URL
+from tests.integration.reconcile.days import DAY, NIGHT, gateway
+
+STATEMENT_URL = f"{BASE_URL}/sandbox/treasury/statement"
+
+
+@pytest.fixture
+async def sandbox(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
+    settings = Settings(
+        database_url=database_url,
+        base_url=BASE_URL,
+        sandbox=True,
+        expiry_interval_seconds=0,
+        log_level="warning",
+        treasury_statement_url=STATEMENT_URL,
+        treasury_statement_token="sandbox-treasury-token",
+    )
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client, app.state.container
+
+
+async def outcomes(container: Container, run_id: int) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for stored in await list_items(container.uow_factory, run_id, limit=500):
+        found.setdefault(stored.item.outcome.value, []).append(stored.item.payment_id)
+    return found
+
+
+async def test_the_nightly_job_reconciles_against_the_sandbox_treasury_twice_safely(
+    sandbox: tuple[httpx.AsyncClient, Container],
+) -> None:
+    client, container = sandbox
+    gw = await gateway(container.uow_factory)
+    paid = [await gw.paid(100_000 * (n + 1)) for n in range(3)]
+    [job] = daily_jobs(container)
+    assert job.name == "reconcile"
+
+    await job.run(DAY, NIGHT)
+    await job.run(DAY, NIGHT)  # a second attempt of the same night
+
+    runs = await list_runs(container.uow_factory)
+    assert len(runs) == 2
+    first, second = runs[1], runs[0]
+    assert (first.posted_payments, second.posted_payments) == (3, 0)
+    assert first.totals == second.totals
+    assert first.statements == second.statements  # the same statement, imported once
+    assert await outcomes(container, second.id) == {"matched": sorted(p.id for p in paid)}
+    async with container.uow_factory() as tx:
+        totals = {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
+    assert totals[chart.collection_bank().code] == -600_000
+
+    # Without the token the sandbox treasury refuses, as the real one would.
+    refused = await client.get(f"{STATEMENT_URL}?date={DAY.isoformat()}")
+    assert refused.status_code == 401
+
+
+async def test_switches_inject_their_discrepancies(
+    sandbox: tuple[httpx.AsyncClient, Container],
+) -> None:
+    client, container = sandbox
+    gw = await gateway(container.uow_factory)
+    paid = sorted([(await gw.paid(100_000 * (n + 1))).id for n in range(8)])
+    auth = {"Authorization": "Bearer sandbox-treasury-token"}
+    query = f"date={DAY.isoformat()}&inject=missing,amount_mismatch,duplicate,unknown"
+    response = await client.get(f"{STATEMENT_URL}?{query}&format=csv", headers=auth)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 8 - 1 + 1 + 1  # one missing, one duplicated, one unknown
+    camt = await client.get(f"{STATEMENT_URL}?{query}&format=camt", headers=auth)
+    assert camt.text.count("<Ntry>") == 9
+
+    bad = await client.get(f"{STATEMENT_URL}?date={DAY.isoformat()}&inject=nope", headers=auth)
+    assert bad.status_code == 400
+    settlement = await client.get(
+        f"{BASE_URL}/sandbox/treasury/settlements/vnpay?date={DAY.isoformat()}"
+    )
+    assert settlement.status_code == 200
+    assert len(settlement.text.strip().splitlines()) == 1 + 8
+
+    await import_statement(
+        container.uow_factory,
+        statement_reader(io.BytesIO(camt.content), "camt"),
+        business_date=DAY,
+        actor="t",
+        now=NIGHT,
+    )
+    result = await reconcile_day(container.uow_factory, DAY, now=NIGHT)
+    found = await outcomes(container, result.run.id)
+    assert found[Outcome.MISSING_AT_TREASURY.value] == [paid[0]]
+    assert found[Outcome.AMOUNT_MISMATCH.value] == [paid[1]]
+    assert found[Outcome.DUPLICATE.value] == [paid[2]]
+    assert found[Outcome.UNKNOWN_AT_GATEWAY.value] == [None]
+    assert len(found[Outcome.MATCHED.value]) == 6

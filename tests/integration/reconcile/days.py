@@ -1,0 +1,111 @@
+"""Building a reconciliation day on a real database: succeeded payments through the checkout
+services, and a treasury statement as the CSV the treasury sends."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from payments.domain.access import Caller
+from payments.domain.attempts import Provider, ProviderOutcome, Result
+from payments.domain.payments import Payment
+from payments.reconcile.csv_format import read_csv
+from payments.services import checkout
+from payments.services import payments as service
+from payments.services.ports import UnitOfWorkFactory
+from payments.services.reconciliation import Imported, import_statement
+from tests.factories import LIMITS, draft, portal_caller, respond
+
+DAY = date(2025, 3, 12)  # a Wednesday, business day in Vietnam
+CREATED = datetime(2025, 3, 12, 1, 30, tzinfo=UTC)  # 08:30 in Hanoi
+CAPTURED = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi, before the 16:00 cut-off
+NIGHT = datetime(2025, 3, 12, 18, 0, tzinfo=UTC)  # 01:00 the next morning in Hanoi
+MERCHANT = "DEMOTMN1"
+HEADER = "booking_date,amount,currency,direction,bank_reference,payment_reference,remittance\n"
+
+
+@dataclass
+class Gateway:
+    uow: UnitOfWorkFactory
+    caller: Caller
+    made: int = 0
+
+    async def payment(self, amount: int = 150_000) -> Payment:
+        """A payment in status created (the payer has not paid yet)."""
+        self.made += 1
+        created = await service.create_payment(
+            self.uow,
+            caller=self.caller,
+            draft=draft(reference=f"HS-{self.made}", amount=amount),
+            idempotency=service.IdempotentRequest(f"k{self.made}", "f"),
+            limits=LIMITS,
+            respond=respond,
+            now=CREATED,
+        )
+        assert created.payment is not None
+        return created.payment
+
+    async def started(self, amount: int = 150_000) -> checkout.StartedAttempt:
+        """A payment the payer is paying at VNPay: its attempt is open."""
+        payment = await self.payment(amount)
+        return await checkout.start_attempt(
+            self.uow,
+            token=payment.checkout_token,
+            provider=Provider.VNPAY,
+            merchant=MERCHANT,
+            now=CREATED,
+        )
+
+    async def paid(self, amount: int = 150_000, *, at: datetime = CAPTURED) -> Payment:
+        """A payment VNPay captured at ``at``."""
+        started = await self.started(amount)
+        applied = await checkout.apply_provider_outcome(
+            self.uow, success(started), callback=None, now=at
+        )
+        assert applied.payment is not None
+        return applied.payment
+
+
+def success(started: checkout.StartedAttempt) -> ProviderOutcome:
+    return ProviderOutcome(
+        Provider.VNPAY,
+        started.attempt.provider_ref,
+        MERCHANT,
+        started.attempt.amount,
+        "VND",
+        Result.SUCCEEDED,
+        "00",
+        "14000001",
+    )
+
+
+async def gateway(uow: UnitOfWorkFactory) -> Gateway:
+    return Gateway(uow, await portal_caller(uow, CREATED))
+
+
+def csv_line(
+    reference: str,
+    amount: int = 150_000,
+    *,
+    booked: date = DAY,
+    direction: str = "credit",
+    bank_reference: str = "",
+) -> str:
+    return f"{booked.isoformat()},{amount},VND,{direction},{bank_reference},{reference},NOP NSNN\n"
+
+
+def statement(*lines: str) -> bytes:
+    return (HEADER + "".join(lines)).encode()
+
+
+async def import_csv(
+    uow: UnitOfWorkFactory, content: bytes, day: date = DAY, *, at: datetime = NIGHT
+) -> Imported:
+    return await import_statement(
+        uow, read_csv(io.BytesIO(content)), business_date=day, actor="ops", now=at
+    )
+
+
+def next_day(day: date, days: int = 1) -> date:
+    return day + timedelta(days=days)

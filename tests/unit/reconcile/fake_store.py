@@ -1,0 +1,259 @@
+"""An in-memory ReconciliationRepository, part of the unit tests' FakeUnitOfWork."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from payments.domain.attempts import AttemptStatus
+from payments.domain.payments import PaymentStatus
+from payments.reconcile.matching import GatewayPayment
+from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.statements import StatementLine
+from payments.services.reconcile_ports import (
+    Breakdown,
+    DayPayments,
+    Dimension,
+    HistoryEntry,
+    ItemFilter,
+    ItemRow,
+    ItemState,
+    NewStatement,
+    Remittance,
+    Resolution,
+    RunRecord,
+    StoredItem,
+    StoredStatement,
+)
+from payments.services.reconciliation import matching_view
+
+if TYPE_CHECKING:
+    from tests.unit.fakes import Store
+
+
+@dataclass
+class ReconciliationData:
+    statements: dict[int, StoredStatement] = field(default_factory=dict)
+    lines: dict[int, list[StatementLine]] = field(default_factory=dict)
+    settlements: dict[int, list[SettlementLine]] = field(default_factory=dict)
+    runs: dict[int, RunRecord] = field(default_factory=dict)
+    items: dict[int, StoredItem] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)
+    remittances: dict[str, Remittance] = field(default_factory=dict)
+
+
+class FakeReconciliation:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.data = store.reconciliation
+
+    async def lock_day(self, business_date: date) -> None:
+        return None  # one process, one unit of work at a time
+
+    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None:
+        found = [s for s in self.data.statements.values() if s.content_hash == content_hash]
+        return found[0] if found else None
+
+    async def open_statement(
+        self, source: str, business_date: date, imported_at: datetime, imported_by: str
+    ) -> int:
+        new_id = len(self.data.statements) + 1
+        self.data.statements[new_id] = StoredStatement(
+            new_id,
+            source,
+            "",
+            f"pending:{new_id}",
+            "csv",
+            business_date,
+            "",
+            "XXX",
+            0,
+            0,
+            0,
+            imported_at,
+            imported_by,
+        )
+        self.data.lines[new_id] = []
+        return new_id
+
+    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None:
+        header = statement.header
+        if await self.statement_by_hash(header.content_hash) is not None:
+            raise ValueError("duplicate content hash")  # the database's unique key
+        self.data.statements[statement_id] = replace(
+            self.data.statements[statement_id],
+            statement_id=header.statement_id,
+            content_hash=header.content_hash,
+            format=header.format.value,
+            account=header.account,
+            currency=header.currency,
+            line_count=header.line_count,
+            credit_total=statement.credit_total,
+            debit_total=statement.debit_total,
+        )
+
+    async def add_lines(self, statement_id: int, lines: Sequence[StatementLine]) -> None:
+        self.data.lines[statement_id].extend(lines)
+
+    async def add_settlement_lines(
+        self, statement_id: int, lines: Sequence[SettlementLine]
+    ) -> None:
+        self.data.settlements.setdefault(statement_id, []).extend(lines)
+
+    async def settlement_lines_of(self, statement_ids: Sequence[int]) -> list[SettlementLine]:
+        return [
+            line for sid in sorted(statement_ids) for line in self.data.settlements.get(sid, [])
+        ]
+
+    async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
+        return [
+            s
+            for s in sorted(self.data.statements.values(), key=lambda s: s.id)
+            if s.business_date == business_date and s.source == source
+        ]
+
+    async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:
+        return [
+            matching_view(line) for sid in sorted(statement_ids) for line in self.data.lines[sid]
+        ]
+
+    async def succeeded_payments(
+        self, captured_from: datetime, captured_to: datetime
+    ) -> DayPayments:
+        found = DayPayments()
+        for attempt in self.store.attempts.values():
+            if attempt.status is not AttemptStatus.SUCCEEDED:
+                continue
+            if not captured_from <= attempt.updated_at < captured_to:
+                continue
+            payment = self.store.payments[attempt.payment_id]
+            if payment.status is not PaymentStatus.SUCCEEDED:
+                continue
+            budget = payment.draft.budget
+            found.payments.append(
+                GatewayPayment(
+                    payment.id,
+                    self.store.agencies[payment.agency_id].code,
+                    payment.draft.amount,
+                    payment.draft.currency,
+                    budget.treasury_code,
+                    budget.chapter,
+                    budget.sub_item,
+                    attempt.provider.value,
+                    attempt.updated_at,
+                    attempt.provider_ref,
+                )
+            )
+            remitted = self.data.remittances.get(payment.id)
+            if remitted is not None:
+                found.remitted_on[payment.id] = remitted.business_date
+        return found
+
+    async def add_run(self, run: RunRecord) -> int:
+        new_id = len(self.data.runs) + 1
+        self.data.runs[new_id] = replace(run, id=new_id)
+        return new_id
+
+    async def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None:
+        for row in rows:
+            new_id = len(self.data.items) + 1
+            self.data.items[new_id] = StoredItem(new_id, run_id, *row)
+
+    async def add_history(self, entries: Iterable[HistoryEntry]) -> None:
+        self.data.history.extend(entries)
+
+    async def add_remittances(self, remittance: Remittance, payment_ids: Sequence[str]) -> None:
+        for pid in payment_ids:
+            row = replace(remittance, payment_id=pid)
+            if row.payment_id in self.data.remittances:
+                raise ValueError("payment already remitted")  # the primary key
+            self.data.remittances[row.payment_id] = row
+
+    async def resolutions(self, run_id: int) -> dict[str, Resolution]:
+        return {
+            i.item_key: Resolution(i.resolution_note or "", i.resolved_by or "", i.resolved_at)
+            for i in self.data.items.values()
+            if i.run_id == run_id
+            and i.state is ItemState.RESOLVED
+            and i.resolved_at
+            and i.item_key is not None
+        }
+
+    async def latest_run(self, business_date: date) -> RunRecord | None:
+        found = [r for r in self.data.runs.values() if r.business_date == business_date]
+        return max(found, key=lambda r: r.id) if found else None
+
+    async def run(self, run_id: int) -> RunRecord | None:
+        return self.data.runs.get(run_id)
+
+    async def runs(
+        self, *, before_id: int | None, limit: int, business_date: date | None = None
+    ) -> Sequence[RunRecord]:
+        found = [
+            r
+            for r in sorted(self.data.runs.values(), key=lambda r: -r.id)
+            if (before_id is None or r.id < before_id)
+            and (business_date is None or r.business_date == business_date)
+        ]
+        return found[:limit]
+
+    async def items(
+        self, run_id: int, flt: ItemFilter, *, after_id: int | None, limit: int
+    ) -> Sequence[StoredItem]:
+        found = []
+        for stored in sorted(self.data.items.values(), key=lambda i: i.id):
+            item = stored.item
+            if stored.run_id != run_id or (after_id is not None and stored.id <= after_id):
+                continue
+            if flt.outcomes and item.outcome not in flt.outcomes:
+                continue
+            if flt.state is not None and stored.state is not flt.state:
+                continue
+            names = ("agency", "provider", "treasury_code", "chapter", "sub_item", "payment_id")
+            if any(
+                getattr(flt, n) is not None and getattr(item, n) != getattr(flt, n) for n in names
+            ):
+                continue
+            found.append(stored)
+        return found[:limit]
+
+    async def item(self, item_id: int, *, lock: bool = False) -> StoredItem | None:
+        return self.data.items.get(item_id)
+
+    async def resolve(self, item_id: int, resolution: Resolution) -> None:
+        self.data.items[item_id] = replace(
+            self.data.items[item_id],
+            state=ItemState.RESOLVED,
+            resolution_note=resolution.note,
+            resolved_by=resolution.actor,
+            resolved_at=resolution.at,
+        )
+
+    async def annotate(self, item_id: int, note: str) -> None:
+        stored = self.data.items[item_id]
+        self.data.items[item_id] = replace(stored, item=stored.item._replace(note=note))
+
+    async def history(self, business_date: date, item_key: str) -> Sequence[HistoryEntry]:
+        return [
+            h
+            for h in self.data.history
+            if h.business_date == business_date and h.item_key == item_key
+        ]
+
+    async def breakdown(self, run_id: int, by: Dimension) -> Sequence[Breakdown]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        keys: dict[tuple[str, str], Breakdown] = {}
+        for stored in self.data.items.values():
+            if stored.run_id != run_id:
+                continue
+            item = stored.item
+            value = getattr(item, by.value)
+            sort_key = (value or "", item.outcome.value)
+            sums = groups.setdefault(sort_key, [0, 0, 0])
+            sums[0] += 1
+            sums[1] += item.gateway_amount or 0
+            sums[2] += item.treasury_amount or 0
+            keys[sort_key] = Breakdown(value, item.outcome, *sums)
+        return [keys[k] for k in sorted(keys)]

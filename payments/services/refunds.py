@@ -45,7 +45,7 @@ from payments.domain.text import text_problem
 from payments.services.outbox import publish_refund_status
 from payments.services.payments import IdempotentRequest
 from payments.services.ports import IdempotencyRecord, StoredResponse, UnitOfWork, UnitOfWorkFactory
-from payments.services.refund_ledger import book, pay
+from payments.services.refund_ledger import book, pay, unbook
 from payments.services.refund_ports import RefundFilter
 from payments.services.refund_transitions import move_refund
 
@@ -307,6 +307,45 @@ async def confirm_refund(
             await _audit(uow, caller, "refund.confirmed", confirmed, now, request_id, note=note)
             await uow.commit()
     return confirmed
+
+
+async def fail_refund_transfer(
+    uow_factory: UnitOfWorkFactory,
+    caller: Caller,
+    refund_id: str,
+    *,
+    note: str | None,
+    now: datetime,
+    request_id: str | None = None,
+) -> Refund:
+    """An operator reports that the outgoing transfer of a ``submitted`` (VietQR) refund could
+    not be made (refused, returned by the payer's bank): the refund fails, its booking is
+    reversed and its amount is available again. Saying it twice is harmless."""
+    _officer(caller, Role.FINANCE, Role.ADMIN)
+    if not note or not note.strip():
+        raise InvalidInput([FieldProblem("note", "say why the transfer failed")])
+    async with uow_factory() as uow:
+        refund = await _visible_refund(uow, caller, refund_id, lock=True)
+        if refund.status is RefundStatus.FAILED:
+            return refund
+        if refund.status is not RefundStatus.SUBMITTED:
+            raise InvalidTransition(refund.id, refund.status.value, RefundStatus.FAILED.value)
+        failed = await move_refund(
+            uow,
+            refund,
+            RefundStatus.FAILED,
+            cause="api.transfer_failed",
+            actor=caller.actor,
+            now=now,
+            detail={"note": note},
+            provider_message=note,
+            settled_at=now,
+            next_action_at=None,
+        )
+        await unbook(uow, failed, now)
+        await _audit(uow, caller, "refund.transfer_failed", failed, now, request_id, note=note)
+        await uow.commit()
+    return failed
 
 
 async def confirm_refund_transfer(

@@ -312,3 +312,30 @@ async def test_the_worker_settles_a_refund_the_provider_left_unknown(app: App) -
     assert status == "succeeded"
     book = (await app.http.get(f"{PREFIX[Provider.VNPAY]}/refunds")).json()["refunds"]
     assert [r["amount"] for r in book] == [30_000]
+
+
+async def test_a_transfer_that_could_not_be_made_fails_the_refund_and_frees_its_amount(
+    app: App, database_url: str
+) -> None:
+    payment = await app.paid(Provider.VIETQR)
+    overpaid = payment["flags"]["overpaid_amount"]
+    refund = (await app.refund(payment["id"], overpaid)).json()
+    assert refund["status"] == "submitted"
+    url = f"/v1/refunds/{refund['id']}/transfer-failed"
+    finance = app.portal.auth(Role.FINANCE)
+    no_note = await app.http.post(url, headers=finance)
+    assert no_note.status_code == 422
+    assert no_note.headers["content-type"].startswith("application/problem+json")
+    failed = await app.http.post(url, json={"note": "tài khoản đã đóng"}, headers=finance)
+    assert failed.status_code == 200, failed.text
+    assert failed.json()["status"] == "failed"
+    again = await app.http.post(url, json={"note": "again"}, headers=finance)
+    assert again.json()["status"] == "failed"  # said twice: still one failure
+    confirm = await app.http.post(f"/v1/refunds/{refund['id']}/confirm", headers=finance)
+    assert confirm.status_code == 409  # a failed transfer cannot be confirmed afterwards
+    summary = await app.http.get(f"/v1/payments/{payment['id']}/refunds", headers=finance)
+    assert summary.json()["refunds"]["available"] == 150_000 + overpaid
+    nets = await ledger_nets(database_url)
+    assert nets["refunds-payable"] == -overpaid  # still owed to the payer: ask again
+    events = await app.http.get(f"/v1/refunds/{refund['id']}/events", headers=finance)
+    assert [e["to_status"] for e in events.json()["data"]][-1] == "failed"

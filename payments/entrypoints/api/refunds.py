@@ -416,6 +416,17 @@ async def confirm_refund(request: Request) -> Response:
     return _json(refund_resource(refund))
 
 
+async def fail_refund_transfer(request: Request) -> Response:
+    who = await caller(request, Role.FINANCE, Role.ADMIN)
+    app = container(request)
+    refund_id = _refund_id(request)
+    note = await _decision(request)
+    refund = await service.fail_refund_transfer(
+        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
+    )
+    return _json(refund_resource(refund))
+
+
 routes = [
     Route("/v1/payments/{payment_id}/refunds", create_refund, methods=["POST"]),
     Route("/v1/payments/{payment_id}/refunds", payment_refunds, methods=["GET"]),
@@ -427,6 +438,7 @@ routes = [
     Route("/v1/refunds/{refund_id}/approve", approve_refund, methods=["POST"]),
     Route("/v1/refunds/{refund_id}/reject", reject_refund, methods=["POST"]),
     Route("/v1/refunds/{refund_id}/confirm", confirm_refund, methods=["POST"]),
+    Route("/v1/refunds/{refund_id}/transfer-failed", fail_refund_transfer, methods=["POST"]),
 ]
 
 _READ = tuple(r.value for r in READERS)
@@ -517,6 +529,17 @@ for _operation in (
         "post",
         "/v1/refunds/{refund_id}/confirm",
         "Confirm the outgoing transfer of a submitted (VietQR) refund",
+        "refunds",
+        ("finance", "admin"),
+        request=RefundDecision,
+        request_required=False,
+        response=RefundOut,
+        errors=_DECISION_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/refunds/{refund_id}/transfer-failed",
+        "Report that the outgoing transfer of a submitted (VietQR) refund failed (note required)",
         "refunds",
         ("finance", "admin"),
         request=RefundDecision,

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from payments.domain.access import Role
+from payments.domain.access import Caller, Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.refunds import Refund, RefundEvent, RefundStatus, RefundTotals
 from payments.domain.resources import iso, refund_resource
@@ -40,7 +41,7 @@ from payments.entrypoints.api.requests import (
 from payments.entrypoints.container import Container
 from payments.services import refunds as service
 from payments.services.payments import IdempotentRequest, fingerprint
-from payments.services.ports import StoredResponse
+from payments.services.ports import StoredResponse, UnitOfWorkFactory
 from payments.services.refund_execution import execute_refund
 from payments.services.refund_ports import RefundFilter
 
@@ -383,48 +384,50 @@ async def _decision(request: Request) -> str | None:
     return parse_json(raw, RefundDecision).note
 
 
-async def approve_refund(request: Request) -> Response:
-    who = await caller(request, Role.FINANCE)
-    app = container(request)
-    refund_id = _refund_id(request)
-    note = await _decision(request)
-    refund = await service.approve_refund(
-        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
-    )
-    return _json(refund_resource(await _send_now(app, refund)))
+class Decision(Protocol):
+    """A person's decision on a refund, with an optional note (the service checks the rest)."""
+
+    async def __call__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        caller: Caller,
+        refund_id: str,
+        *,
+        note: str | None,
+        now: datetime,
+        request_id: str | None = None,
+    ) -> Refund: ...
 
 
-async def reject_refund(request: Request) -> Response:
-    who = await caller(request, Role.FINANCE)
-    app = container(request)
-    refund_id = _refund_id(request)
-    note = await _decision(request)
-    refund = await service.reject_refund(
-        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
-    )
-    return _json(refund_resource(refund))
+def decision_endpoint(
+    decide: Decision, *roles: Role, send_now: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """approve, reject, confirm, transfer-failed: the same request shape, another decision."""
+
+    async def endpoint(request: Request) -> Response:
+        who = await caller(request, *roles)
+        app = container(request)
+        refund_id = _refund_id(request)
+        note = await _decision(request)
+        refund = await decide(
+            app.uow_factory,
+            who,
+            refund_id,
+            note=note,
+            now=app.clock(),
+            request_id=_request_id(request),
+        )
+        if send_now:  # approved: try the provider once right away, like a new refund
+            refund = await _send_now(app, refund)
+        return _json(refund_resource(refund))
+
+    return endpoint
 
 
-async def confirm_refund(request: Request) -> Response:
-    who = await caller(request, Role.FINANCE, Role.ADMIN)
-    app = container(request)
-    refund_id = _refund_id(request)
-    note = await _decision(request)
-    refund = await service.confirm_refund(
-        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
-    )
-    return _json(refund_resource(refund))
-
-
-async def fail_refund_transfer(request: Request) -> Response:
-    who = await caller(request, Role.FINANCE, Role.ADMIN)
-    app = container(request)
-    refund_id = _refund_id(request)
-    note = await _decision(request)
-    refund = await service.fail_refund_transfer(
-        app.uow_factory, who, refund_id, note=note, now=app.clock(), request_id=_request_id(request)
-    )
-    return _json(refund_resource(refund))
+approve_refund = decision_endpoint(service.approve_refund, Role.FINANCE, send_now=True)
+reject_refund = decision_endpoint(service.reject_refund, Role.FINANCE)
+confirm_refund = decision_endpoint(service.confirm_refund, Role.FINANCE, Role.ADMIN)
+fail_refund_transfer = decision_endpoint(service.fail_refund_transfer, Role.FINANCE, Role.ADMIN)
 
 
 routes = [

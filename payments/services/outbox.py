@@ -5,6 +5,7 @@ Callers pass their open unit of work, so the event commits or rolls back with th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from payments.domain.notifications import DeliveryState, Notification, new_event_id
@@ -16,7 +17,8 @@ from payments.services.ports import UnitOfWork
 
 async def publish_payment_status(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
     """``payment.<status>`` with the payment as it stands after the change."""
-    await uow.notifications.add(
+    await _publish(
+        uow,
         Notification(
             id=new_event_id(now),
             agency_id=payment.agency_id,
@@ -27,9 +29,7 @@ async def publish_payment_status(uow: UnitOfWork, payment: Payment, now: datetim
             data=payment_resource(payment),
             occurred_at=now,
             target_url=payment.draft.notify_url,
-            state=DeliveryState.PENDING,
-            next_attempt_at=now,
-        )
+        ),
     )
 
 
@@ -38,7 +38,8 @@ async def publish_refund_status(
 ) -> None:
     """``refund.<status>`` with the refund as it stands after the change; ``notify_url`` is
     the refunded payment's own (None: the agency's default)."""
-    await uow.notifications.add(
+    await _publish(
+        uow,
         Notification(
             id=new_event_id(now),
             agency_id=refund.agency_id,
@@ -49,7 +50,12 @@ async def publish_refund_status(
             data=refund_resource(refund),
             occurred_at=now,
             target_url=notify_url,
-            state=DeliveryState.PENDING,
-            next_attempt_at=now,
-        )
+        ),
+    )
+
+
+async def _publish(uow: UnitOfWork, event: Notification) -> None:
+    """Due for delivery at once."""
+    await uow.notifications.add(
+        replace(event, state=DeliveryState.PENDING, next_attempt_at=event.occurred_at)
     )

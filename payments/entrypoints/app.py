@@ -42,6 +42,7 @@ from payments.entrypoints.web import (
     checkout,
     sandbox_delivery,
     sandbox_momo,
+    sandbox_settlements,
     sandbox_treasury,
     sandbox_vietqr,
     sandbox_vnpay,
@@ -77,7 +78,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = [*checkout.routes, *callbacks.routes, console.mount(settings)]
     if settings.sandbox:
         routes.extend([*sandbox_vnpay.routes, *sandbox_momo.routes, *sandbox_vietqr.routes])
-        routes.extend(sandbox_treasury.routes)
+        routes.extend([*sandbox_treasury.routes, *sandbox_settlements.routes])
     return routes
 
 

@@ -1,0 +1,91 @@
+"""The sandbox providers' own settlement reports (sandbox mode only).
+
+``GET /sandbox/vnpay/settlement?date=YYYY-MM-DD`` and ``GET /sandbox/momo/settlement?date=``:
+what each simulator says it captured on that Vietnam day, from its own records of orders paid
+on its pages, in the provider's report layout (``payments/reconcile/settlements.py``). The
+gateway's records play no part, so in sandbox mode the provider side of the three-way check
+is as independent as a real provider's file (the sandbox treasury's
+``/sandbox/treasury/settlements/{provider}`` builds one from the gateway's captures instead).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from payments.entrypoints.web.sandbox_momo import MomoSimulator
+from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
+from payments.reconcile.settlements import SettlementLine, write_settlement
+
+VIETNAM = timezone(timedelta(hours=7))
+VNPAY_PAID = "00"
+MOMO_PAID = 0
+SANDBOX_FEE = 0  # the simulators keep no fee
+
+
+def _on(day: date, moment: datetime | None) -> bool:
+    return moment is not None and moment.astimezone(VIETNAM).date() == day
+
+
+def vnpay_lines(sim: VnpaySimulator, day: date) -> Iterator[SettlementLine]:
+    paid = (
+        o for o in sim.orders.values() if o.response_code == VNPAY_PAID and _on(day, o.pay_date)
+    )
+    for number, order in enumerate(sorted(paid, key=lambda o: o.txn_ref), start=2):
+        yield SettlementLine(
+            "vnpay", number, order.transaction_no, order.txn_ref, order.amount, SANDBOX_FEE,
+            "VND", day,
+        )  # fmt: skip
+
+
+def momo_lines(sim: MomoSimulator, day: date) -> Iterator[SettlementLine]:
+    paid = (o for o in sim.orders.values() if o.result_code == MOMO_PAID and _on(day, o.paid_at))
+    for number, order in enumerate(sorted(paid, key=lambda o: o.order_id), start=2):
+        yield SettlementLine(
+            "momo", number, str(order.trans_id), order.order_id, order.amount, SANDBOX_FEE,
+            "VND", day,
+        )  # fmt: skip
+
+
+def _day(request: Request) -> date | None:
+    try:
+        return date.fromisoformat(request.query_params.get("date", ""))
+    except ValueError:
+        return None
+
+
+def _report(provider: str, lines: Iterator[SettlementLine], day: date) -> Response:
+    out = io.StringIO()
+    write_settlement(provider, lines, out)
+    return PlainTextResponse(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{provider}-{day.isoformat()}.csv"'},
+    )
+
+
+async def vnpay_settlement(request: Request) -> Response:
+    day = _day(request)
+    if day is None:
+        return PlainTextResponse("date=YYYY-MM-DD is required", status_code=400)
+    sim: VnpaySimulator = request.app.state.vnpay_simulator
+    return _report("vnpay", vnpay_lines(sim, day), day)
+
+
+async def momo_settlement(request: Request) -> Response:
+    day = _day(request)
+    if day is None:
+        return PlainTextResponse("date=YYYY-MM-DD is required", status_code=400)
+    sim: MomoSimulator = request.app.state.momo_simulator
+    return _report("momo", momo_lines(sim, day), day)
+
+
+routes = [
+    Route("/sandbox/vnpay/settlement", vnpay_settlement, methods=["GET"]),
+    Route("/sandbox/momo/settlement", momo_settlement, methods=["GET"]),
+]

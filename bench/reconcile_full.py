@@ -307,16 +307,28 @@ def run_phase(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def _phase(phase: str, directory: str, dsn: str = "") -> dict[str, Any]:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_in_process(phase: str, directory: str, dsn: str = "") -> dict[str, Any]:
+    """One timed phase in its own Python process (its ``ru_maxrss`` is that phase's peak)."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.reconcile_full", "--phase", phase, "--dir", directory,
          "--dsn", dsn],
         check=True,
         capture_output=True,
         text=True,
+        cwd=ROOT,
     ).stdout.strip()  # fmt: skip
     found: dict[str, Any] = json.loads(out.splitlines()[-1])
     return found
+
+
+def prepare(dsn: str, directory: Path, count: int) -> None:
+    """Seed a migrated database with ``count`` payments and write the day's files."""
+    rows = payment_rows(count)
+    asyncio.run(seed(dsn, rows))
+    write_files(directory, rows)
 
 
 def benchmark(count: int) -> None:
@@ -329,10 +341,7 @@ def benchmark(count: int) -> None:
         directory = Path(folder)
         started = time.perf_counter()
         upgrade_to_head(_dsn_for(seeded))
-        rows = payment_rows(count)
-        asyncio.run(seed(_dsn_for(seeded), rows))
-        write_files(directory, rows)
-        del rows
+        prepare(_dsn_for(seeded), directory, count)
         sizes = ", ".join(
             f"{p.name} {p.stat().st_size // 2**20} MiB" for p in sorted(directory.iterdir())
         )
@@ -343,30 +352,36 @@ def benchmark(count: int) -> None:
             with throwaway_database(f"bench_recon_{phase}") as name:
                 asyncio.run(_admin(f'DROP DATABASE "{name}"'))
                 asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{seeded}"'))
-                results[phase] = _phase(phase, folder, _dsn_for(name))
-        results["pandas"] = _phase("pandas", folder)
+                results[phase] = run_in_process(phase, folder, _dsn_for(name))
+        results["pandas"] = run_in_process("pandas", folder)
     print()
+    print("\n".join(report(results)))
+
+
+def report(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The table of phases, peaks and ratios, and the verdict against the targets."""
     header = f"{'run':<7}{'ingest':>8}{'load':>7}{'match':>7}{'post':>7}{'persist':>8}"
-    print(f"{header}{'total s':>9}{'peak MiB':>10}")
+    lines = [f"{header}{'total s':>9}{'peak MiB':>10}"]
     for phase in ("csv", "camt"):
         r = results[phase]
-        print(
+        lines.append(
             f"{phase:<7}{r['ingest']:8.2f}{r['load']:7.2f}{r['match']:7.2f}{r['post']:7.2f}"
             f"{r['persist']:8.2f}{r['total']:9.2f}{r['peak_mib']:10d}"
         )
     p = results["pandas"]
-    print(f"{'pandas':<7}{'':>37}{p['total']:9.2f}{p['peak_mib']:10d}")
+    lines.append(f"{'pandas':<7}{'':>37}{p['total']:9.2f}{p['peak_mib']:10d}")
     csv_run = results["csv"]
-    print(
+    lines.append(
         f"\ncsv: {csv_run['lines']} lines, {csv_run['items']} items, "
         f"{csv_run['posted_payments']} payments remitted in {csv_run['posted_entries']} ledger "
         f"entries, conserved={csv_run['conserved']}; outcomes {csv_run['totals']}"
     )
-    print(f"pandas: {p['rows']} merged rows, {p['mismatch']} amount mismatches")
-    print(
+    lines.append(f"pandas: {p['rows']} merged rows, {p['mismatch']} amount mismatches")
+    lines.append(
         f"full CSV run {csv_run['total']:.2f} s (target <= 30), peak {csv_run['peak_mib']} MiB "
         f"(target <= 1024); match/pandas = {csv_run['match'] / p['total']:.2f} (target <= 2.0)"
     )
+    return lines
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ most once. Items are records (``NamedTuple``) for speed; see ``statements`` for 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -169,14 +169,17 @@ def _as_delta(moment: time) -> timedelta:
 def match_day(
     business_date: date,
     payments: Sequence[GatewayPayment],
-    lines: Sequence[StatementLine],
+    lines: Iterable[StatementLine],
     settlements: Sequence[SettlementLine] = (),
     *,
     config: MatchConfig = MatchConfig(),
     settlement_providers: Collection[str] | None = None,
 ) -> MatchReport:
     """The report for ``business_date``. ``settlement_providers``: whose reports were supplied
-    (default: the providers named in ``settlements``), so an empty report still counts."""
+    (default: the providers named in ``settlements``), so an empty report still counts.
+
+    ``lines`` is read once, in order: a caller short of memory may hand over an iterator that
+    lets each line go once it has been read (an item keeps only the fields it names)."""
     with paused_gc():
         return _match(business_date, payments, lines, settlements, config, settlement_providers)
 
@@ -271,7 +274,7 @@ class _Day:
 def _match(
     business_date: date,
     payments: Sequence[GatewayPayment],
-    lines: Sequence[StatementLine],
+    lines: Iterable[StatementLine],
     settlements: Sequence[SettlementLine],
     config: MatchConfig,
     settlement_providers: Collection[str] | None,
@@ -364,29 +367,40 @@ def _match(
 def _pair(
     payment: GatewayPayment, line: StatementLine, late: int, window: int, booked: date
 ) -> MatchItem:
+    reference = line.payment_reference
     if late <= 0:
         outcome, days, note = Outcome.MATCHED, None, ""
     else:
         outcome, days = Outcome.LATE, late
         note = f"beyond the {window}-business-day settlement window" if late > window else ""
-    return MatchItem(
-        outcome,
-        payment.payment_id,
-        line.line_number,
-        payment.currency,
-        payment.amount,
-        payment.amount,  # its share of the line: the whole line, or its part of a batch
-        line.payment_reference,
-        line.batch_reference,
-        payment.agency,
-        payment.treasury_code,
-        payment.chapter,
-        payment.sub_item,
-        payment.provider,
-        booked,
-        days,
-        note,
+    # tuple.__new__: the item without MatchItem's Python-level __new__ (one per matched
+    # payment, a million a day); every field, in order.
+    return _new_tuple(
+        MatchItem,
+        (
+            outcome,
+            payment.payment_id,
+            line.line_number,
+            payment.currency,
+            payment.amount,
+            payment.amount,  # its share of the line: the whole line, or its part of a batch
+            # The same text as the payment id (the usual case) shares its object: a matched
+            # item then keeps nothing of its line alive but the line number.
+            payment.payment_id if reference == payment.payment_id else reference,
+            line.batch_reference,
+            payment.agency,
+            payment.treasury_code,
+            payment.chapter,
+            payment.sub_item,
+            payment.provider,
+            booked,
+            days,
+            note,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
 
 
 def _line_item(

@@ -181,8 +181,9 @@ class ReconciliationRepository(Protocol):
 
     async def complete_statement(self, statement_id: int, statement: NewStatement) -> None: ...
 
-    async def add_lines(self, statement_id: int, lines: Sequence[StatementLine]) -> None:
-        """Append lines of a statement (called in chunks, in the statement's transaction)."""
+    async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
+        """Append lines of a statement, in the statement's transaction; ``lines`` may be a
+        generator (the parser itself), read once, in order."""
 
     async def add_settlement_lines(
         self, statement_id: int, lines: Sequence[SettlementLine]
@@ -209,7 +210,9 @@ class ReconciliationRepository(Protocol):
     async def add_run(self, run: RunRecord) -> int:
         """Store the run (its ``id`` is ignored); return the new id."""
 
-    async def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None: ...
+    async def add_items(self, run_id: int, rows: Iterable[ItemRow]) -> None:
+        """Store the rows in one go; ``rows`` may be a generator, read once, in order."""
+        ...
 
     async def add_history(self, entries: Iterable[HistoryEntry]) -> None: ...
 

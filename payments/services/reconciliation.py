@@ -28,14 +28,13 @@ sealing them later) still holds because they go through ``post_entry``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import hashlib
 import io
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 
 from payments.domain.attempts import OPEN_ATTEMPT, QUERYABLE, Attempt, Provider, Result, Verdict
 from payments.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -86,8 +85,7 @@ from payments.services.reconcile_ports import (
 TREASURY = "treasury"
 SETTLEMENT_PROVIDERS = tuple(LAYOUTS)  # statement sources that are provider settlement reports
 SYSTEM = "system"
-LINE_CHUNK = 50_000  # statement lines per bulk insert while a file streams in
-ITEM_CHUNK = 50_000
+LINE_CHUNK = 50_000  # statement lines per progress report (import) and per handover (matching)
 REMITTANCE_CHUNK = 10_000  # payments per remittance ledger entry
 MAX_NOTE = 2_000
 DEFAULT_CONFIG = MatchConfig()
@@ -123,50 +121,52 @@ def matching_view(line: StatementLine, amounts: dict[int, int] | None = None) ->
         amount = amounts.get(amount, amount)
         if len(amounts) < SHARED_AMOUNTS:
             amounts.setdefault(amount, amount)
-    return StatementLine(
-        line.line_number,
-        amount,
-        line.currency,
-        line.direction,
-        line.reversal,
-        line.status,
-        line.booking_date,
-        line.value_date,
-        None,
-        None,
-        "",
-        line.payment_reference,
-        line.batch_reference,
-        line.batch_count,
-        None,
-        line.transactions,
+    # tuple.__new__: the record without its Python-level __new__ (a million times a day);
+    # the fields are StatementLine's, all of them, in order.
+    return _new_tuple(
+        StatementLine,
+        (*line[:1], amount, *line[2:8], None, None, "", *line[11:14], None, line[15]),
     )
 
 
-class _Reading:
-    """The reader's lines, a chunk at a time, with the totals and the matcher's view."""
+_new_tuple = tuple.__new__
 
-    def __init__(self, reader: StatementReader, keep_lines: bool) -> None:
-        self._lines = iter(reader)
+
+class _Reading:
+    """The reader's lines as the storage takes them, with the totals and the matcher's view."""
+
+    def __init__(self, reader: StatementReader, keep_lines: bool, progress: Progress) -> None:
+        self._reader = reader
+        self._progress = progress
         self.kept: list[StatementLine] | None = [] if keep_lines else None
-        self._amounts: dict[int, int] = {}
         self.credits = self.debits = 0
 
-    def take(self) -> list[StatementLine]:
-        chunk: list[StatementLine] = []
-        kept, amounts = self.kept, self._amounts
+    def lines(self) -> Iterator[StatementLine]:
+        """Every good line while the file has no bad one; once it has, nothing more is handed
+        out (the file will be rejected) but the reading goes on, to list every bad line."""
+        reader, kept, progress = self._reader, self.kept, self._progress
+        errors = reader.errors
+        amounts: dict[int, int] = {}
+        view = matching_view
         credit = Direction.CREDIT
-        for line in self._lines:
-            chunk.append(line)
-            if kept is not None:
-                kept.append(matching_view(line, amounts))
-            if line.direction is credit:
-                self.credits += line.amount
-            else:
-                self.debits += line.amount
-            if len(chunk) >= LINE_CHUNK:
-                break
-        return chunk
+        credits = debits = count = 0
+        try:
+            for line in reader:
+                if kept is not None:
+                    kept.append(view(line, amounts))
+                if line.direction is credit:
+                    credits += line.amount
+                else:
+                    debits += line.amount
+                count += 1
+                if not count % LINE_CHUNK:
+                    progress("import", count)
+                if not errors:
+                    yield line
+            if count % LINE_CHUNK:
+                progress("import", count)
+        finally:
+            self.credits, self.debits = credits, debits
 
 
 async def import_statement(
@@ -183,34 +183,17 @@ async def import_statement(
     """Stream the reader's lines into storage; StatementError (nothing stored) when any line
     or the file is malformed.
 
-    The file is parsed a chunk at a time in a worker thread while the previous chunk is being
-    written: the database's side of the bulk insert then overlaps the parsing (a national day
-    is a million lines; either alone takes seconds).
+    The lines go to storage as one stream while the file is parsed (PostgreSQL: one COPY
+    fed by the parser): the database stores a part while the next is being parsed, in one
+    thread (a national day is a million lines; either side alone takes seconds). Like the
+    matching, the parsing runs on the caller's event loop: run imports in the worker or the
+    CLI, not in a request.
     """
-    reading = _Reading(reader, keep_lines)
+    reading = _Reading(reader, keep_lines, progress)
     async with uow_factory() as uow:
         statement_id = await uow.reconciliation.open_statement(source, business_date, now, actor)
-        pending: asyncio.Task[None] | None = None
-        count = 0
-        try:
-            with paused_gc():
-                while True:
-                    chunk = await asyncio.to_thread(reading.take)
-                    if pending is not None:
-                        await pending
-                        pending = None
-                    if not chunk:
-                        break
-                    count += len(chunk)
-                    progress("import", count)
-                    if not reader.errors:  # a bad file will be rejected: stop writing
-                        pending = asyncio.create_task(
-                            uow.reconciliation.add_lines(statement_id, chunk)
-                        )
-        finally:
-            if pending is not None:  # the parser failed: let the write end before rolling back
-                with contextlib.suppress(Exception):
-                    await pending
+        with paused_gc():
+            await uow.reconciliation.add_lines(statement_id, reading.lines())
         if reader.errors:
             raise StatementError.from_line_errors(reader.errors)
         kept = reading.kept
@@ -334,7 +317,29 @@ def config_record(config: MatchConfig) -> dict[str, object]:
     }
 
 
+_GATEWAY_AMOUNT = attrgetter("gateway_amount")
+_TREASURY_AMOUNT = attrgetter("treasury_amount")
+
+
 def outcome_totals(items: Sequence[MatchItem]) -> dict[str, OutcomeTotal]:
+    """Count and amounts per outcome. Nearly every item of a day is a match: the sums over
+    all the items run in C (``map``), only the other items are visited one by one, and the
+    matches' amounts are what remains."""
+    matched = Outcome.MATCHED
+    others = [item for item in items if item.outcome is not matched]
+    sums = _per_outcome(others)
+    if len(others) < len(items):
+        gateway = sum(filter(None, map(_GATEWAY_AMOUNT, items)))
+        treasury = sum(filter(None, map(_TREASURY_AMOUNT, items)))
+        sums[matched] = [
+            len(items) - len(others),
+            gateway - sum(found[1] for found in sums.values()),
+            treasury - sum(found[2] for found in sums.values()),
+        ]
+    return {outcome.value: OutcomeTotal(*sums[outcome]) for outcome in Outcome if outcome in sums}
+
+
+def _per_outcome(items: Sequence[MatchItem]) -> dict[str, list[int]]:
     sums: dict[str, list[int]] = {}
     for item in items:
         found = sums.get(item.outcome)
@@ -343,7 +348,7 @@ def outcome_totals(items: Sequence[MatchItem]) -> dict[str, OutcomeTotal]:
         found[0] += 1
         found[1] += item.gateway_amount or 0
         found[2] += item.treasury_amount or 0
-    return {outcome.value: OutcomeTotal(*sums[outcome]) for outcome in Outcome if outcome in sums}
+    return sums
 
 
 def remittance_drafts(
@@ -351,34 +356,50 @@ def remittance_drafts(
 ) -> list[tuple[EntryDraft, list[str]]]:
     """Entries for newly matched payments (their matched items), ``REMITTANCE_CHUNK``
     payments each, in payment id order (so a rerun would build the same keys)."""
-    ordered = sorted(matched, key=lambda i: i.payment_id or "")
-    drafts = []
-    for start in range(0, len(ordered), REMITTANCE_CHUNK):
-        chunk = ordered[start : start + REMITTANCE_CHUNK]
-        payable: dict[tuple[str, str, str], int] = {}
-        bank: dict[str, int] = {}
-        ids = []
-        for item in chunk:
-            amount = item.gateway_amount or 0
-            key = (item.agency or "", item.sub_item or "", item.currency)
-            payable[key] = payable.get(key, 0) + amount
-            bank[item.currency] = bank.get(item.currency, 0) + amount
-            ids.append(item.payment_id or "")
-        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:40]
-        legs = [
-            debit(chart.budget_payable(agency, sub_item, currency), amount)
-            for (agency, sub_item, currency), amount in sorted(payable.items())
-        ]
-        legs += [credit(chart.collection_bank(c), amount) for c, amount in sorted(bank.items())]
-        draft = EntryDraft(
-            source_key=f"remittance:{day.isoformat()}:{digest}",
-            description=f"Remitted to the State Treasury: {len(chunk)} payment(s) "
-            f"confirmed on the statement of {day.isoformat()}",
-            occurred_at=occurred_at,
-            legs=tuple(legs),
-        )
-        drafts.append((draft, ids))
-    return drafts
+    return [remittance_draft(day, chunk, occurred_at) for chunk in remittance_chunks(matched)]
+
+
+_BY_PAYMENT_ID = attrgetter("payment_id")  # C-level key: a million items are sorted
+
+
+def remittance_chunks(matched: Sequence[MatchItem]) -> list[list[MatchItem]]:
+    """The items of ``remittance_drafts``'s entries: by payment id, ``REMITTANCE_CHUNK`` each.
+    Every one names a payment (only those are remitted)."""
+    ordered = sorted(matched, key=_BY_PAYMENT_ID)
+    return [
+        ordered[start : start + REMITTANCE_CHUNK]
+        for start in range(0, len(ordered), REMITTANCE_CHUNK)
+    ]
+
+
+def remittance_draft(
+    day: date, chunk: Sequence[MatchItem], occurred_at: datetime
+) -> tuple[EntryDraft, list[str]]:
+    """One remittance entry (legs summed per account) and the payments it covers; its source
+    key is the day and a digest of those payments."""
+    payable: dict[tuple[str, str, str], int] = {}
+    get = payable.get
+    for item in chunk:
+        key = (item.agency or "", item.sub_item or "", item.currency)
+        payable[key] = get(key, 0) + (item.gateway_amount or 0)
+    bank: dict[str, int] = {}
+    for (_, _, currency), amount in payable.items():
+        bank[currency] = bank.get(currency, 0) + amount
+    ids = [item.payment_id or "" for item in chunk]
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:40]
+    legs = [
+        debit(chart.budget_payable(agency, sub_item, currency), amount)
+        for (agency, sub_item, currency), amount in sorted(payable.items())
+    ]
+    legs += [credit(chart.collection_bank(c), amount) for c, amount in sorted(bank.items())]
+    draft = EntryDraft(
+        source_key=f"remittance:{day.isoformat()}:{digest}",
+        description=f"Remitted to the State Treasury: {len(chunk)} payment(s) "
+        f"confirmed on the statement of {day.isoformat()}",
+        occurred_at=occurred_at,
+        legs=tuple(legs),
+    )
+    return draft, ids
 
 
 async def reconcile_day(
@@ -466,19 +487,41 @@ async def _run_day(
     # Payments remitted on an earlier day are settled; those of this day (a rerun) or a
     # later one must be seen again, so that the report comes out the same.
     remitted = loaded.remitted_on
-    payments = [p for p in loaded.payments if remitted.get(p.payment_id, day) >= day]
-    payments.sort(key=lambda p: p.payment_id)
+    payments = loaded.payments
+    if remitted:
+        payments = [p for p in payments if remitted.get(p.payment_id, day) >= day]
+    payments.sort(key=_BY_PAYMENT_ID)
     progress("load", len(lines) + len(payments))
     report = match_day(
         day,
         payments,
-        lines,
+        _drained(lines),  # a matched line's record goes while the rest are matched
         settlements,
         config=config,
         settlement_providers=providers,
     )
     del lines, payments, loaded  # the items carry what the rest needs
     progress("match", len(report.items))
+    return await _write_run(
+        uow, day, now, config, actor, progress, report, remitted, statements, reports, providers
+    )
+
+
+async def _write_run(
+    uow: UnitOfWork,
+    day: date,
+    now: datetime,
+    config: MatchConfig,
+    actor: str,
+    progress: Progress,
+    report: MatchReport,
+    remitted: dict[str, date],
+    statements: Sequence[StoredStatement],
+    reports: Sequence[StoredStatement],
+    providers: Collection[str],
+) -> RunRecord:
+    """Store the run and its items and post the remittances of newly matched payments."""
+    repo = uow.reconciliation
 
     newly = [
         item
@@ -487,7 +530,7 @@ async def _run_day(
         and item.payment_id is not None
         and item.payment_id not in remitted
     ]
-    drafts = remittance_drafts(day, newly, now)
+    chunks = remittance_chunks(newly)
     previous = await repo.latest_run(day)
     carried = await repo.resolutions(previous.id) if previous is not None else {}
     run = RunRecord(
@@ -503,17 +546,13 @@ async def _run_day(
         matched_gateway_total=report.matched_gateway_total,
         matched_treasury_total=report.matched_treasury_total,
         posted_payments=len(newly),
-        posted_entries=len(drafts),
+        posted_entries=len(chunks),
     )
     run_id = await repo.add_run(run)
     run = RunRecord(**{**run.__dict__, "id": run_id})
 
-    posted = 0
-    for draft, ids in drafts:
-        posted_entry = await post_entry(uow.ledger, draft, now=now)
-        await repo.add_remittances(Remittance("", day, run_id, posted_entry.entry.id), ids)
-        posted += len(ids)
-        progress("post", posted)
+    await _post_remittances(uow, day, run_id, chunks, now, progress)
+    del chunks, newly
 
     await _store_items(uow, run_id, day, report, carried, first_run=previous is None, now=now)
     progress("persist", len(report.items))
@@ -534,6 +573,41 @@ async def _run_day(
     return run
 
 
+async def _post_remittances(
+    uow: UnitOfWork,
+    day: date,
+    run_id: int,
+    chunks: Sequence[Sequence[MatchItem]],
+    now: datetime,
+    progress: Progress,
+) -> None:
+    """Post the remittance entries through the ledger's write path and record which payments
+    each covers; each entry is drafted when its turn comes (not all hundred at once).
+
+    No worker thread here: a thread busy with Python holds the interpreter lock for up to
+    its switch interval whenever a database answer arrives, which costs more than it saves
+    on a loop of round trips."""
+    repo = uow.reconciliation
+    posted = 0
+    for chunk in chunks:
+        draft, ids = remittance_draft(day, chunk, now)
+        posted_entry = await post_entry(uow.ledger, draft, now=now)
+        await repo.add_remittances(Remittance("", day, run_id, posted_entry.entry.id), ids)
+        posted += len(ids)
+        progress("post", posted)
+
+
+def _drained(lines: list[StatementLine]) -> Iterator[StatementLine]:
+    """The lines in order, taken out of ``lines`` a chunk at a time: the lines and the payments
+    are the run's two largest structures (a million records each) and the items grow while
+    matching; letting each line go once read keeps the three from peaking together."""
+    while lines:
+        chunk = lines[:LINE_CHUNK]
+        del lines[:LINE_CHUNK]
+        yield from chunk
+        del chunk
+
+
 async def _store_items(
     uow: UnitOfWork,
     run_id: int,
@@ -544,26 +618,10 @@ async def _store_items(
     first_run: bool,
     now: datetime,
 ) -> None:
-    """Write the items a chunk at a time; the next chunk is prepared in a worker thread while
-    the previous one is being written (as in ``import_statement``)."""
-    repo = uow.reconciliation
+    """Write the items in one stream: each row is built as the storage takes it."""
     rows = _ItemRows(run_id, day, carried, first_run=first_run, now=now)
-    items = report.items
-    pending: asyncio.Task[None] | None = None
-    try:
-        for start in range(0, len(items), ITEM_CHUNK):
-            chunk = await asyncio.to_thread(rows.of, items[start : start + ITEM_CHUNK])
-            if pending is not None:
-                await pending
-            pending = asyncio.create_task(repo.add_items(run_id, chunk))
-        if pending is not None:
-            await pending
-            pending = None
-    finally:
-        if pending is not None:
-            with contextlib.suppress(Exception):
-                await pending
-    await repo.add_history(rows.opened)
+    await uow.reconciliation.add_items(run_id, rows.each(report.items))
+    await uow.reconciliation.add_history(rows.opened)
 
 
 class _ItemRows:
@@ -583,28 +641,26 @@ class _ItemRows:
         self._first_run, self._now = first_run, now
         self.opened: list[HistoryEntry] = []
 
-    def of(self, items: Sequence[MatchItem]) -> list[ItemRow]:
-        rows: list[ItemRow] = []
-        append = rows.append
+    def each(self, items: Iterable[MatchItem]) -> Iterator[ItemRow]:
         closed = ItemState.CLOSED
+        new = _new_tuple  # ItemRow(...) without its Python-level __new__: a million rows
         for item in items:
             if item.outcome not in EXCEPTIONS:
-                append(ItemRow(None, item, closed, None, None, None))
+                yield new(ItemRow, (None, item, closed, None, None, None))
                 continue
             key = item_key(item)
             resolution = self._carried.get(key)
             if resolution is not None:
                 state = ItemState.RESOLVED
-                append(ItemRow(key, item, state, resolution.note, resolution.actor, resolution.at))
+                yield ItemRow(key, item, state, resolution.note, resolution.actor, resolution.at)
                 continue
-            append(ItemRow(key, item, ItemState.OPEN, None, None, None))
+            yield ItemRow(key, item, ItemState.OPEN, None, None, None)
             if self._first_run:
                 self.opened.append(
                     HistoryEntry(
                         self._day, key, self._run_id, "opened", SYSTEM, item.note, self._now
                     )
                 )
-        return rows
 
 
 async def _ask_providers(

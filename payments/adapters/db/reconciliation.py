@@ -15,6 +15,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, text, update
@@ -120,11 +121,17 @@ _MATCH_COLUMNS = (
     "transactions",
 )
 
+# The six codes (agency, currency, treasury code, chapter, sub-item, provider) repeat across a
+# day's million payments: they come as one text, split once per distinct value. Joined by the
+# unit separator (cheap for the server); should a code ever contain that character, the load
+# starts again with the codes as a JSON array (unambiguous, twice the server's work).
+_CODE_COLUMNS = ("g.code", "p.currency", "p.treasury_code", "p.chapter", "p.sub_item", "a.provider")
+_CODES_JOINED = " || chr(31) || ".join(_CODE_COLUMNS)
+_CODES_JSON = f"json_build_array({', '.join(_CODE_COLUMNS)})::text"
 # Payments whose successful attempt finished in a span: one row each (at most one attempt
 # of a payment succeeds: uq_payment_attempts_one_success), with the day they were remitted.
 _PAYMENTS_SQL = """
-SELECT p.id, g.code, p.amount, p.currency, p.treasury_code, p.chapter, p.sub_item,
-       a.provider, a.updated_at, a.provider_ref, r.business_date
+SELECT p.id, p.amount, a.updated_at, a.provider_ref, r.business_date, {codes}
 FROM payment_attempts a
 JOIN payments p ON p.id = a.payment_id
 JOIN agencies g ON g.id = p.agency_id
@@ -305,24 +312,26 @@ class SqlReconciliation:
             )
         )
 
-    async def add_lines(self, statement_id: int, lines: Sequence[StatementLine]) -> None:
-        if not lines:
-            return
+    async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         if self._postgres:
             driver = await _driver(self._conn)
-            # The line's fields are the table's columns, in order; only the batch details
-            # (rare) need turning into JSON text.
-            records = [
-                (statement_id, *line[:15], _json_text(_transactions_json(line)))
-                if line.transactions
-                else (statement_id, *line[:15], None)
-                for line in lines
-            ]
+            # One COPY fed by the caller's generator (the parser): asyncpg sends the records
+            # as they come, so the server stores a part while the next is being parsed. The
+            # line's fields are the table's columns, in order; only the batch details (rare)
+            # need turning into JSON text.
             await driver.copy_records_to_table(
-                "reconcile_statement_lines", records=records, columns=_LINE_COLUMNS
+                "reconcile_statement_lines",
+                records=(
+                    (statement_id, *line[:15], _json_text(_transactions_json(line)))
+                    if line.transactions
+                    else (statement_id, *line[:15], None)
+                    for line in lines
+                ),
+                columns=_LINE_COLUMNS,
             )
             return
-        for start in range(0, len(lines), CHUNK):
+        lines = iter(lines)
+        while chunk := list(islice(lines, CHUNK)):
             rows = [
                 dict(
                     zip(
@@ -331,7 +340,7 @@ class SqlReconciliation:
                         strict=True,
                     )
                 )
-                for line in lines[start : start + CHUNK]
+                for line in chunk
             ]
             await self._conn.execute(insert(reconcile_statement_lines), rows)
 
@@ -432,37 +441,36 @@ class SqlReconciliation:
         found = DayPayments()
         payments, remitted = found.payments, found.remitted_on
         if self._postgres:
-            driver = await _driver(self._conn)
-            batches = _pg_batches(driver, _PAYMENTS_SQL, captured_from, captured_to)
-        else:
-            a, p, g, r = t.payment_attempts.c, t.payments.c, t.agencies.c, reconcile_remittances.c
-            result = await self._conn.execute(
-                select(
-                    p.id,
-                    g.code,
-                    p.amount,
-                    p.currency,
-                    p.treasury_code,
-                    p.chapter,
-                    p.sub_item,
-                    a.provider,
-                    a.updated_at,
-                    a.provider_ref,
-                    r.business_date,
-                )
-                .select_from(
-                    t.payment_attempts.join(t.payments, p.id == a.payment_id)
-                    .join(t.agencies, g.id == p.agency_id)
-                    .outerjoin(reconcile_remittances, r.payment_id == p.id)
-                )
-                .where(
-                    a.status == "succeeded",
-                    p.status == "succeeded",
-                    a.updated_at >= captured_from,
-                    a.updated_at < captured_to,
-                )
+            await self._pg_payments(found, captured_from, captured_to)
+            return found
+        a, p, g, r = t.payment_attempts.c, t.payments.c, t.agencies.c, reconcile_remittances.c
+        result = await self._conn.execute(
+            select(
+                p.id,
+                g.code,
+                p.amount,
+                p.currency,
+                p.treasury_code,
+                p.chapter,
+                p.sub_item,
+                a.provider,
+                a.updated_at,
+                a.provider_ref,
+                r.business_date,
             )
-            batches = _sa_batches(result)
+            .select_from(
+                t.payment_attempts.join(t.payments, p.id == a.payment_id)
+                .join(t.agencies, g.id == p.agency_id)
+                .outerjoin(reconcile_remittances, r.payment_id == p.id)
+            )
+            .where(
+                a.status == "succeeded",
+                p.status == "succeeded",
+                a.updated_at >= captured_from,
+                a.updated_at < captured_to,
+            )
+        )
+        batches = _sa_batches(result)
         # Codes repeat: one string object per distinct value, not a million copies.
         codes: dict[str, str] = {}
         keep = codes.setdefault
@@ -492,6 +500,68 @@ class SqlReconciliation:
                     remitted[pid] = row[10]
         return found
 
+    async def _pg_payments(
+        self, found: DayPayments, captured_from: datetime, captured_to: datetime
+    ) -> None:
+        if not await self._pg_payments_as(found, captured_from, captured_to, joined=True):
+            found.payments.clear()
+            found.remitted_on.clear()
+            await self._pg_payments_as(found, captured_from, captured_to, joined=False)
+
+    async def _pg_payments_as(
+        self, found: DayPayments, captured_from: datetime, captured_to: datetime, *, joined: bool
+    ) -> bool:
+        """False when a joined codes text does not split in six (the rows are still read to
+        the end, so that the cursor closes cleanly)."""
+        driver = await _driver(self._conn)
+        sql = _PAYMENTS_SQL.format(codes=_CODES_JOINED if joined else _CODES_JSON)
+        payments, remitted = found.payments, found.remitted_on
+        append = payments.append
+        profiles: dict[str, tuple[str, ...]] = {}  # codes text -> its six shared strings
+        shared: dict[str, str] = {}  # one string object per distinct code
+        keep = shared.setdefault
+        amounts: dict[int, int] = {}
+        new = tuple.__new__  # GatewayPayment(...) without its Python-level __new__ per row
+        whole = True
+        async for batch in _pg_batches(driver, sql, captured_from, captured_to):
+            if not whole:
+                continue
+            for pid, paid, captured, ref, remitted_day, codes in batch:
+                profile = profiles.get(codes)
+                if profile is None:
+                    parts = codes.split("\x1f") if joined else json.loads(codes)
+                    if len(parts) != len(_CODE_COLUMNS):
+                        whole = False
+                        break
+                    profile = profiles[codes] = tuple(keep(part, part) for part in parts)
+                agency, currency, treasury_code, chapter, sub_item, provider = profile
+                amount = amounts.get(paid)
+                if amount is None:
+                    amount = paid
+                    if len(amounts) < SHARED_AMOUNTS:
+                        amounts[paid] = paid
+                append(
+                    new(
+                        GatewayPayment,
+                        (
+                            pid,
+                            agency,
+                            amount,
+                            currency,
+                            treasury_code,
+                            chapter,
+                            sub_item,
+                            provider,
+                            captured,
+                            ref,
+                            None,  # batch_reference: every field, no defaults here
+                        ),
+                    )
+                )
+                if remitted_day is not None:
+                    remitted[pid] = remitted_day
+        return whole
+
     # --- runs and items -----------------------------------------------------------------
 
     async def add_run(self, run: RunRecord) -> int:
@@ -515,25 +585,24 @@ class SqlReconciliation:
         )
         return int(result.scalar_one())
 
-    async def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None:
-        if not rows:
-            return
+    async def add_items(self, run_id: int, rows: Iterable[ItemRow]) -> None:
         if self._postgres:
             driver = await _driver(self._conn)
+            # One COPY fed by a generator: asyncpg encodes and sends the records as they come,
+            # so the server stores a part while the next is being built (the rows of a day
+            # are never all in memory at once, and no worker thread is needed).
             await driver.copy_records_to_table(
                 "reconcile_items",
                 # MatchItem's fields are the columns from outcome to note, in order.
-                records=[(run_id, r[0], *r[1], r[2], r[3], r[4], r[5]) for r in rows],
+                records=((run_id, r[0], *r[1], r[2], r[3], r[4], r[5]) for r in rows),
                 columns=_ITEM_COLUMNS,
             )
             return
-        for start in range(0, len(rows), CHUNK):
+        rows = iter(rows)
+        while chunk := list(islice(rows, CHUNK)):
             await self._conn.execute(
                 insert(reconcile_items),
-                [
-                    dict(zip(_ITEM_COLUMNS, _item_record(run_id, row), strict=True))
-                    for row in rows[start : start + CHUNK]
-                ],
+                [dict(zip(_ITEM_COLUMNS, _item_record(run_id, row), strict=True)) for row in chunk],
             )
 
     async def add_history(self, entries: Iterable[HistoryEntry]) -> None:

@@ -94,7 +94,7 @@ class FakeReconciliation:
             debit_total=statement.debit_total,
         )
 
-    async def add_lines(self, statement_id: int, lines: Sequence[StatementLine]) -> None:
+    async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         self.data.lines[statement_id].extend(lines)
 
     async def add_settlement_lines(
@@ -156,7 +156,7 @@ class FakeReconciliation:
         self.data.runs[new_id] = replace(run, id=new_id)
         return new_id
 
-    async def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None:
+    async def add_items(self, run_id: int, rows: Iterable[ItemRow]) -> None:
         for row in rows:
             new_id = len(self.data.items) + 1
             self.data.items[new_id] = StoredItem(new_id, run_id, *row)

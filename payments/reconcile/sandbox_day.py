@@ -10,10 +10,13 @@ Payments are taken in payment id order; each switch picks its own payments, so s
 - ``late``: the 4th is left out of its own day and booked on the next business day's statement
   (the statement of day D carries the 4th payment of the previous business day): missing on
   D-1, late on D;
-- ``batch``: the 5th to 7th are credited as one batch line (camt: one entry whose transactions
-  name each payment; the default CSV layout has no per-transaction detail, so there the line
-  carries only the batch reference, count and total, and is reported unknown unless the
-  gateway knows the batch);
+- ``batch``: the 5th to 7th are credited as one batch line, reference ``SBXBATCH<yyyymmdd>``
+  (camt: one entry whose transactions name each payment; the default CSV layout has no
+  per-transaction detail, so there the line carries only the batch reference, count and
+  total). The gateway learns the batch from the providers' settlement reports: the sandbox's
+  (``sandbox_settlement``) always name that batch for those payments, as a provider reports
+  the batches it remitted in whatever the treasury's statement shows; with them imported the
+  CSV batch line matches, without them it is reported unknown at the gateway;
 - ``unknown``: one more credit naming a payment the gateway does not know.
 """
 
@@ -80,7 +83,7 @@ def sandbox_statement(
         picked[2] = Discrepancy.DUPLICATE
     if Discrepancy.LATE in inject:
         picked[3] = Discrepancy.LATE
-    batch = ordered[4:7] if Discrepancy.BATCH in inject and len(ordered) >= 6 else []
+    batch = batched(ordered) if Discrepancy.BATCH in inject else []
     lines: list[StatementLine] = []
 
     def add(payment: GatewayPayment, amount: int | None = None) -> None:
@@ -118,7 +121,7 @@ def sandbox_statement(
                 end_to_end_id=None,
                 remittance="",
                 payment_reference=None,
-                batch_reference=f"SBXBATCH{day:%Y%m%d}",
+                batch_reference=batch_reference(day),
                 batch_count=len(batch),
                 batch_total=total,
                 transactions=tuple(
@@ -149,6 +152,15 @@ def sandbox_statement(
     return lines
 
 
+def batched(ordered: Sequence[GatewayPayment]) -> Sequence[GatewayPayment]:
+    """The payments (of the day, in payment id order) that ``batch`` credits as one line."""
+    return ordered[4:7] if len(ordered) >= 6 else []
+
+
+def batch_reference(day: date) -> str:
+    return f"SBXBATCH{day:%Y%m%d}"
+
+
 def unknown_reference(day: date) -> str:
     """A well-formed payment id no payment has (ULIDs of real ids start with the time)."""
     return f"pay_{day:%Y%m%d}{'0' * 17}1"
@@ -157,7 +169,10 @@ def unknown_reference(day: date) -> str:
 def sandbox_settlement(
     provider: str, day: date, payments: Sequence[GatewayPayment]
 ) -> list[SettlementLine]:
-    """What the provider's simulator settled for ``day``: its captures, gross, no fee."""
+    """What the provider's simulator settled for ``day``: its captures, gross, no fee; those
+    that ``batch`` credits as one line carry that batch's reference (``payments``: all of the
+    day's, so that the batch is the same whichever provider's report is asked for)."""
+    in_batch = {p.payment_id for p in batched(sorted(payments, key=lambda p: p.payment_id))}
     ordered = sorted((p for p in payments if p.provider == provider), key=lambda p: p.payment_id)
     return [
         SettlementLine(
@@ -169,6 +184,7 @@ def sandbox_settlement(
             0,
             p.currency,
             day,
+            batch_reference(day) if p.payment_id in in_batch else None,
         )
         for number, p in enumerate(ordered, start=2)
     ]

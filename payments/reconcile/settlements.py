@@ -11,6 +11,13 @@ provider uses in its API (``protocols/``); the sandbox simulators write the same
 - momo:   ``orderId,transId,amount,fee,settlementDate``, VND, dates ``YYYY-MM-DD``;
 - vietqr: ``reference,bankTransactionId,amount,fee,settlementDate``, VND, dates ``DD/MM/YYYY``.
 
+Each layout may carry one more, optional column: the settlement batch the provider remitted the
+transaction to the treasury in (VNPay ``vnp_BatchNo``, MoMo ``batchId``, VietQR ``batch_ref``;
+these names are our choice, as no provider publishes one). An empty cell, or no such column,
+means no batch. The reconciliation gives each payment its batch from here, so that a treasury
+line carrying only a batch reference, count and total matches the payments of that batch.
+``write_settlement`` always writes the column.
+
 The first column is the reference the provider knows the payment by: our attempt's
 ``provider_ref`` (VNPay TxnRef / MoMo orderId are attempt ids, VietQR the ``PF…`` reference).
 Amounts are gross (what the payer paid); ``fee`` is what the provider keeps.
@@ -38,6 +45,7 @@ class SettlementLine(NamedTuple):
     fee: int
     currency: str
     settlement_date: date
+    batch_reference: str | None = None  # the provider's remittance batch, when it says
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class SettlementLayout:
     fee: str
     settlement_date: str
     date_format: str
+    batch: str  # optional column
     amount_scale: int = 1  # VNPay sends VND x 100
     currency: str = "VND"
 
@@ -59,13 +68,14 @@ class SettlementLayout:
 LAYOUTS: dict[str, SettlementLayout] = {
     "vnpay": SettlementLayout(
         "vnp_TxnRef", "vnp_TransactionNo", "vnp_Amount", "vnp_Fee", "vnp_SettlementDate",
-        "%Y%m%d", amount_scale=100,
+        "%Y%m%d", "vnp_BatchNo", amount_scale=100,
     ),
     "momo": SettlementLayout(
-        "orderId", "transId", "amount", "fee", "settlementDate", "%Y-%m-%d"
+        "orderId", "transId", "amount", "fee", "settlementDate", "%Y-%m-%d", "batchId"
     ),
     "vietqr": SettlementLayout(
-        "reference", "bankTransactionId", "amount", "fee", "settlementDate", "%d/%m/%Y"
+        "reference", "bankTransactionId", "amount", "fee", "settlementDate", "%d/%m/%Y",
+        "batch_ref",
     ),
 }  # fmt: skip
 
@@ -127,6 +137,7 @@ def _rows(
             [LineError(1, "header")],
         )
     at = [header.index(name) for name in layout.header]
+    batch_at = header.index(layout.batch) if layout.batch in header else None
     lines: list[SettlementLine] = []
     errors: list[LineError] = []
     for row in reader:
@@ -135,6 +146,7 @@ def _rows(
         number = reader.line_num  # type: ignore[attr-defined]
         try:
             reference, txn, amount, fee, settled = (row[i].strip() for i in at)
+            batch = row[batch_at].strip() if batch_at is not None else ""
             lines.append(
                 SettlementLine(
                     provider=provider,
@@ -145,6 +157,7 @@ def _rows(
                     fee=_amount(fee or "0", layout, layout.fee),
                     currency=layout.currency,
                     settlement_date=datetime.strptime(settled, layout.date_format).date(),  # noqa: DTZ007
+                    batch_reference=batch or None,
                 )
             )
         except (ValueError, IndexError) as exc:
@@ -156,7 +169,7 @@ def write_settlement(provider: str, lines: Iterable[SettlementLine], out: TextIO
     """Write a report in ``provider``'s layout (the simulators' side)."""
     layout = _layout(provider)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(layout.header)
+    writer.writerow([*layout.header, layout.batch])
     for line in lines:
         writer.writerow(
             [
@@ -165,6 +178,7 @@ def write_settlement(provider: str, lines: Iterable[SettlementLine], out: TextIO
                 line.amount * layout.amount_scale,
                 line.fee * layout.amount_scale,
                 line.settlement_date.strftime(layout.date_format),
+                line.batch_reference or "",
             ]
         )
 

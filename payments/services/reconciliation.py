@@ -9,7 +9,8 @@ Flow of a day (ARCHITECTURE.md section 6):
 2. ``reconcile_day`` takes the day's lock, loads the day's treasury lines from storage (so a
    rerun sees exactly what the first run saw; an import just made may hand its lines over),
    the providers' settlement reports imported for the day (``import_settlement``) and the
-   succeeded payments captured in the settlement window, matches them
+   succeeded payments captured in the settlement window (each given the settlement batch its
+   provider's report names, ``in_batches``), matches them
    (``payments.reconcile.matching``), and in one transaction stores the run and its items and
    posts the remittance of every newly matched payment to the ledger. Resolved items of the
    day's previous run stay resolved (carried by their stable key). Afterwards, treasury
@@ -490,6 +491,9 @@ async def _run_day(
     payments = loaded.payments
     if remitted:
         payments = [p for p in payments if remitted.get(p.payment_id, day) >= day]
+    batches = settlement_batches(settlements)
+    if batches:
+        payments = in_batches(payments, batches)
     payments.sort(key=_BY_PAYMENT_ID)
     progress("load", len(lines) + len(payments))
     report = match_day(
@@ -505,6 +509,29 @@ async def _run_day(
     return await _write_run(
         uow, day, now, config, actor, progress, report, remitted, statements, reports, providers
     )
+
+
+def settlement_batches(settlements: Iterable[SettlementLine]) -> dict[str, str]:
+    """The batch each reported transaction was remitted in, by the reference the provider knows
+    the payment by (our attempt's provider_ref, or the payment id)."""
+    return {
+        line.payment_reference: line.batch_reference
+        for line in settlements
+        if line.batch_reference is not None
+    }
+
+
+def in_batches(payments: list[GatewayPayment], batches: dict[str, str]) -> list[GatewayPayment]:
+    """``payments``, each with its batch as the providers' settlement reports name it: the
+    gateway itself never learns which batch the intermediary remitted a payment in, so a
+    treasury line carrying only a batch reference, count and total matches through this."""
+    found = batches.get
+    return [
+        p
+        if (batch := found(p.provider_ref or "") or found(p.payment_id)) is None
+        else p._replace(batch_reference=batch)
+        for p in payments
+    ]
 
 
 async def _write_run(

@@ -19,7 +19,9 @@ from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import daily_jobs
 from payments.ledger import chart
 from payments.reconcile.matching import Outcome
+from payments.reconcile.settlements import read_settlement
 from payments.services.reconciliation import (
+    import_settlement,
     import_statement,
     list_items,
     list_runs,
@@ -122,3 +124,42 @@ async def test_switches_inject_their_discrepancies(
     assert found[Outcome.DUPLICATE.value] == [paid[2]]
     assert found[Outcome.UNKNOWN_AT_GATEWAY.value] == [None]
     assert len(found[Outcome.MATCHED.value]) == 6
+
+
+async def test_a_csv_batch_line_matches_through_the_providers_settlement_report(
+    sandbox: tuple[httpx.AsyncClient, Container],
+) -> None:
+    # The CSV statement can only say "batch SBXBATCH20250312: 3 payments, this total"; the
+    # sandbox VNPay settlement report names that batch for the 5th to 7th payments.
+    client, container = sandbox
+    gw = await gateway(container.uow_factory)
+    paid = sorted([(await gw.paid(100_000 * (n + 1))).id for n in range(8)])
+    auth = {"Authorization": "Bearer sandbox-treasury-token"}
+    query = f"date={DAY.isoformat()}&inject=batch&format=csv"
+    response = await client.get(f"{STATEMENT_URL}?{query}", headers=auth)
+    assert response.status_code == 200
+    [batch_row] = [r for r in csv.DictReader(io.StringIO(response.text)) if r["batch_reference"]]
+    assert (batch_row["batch_reference"], batch_row["batch_count"]) == ("SBXBATCH20250312", "3")
+    settlement = await client.get(
+        f"{BASE_URL}/sandbox/treasury/settlements/vnpay?date={DAY.isoformat()}"
+    )
+    report = read_settlement("vnpay", io.BytesIO(settlement.content))
+    assert sum(line.batch_reference == "SBXBATCH20250312" for line in report.lines) == 3
+
+    await import_statement(
+        container.uow_factory,
+        statement_reader(io.BytesIO(response.content), "csv"),
+        business_date=DAY,
+        actor="t",
+        now=NIGHT,
+    )
+    await import_settlement(container.uow_factory, report, business_date=DAY, actor="t", now=NIGHT)
+    result = await reconcile_day(container.uow_factory, DAY, now=NIGHT)
+
+    found = await outcomes(container, result.run.id)
+    assert list(found) == [Outcome.MATCHED.value]  # nothing else: no unknown line, no missing
+    assert sorted(found[Outcome.MATCHED.value]) == paid
+    stored = await list_items(container.uow_factory, result.run.id, limit=500)
+    in_batch = {i.item.payment_id for i in stored if i.item.batch_reference == "SBXBATCH20250312"}
+    assert in_batch == set(paid[4:7])
+    assert result.run.matched_treasury_total == sum(100_000 * (n + 1) for n in range(8))

@@ -97,6 +97,7 @@ reconcile_settlement_lines = Table(
     Column("fee", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("settlement_date", Date, nullable=False),
+    Column("batch_reference", String(140)),  # the provider's remittance batch (0007)
 )
 
 reconcile_runs = Table(

@@ -8,7 +8,9 @@ nightly job and ``payments reconcile --fetch`` reconcile against it.
   ``amount_mismatch``, ``duplicate``, ``unknown``, ``late``, ``batch``. When
   ``PAYMENTS_TREASURY_STATEMENT_TOKEN`` is set the request must carry it as a bearer token.
 - ``GET /sandbox/treasury/settlements/{provider}?date=YYYY-MM-DD``: that provider's settlement
-  report (CSV, in the provider's layout).
+  report (CSV, in the provider's layout). The payments the ``batch`` switch credits as one line
+  carry its batch reference there, so that with the reports imported a CSV statement's batch
+  line (reference, count and total only) matches them.
 """
 
 from __future__ import annotations

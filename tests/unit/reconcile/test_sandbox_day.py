@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from payments.reconcile.matching import GatewayPayment, MatchConfig, Outcome, match_day
 from payments.reconcile.sandbox_day import (
     Discrepancy,
+    batch_reference,
     sandbox_settlement,
     sandbox_statement,
     unknown_reference,
@@ -76,3 +77,17 @@ def test_settlement_reports_list_the_providers_captures() -> None:
     assert (
         match_day(DAY, payments, [], report, config=CONFIG).counts()[Outcome.PROVIDER_MISSING] == 0
     )
+
+
+def test_settlement_reports_name_the_batch_the_batch_switch_credits() -> None:
+    # The 5th to 7th payments of the day, whichever provider took them; the rest carry none.
+    payments = [payment(n, provider="momo" if n == 6 else "vnpay") for n in range(1, 9)]
+    ids = sorted(p.payment_id for p in payments)
+    named = {
+        s.payment_reference: s.batch_reference
+        for provider in ("vnpay", "momo")
+        for s in sandbox_settlement(provider, DAY, payments)
+    }
+    refs = {p.payment_id: p.provider_ref for p in payments}
+    assert {refs[i] for i in ids[4:7]} == {r for r, b in named.items() if b is not None}
+    assert set(named.values()) == {None, batch_reference(DAY)}

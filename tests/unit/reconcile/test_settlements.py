@@ -60,3 +60,33 @@ def test_undecodable_report_is_refused() -> None:
     data = b"orderId,transId,amount,fee,settlementDate\natt_A,1,100,0,2025-03-13\n\xff\n"
     with pytest.raises(StatementError, match="not UTF-8 text"):
         read_settlement("momo", io.BytesIO(data))
+
+
+@pytest.mark.parametrize(
+    ("provider", "column"), [("vnpay", "vnp_BatchNo"), ("momo", "batchId"), ("vietqr", "batch_ref")]
+)
+def test_the_batch_column_round_trips_and_an_empty_cell_is_no_batch(
+    provider: str, column: str
+) -> None:
+    lines = [
+        SettlementLine(provider, 2, "T1", "att_A", 100_000, 0, "VND", date(2025, 3, 13), "B-77"),
+        SettlementLine(provider, 3, "T2", "att_B", 200_000, 0, "VND", date(2025, 3, 13)),
+    ]
+    out = io.StringIO()
+    write_settlement(provider, lines, out)
+    assert out.getvalue().splitlines()[0].endswith(f",{column}")
+    report = read_settlement(provider, io.BytesIO(out.getvalue().encode()))
+    assert report.require_clean() == lines
+    assert [line.batch_reference for line in report.lines] == ["B-77", None]
+
+
+def test_a_report_without_the_batch_column_names_no_batch() -> None:
+    data = b"orderId,transId,amount,fee,settlementDate\natt_A,1,100,0,2025-03-13\n"
+    [line] = read_settlement("momo", io.BytesIO(data)).require_clean()
+    assert line.batch_reference is None
+
+
+def test_the_batch_column_may_stand_anywhere() -> None:
+    data = b"batchId,orderId,transId,amount,fee,settlementDate\n B9 ,att_A,1,100,0,2025-03-13\n"
+    [line] = read_settlement("momo", io.BytesIO(data)).require_clean()
+    assert (line.payment_reference, line.batch_reference) == ("att_A", "B9")

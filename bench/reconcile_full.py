@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
-import random
 import resource
 import subprocess
 import sys
@@ -45,11 +43,18 @@ from typing import Any
 import asyncpg
 
 from bench.payments_create import _admin, _dsn_for, throwaway_database
-from bench.reconcile_match import AGENCIES, DAY, PROVIDERS, SUB_ITEMS, payment_id
+from bench.reconcile_match import (
+    AGENCIES,
+    DAY,
+    START,
+    SUB_ITEMS,
+    payment_id,
+    payment_rows,
+    write_files,
+)
 
 MAX_LINES = 1_000_000
 NOW = datetime(2025, 3, 12, 18, 0, tzinfo=UTC)  # 01:00 the next morning in Hanoi
-START = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi
 
 
 def attempt_id(number: int) -> str:
@@ -57,21 +62,6 @@ def attempt_id(number: int) -> str:
 
 
 # --- seeding (not timed) --------------------------------------------------------------------
-
-
-def payment_rows(count: int) -> list[tuple[str, int, str, int, datetime]]:
-    """(payment id, agency index, provider, amount, captured at) of every payment."""
-    rng = random.Random(7)
-    return [
-        (
-            payment_id(n + 1),
-            n % len(AGENCIES),
-            PROVIDERS[n % len(PROVIDERS)],
-            rng.randrange(10, 5_000) * 1_000,
-            START + timedelta(milliseconds=n * 20),  # all before the 16:00 cut-off
-        )
-        for n in range(count)
-    ]
 
 
 async def seed(dsn: str, rows: list[tuple[str, int, str, int, datetime]]) -> None:
@@ -173,57 +163,6 @@ async def seed(dsn: str, rows: list[tuple[str, int, str, int, datetime]]) -> Non
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-
-
-def write_files(directory: Path, rows: list[tuple[str, int, str, int, datetime]]) -> None:
-    """The gateway export, and the treasury statement as CSV and camt.053."""
-    with (
-        (directory / "payments.csv").open("w", newline="") as payments_file,
-        (directory / "statement.csv").open("w", newline="") as statement_file,
-        (directory / "statement.xml").open("w") as camt,
-    ):
-        payments = csv.writer(payments_file)
-        payments.writerow(
-            ["payment_id", "agency", "amount", "currency", "treasury_code", "chapter",
-             "sub_item", "provider", "captured_at"]
-        )  # fmt: skip
-        statement = csv.writer(statement_file)
-        statement.writerow(
-            ["booking_date", "amount", "currency", "direction", "bank_reference",
-             "end_to_end_id", "remittance"]
-        )  # fmt: skip
-        camt.write(
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n'
-            "<BkToCstmrStmt><GrpHdr><MsgId>BENCH</MsgId>"
-            "<CreDtTm>2025-03-12T23:00:00+07:00</CreDtTm></GrpHdr>\n"
-            "<Stmt><Id>KBNN-20250312</Id><Acct><Id><Othr><Id>7111-0001</Id></Othr></Id>"
-            "<Ccy>VND</Ccy></Acct>\n"
-        )
-        for number, (pid, agency, provider, paid, captured) in enumerate(rows):
-            payments.writerow(
-                [pid, AGENCIES[agency], paid, "VND", "0011", "755", SUB_ITEMS[agency],
-                 provider, captured.isoformat()]
-            )  # fmt: skip
-            roll = number % 1000
-            if roll == 1:
-                continue  # missing at treasury
-            amount = paid + 1_000 if roll == 2 else paid  # amount mismatch
-            reference = payment_id(10**12 + number) if roll == 3 else pid  # unknown
-            for _ in range(2 if roll == 4 else 1):  # duplicate
-                bank_ref = f"KB{number:010d}"
-                statement.writerow(
-                    ["2025-03-12", amount, "VND", "credit", bank_ref, reference,
-                     f"NOP NSNN {reference}"]
-                )  # fmt: skip
-                camt.write(
-                    f'<Ntry><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
-                    "<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2025-03-12</Dt></BookgDt>"
-                    f"<AcctSvcrRef>{bank_ref}</AcctSvcrRef><NtryDtls><TxDtls><Refs>"
-                    f"<EndToEndId>{reference}</EndToEndId></Refs><RmtInf><Ustrd>NOP NSNN "
-                    f"{reference}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n"
-                )
-        camt.write("</Stmt></BkToCstmrStmt></Document>\n")
 
 
 # --- the timed phases, each in its own process ----------------------------------------------

@@ -49,6 +49,7 @@ AGENCIES = ("1054321", "2001234", "3104455", "4200001")
 SUB_ITEMS = ("1001", "1052", "1701", "2862")
 PROVIDERS = ("vnpay", "momo", "vietqr")
 MAX_LINES = 1_000_000
+START = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi
 
 
 def payment_id(number: int) -> str:
@@ -59,16 +60,27 @@ def payment_id(number: int) -> str:
     return "pay_" + "".join(reversed(chars))
 
 
-def generate(directory: Path, count: int) -> None:
+def payment_rows(count: int) -> list[tuple[str, int, str, int, datetime]]:
+    """(payment id, agency index, provider, amount, captured at) of every payment."""
     rng = random.Random(7)
-    start = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)  # 08:00 Vietnam time
-    payments_path = directory / "payments.csv"
-    statement_path = directory / "statement.csv"
-    camt_path = directory / "statement.xml"
+    return [
+        (
+            payment_id(n + 1),
+            n % len(AGENCIES),
+            PROVIDERS[n % len(PROVIDERS)],
+            rng.randrange(10, 5_000) * 1_000,
+            START + timedelta(milliseconds=n * 20),  # all before the 16:00 cut-off
+        )
+        for n in range(count)
+    ]
+
+
+def write_files(directory: Path, rows: list[tuple[str, int, str, int, datetime]]) -> None:
+    """The gateway export, and the treasury statement as CSV and camt.053."""
     with (
-        payments_path.open("w", newline="") as payments_file,
-        statement_path.open("w", newline="") as statement_file,
-        camt_path.open("w") as camt,
+        (directory / "payments.csv").open("w", newline="") as payments_file,
+        (directory / "statement.csv").open("w", newline="") as statement_file,
+        (directory / "statement.xml").open("w") as camt,
     ):
         payments = csv.writer(payments_file)
         payments.writerow(
@@ -88,22 +100,17 @@ def generate(directory: Path, count: int) -> None:
             "<Stmt><Id>KBNN-20250312</Id><Acct><Id><Othr><Id>7111-0001</Id></Othr></Id>"
             "<Ccy>VND</Ccy></Acct>\n"
         )
-        for number in range(count):
-            pid = payment_id(number + 1)
-            amount = rng.randrange(10, 5_000) * 1_000
-            captured = start + timedelta(milliseconds=number * 20)  # all before the cut-off
+        for number, (pid, agency, provider, paid, captured) in enumerate(rows):
             payments.writerow(
-                [pid, AGENCIES[number % 4], amount, "VND", "0011", "755",
-                 SUB_ITEMS[number % 4], PROVIDERS[number % 3], captured.isoformat()]
+                [pid, AGENCIES[agency], paid, "VND", "0011", "755", SUB_ITEMS[agency],
+                 provider, captured.isoformat()]
             )  # fmt: skip
             roll = number % 1000
             if roll == 1:
                 continue  # missing at treasury
-            if roll == 2:
-                amount += 1_000  # amount mismatch
+            amount = paid + 1_000 if roll == 2 else paid  # amount mismatch
             reference = payment_id(10**12 + number) if roll == 3 else pid  # unknown
-            rows = 2 if roll == 4 else 1  # duplicate
-            for _ in range(rows):
+            for _ in range(2 if roll == 4 else 1):  # duplicate
                 bank_ref = f"KB{number:010d}"
                 statement.writerow(
                     ["2025-03-12", amount, "VND", "credit", bank_ref, reference,
@@ -117,6 +124,10 @@ def generate(directory: Path, count: int) -> None:
                     f"{reference}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n"
                 )
         camt.write("</Stmt></BkToCstmrStmt></Document>\n")
+
+
+def generate(directory: Path, count: int) -> None:
+    write_files(directory, payment_rows(count))
 
 
 def load_payments(path: Path) -> list[GatewayPayment]:

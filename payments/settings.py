@@ -156,6 +156,17 @@ class Settings(BaseSettings):
         description="Business days after its due date a treasury booking still counts as late.",
     )
     db_pool_size: int = Field(default=10, gt=0, description="Database connections per process.")
+    db_pool_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Extra connections per process for bursts, closed again when returned.",
+    )
+    db_pool_timeout: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        description="Seconds a request waits for a free connection before a 503.",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool = Field(default=True, description="JSON log lines (false: console format).")
     # Providers: in sandbox mode every unset value points at the built-in simulators.

@@ -11,6 +11,7 @@
     │   ├── CheckoutClosed          the payment can no longer be paid (paid, expired...)
     │   └── IdempotencyKeyReused    same key, different request
     ├── PreconditionFailed      the caller's view of the state is stale
+    ├── Unavailable             no database connection came free in time (overload); retry
     └── InvalidConfiguration    start-up settings cannot run (e.g. a placeholder secret)
 
 Errors carry data; HTTP status codes are chosen only at the edge.
@@ -108,6 +109,14 @@ class IdempotencyKeyReused(PaymentsError):
 
 class PreconditionFailed(PaymentsError):
     title = "Precondition failed"
+
+
+class Unavailable(PaymentsError):
+    title = "Temporarily unavailable"
+
+    def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidConfiguration(PaymentsError):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -116,6 +117,16 @@ def provider_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRe
     return ProviderRegistry(providers)
 
 
+def settings_engine(settings: Settings) -> AsyncEngine:
+    """The engine of a serving process (web or worker), sized by the settings."""
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
     configure_logging(settings.log_level, json=settings.log_json)
     problems = settings.provider_problems() + settings.console_problems()
@@ -124,7 +135,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = settings_engine(settings)
         http = outbound_client(settings, app)
         container = Container(
             settings=settings,

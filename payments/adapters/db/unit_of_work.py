@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
@@ -25,6 +26,7 @@ from payments.adapters.db.repositories import (
     SqlPayments,
 )
 from payments.adapters.db.scheduled_runs import SqlScheduledRuns
+from payments.domain.errors import Unavailable
 from payments.ledger.ports import LedgerStore
 from payments.ledger.sql_store import SqlLedgerStore
 from payments.services.ports import (
@@ -72,7 +74,12 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
+        try:
+            conn = await self._engine.connect()
+        except PoolTimeout as exc:
+            raise Unavailable(
+                "every database connection is busy; retry in a moment (nothing was done)"
+            ) from exc
         try:
             await conn.begin()
         except BaseException:

@@ -148,9 +148,10 @@ def build_spec(base_url: str) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": REF.format(model=op.response.__name__)}}
                 },
             }
-        for code in op.errors:
+        # 503: every operation needs a database connection, and may find none free in time.
+        for code in (*op.errors, 503):
             responses[str(code)] = {
-                "description": "Problem",
+                "description": "Problem" if code != 503 else "Overloaded; retry after Retry-After",
                 "content": {
                     "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
                 },

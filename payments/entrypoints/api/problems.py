@@ -47,6 +47,7 @@ _STATUS: list[tuple[type[e.PaymentsError], int, str]] = [
     (e.IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (e.Conflict, 409, "conflict"),
     (e.PreconditionFailed, 412, "precondition-failed"),
+    (e.Unavailable, 503, "unavailable"),
 ]
 
 
@@ -105,6 +106,8 @@ async def handle_payments_error(request: Request, exc: Exception) -> JSONRespons
         extra = {"existing_payment_id": exc.existing_payment_id}
     if isinstance(exc, e.NotAuthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="payments"'}
+    if isinstance(exc, e.Unavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     problems = exc.problems if isinstance(exc, e.InvalidInput) else ()
     return problem_response(
         request,

@@ -16,10 +16,9 @@ import click
 import httpx
 import structlog
 
-from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
-from payments.entrypoints.app import provider_registry
+from payments.entrypoints.app import provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker
@@ -60,7 +59,7 @@ def _load(spec: str) -> ExtraJobs:
 
 
 async def _run(settings: Settings, extras: list[ExtraJobs]) -> None:
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = settings_engine(settings)
     # Providers' sandbox simulators live in the web processes: reach them over the network.
     http = httpx.AsyncClient(follow_redirects=False)
     container = Container(

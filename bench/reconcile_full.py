@@ -172,10 +172,8 @@ async def full_run(dsn: str, statement: Path, fmt: str) -> dict[str, Any]:
     from payments.adapters.db.engine import make_engine  # noqa: PLC0415
     from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory  # noqa: PLC0415
     from payments.adapters.treasury import statement_reader  # noqa: PLC0415
-    from payments.services.reconciliation import (  # noqa: PLC0415
-        import_statement,
-        reconcile_day,
-    )
+    from payments.services.reconcile_day import reconcile_day  # noqa: PLC0415
+    from payments.services.reconcile_import import import_statement  # noqa: PLC0415
 
     engine = make_engine(dsn.replace("postgresql://", "postgresql+asyncpg://"), pool_size=2)
     uow = SqlUnitOfWorkFactory(engine)

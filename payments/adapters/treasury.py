@@ -23,7 +23,9 @@ from payments.reconcile.csv_format import DEFAULT_MAPPING, CsvMapping, read_csv
 from payments.reconcile.matching import MatchConfig
 from payments.reconcile.statements import StatementReader
 from payments.services.ports import StatusQuery, UnitOfWorkFactory
-from payments.services.reconciliation import SYSTEM, DayResult, import_statement, reconcile_day
+from payments.services.reconcile_day import DayResult, reconcile_day
+from payments.services.reconcile_import import import_statement
+from payments.services.reconcile_write import SYSTEM
 from payments.settings import Settings
 
 FORMATS = ("csv", "camt")

@@ -25,7 +25,7 @@ from payments.domain.errors import InvalidConfiguration
 from payments.entrypoints.app import create_app
 from payments.entrypoints.console.texts import TEXTS
 from payments.services.access import create_api_key
-from payments.services.reconciliation import reconcile_day
+from payments.services.reconcile_day import reconcile_day
 from payments.settings import Settings
 from tests.api import TEST_PROVIDERS, api_client
 from tests.integration.reconcile.days import (

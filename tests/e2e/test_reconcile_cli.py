@@ -13,7 +13,7 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.entrypoints.cli import cli
 from payments.reconcile.sandbox_day import sandbox_settlement
 from payments.reconcile.settlements import write_settlement
-from payments.services.reconciliation import captured_on
+from payments.services.reconcile_day import captured_on
 from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
 
 

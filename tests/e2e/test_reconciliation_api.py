@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import create_api_key
-from payments.services.reconciliation import reconcile_day
+from payments.services.reconcile_day import reconcile_day
 from tests.e2e.test_fuzz_no_5xx import (
     FEW,
     check,

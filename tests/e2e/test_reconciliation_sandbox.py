@@ -20,13 +20,9 @@ from payments.entrypoints.worker.jobs import daily_jobs
 from payments.ledger import chart
 from payments.reconcile.matching import Outcome
 from payments.reconcile.settlements import read_settlement
-from payments.services.reconciliation import (
-    import_settlement,
-    import_statement,
-    list_items,
-    list_runs,
-    reconcile_day,
-)
+from payments.services.reconcile_day import reconcile_day
+from payments.services.reconcile_import import import_settlement, import_statement
+from payments.services.reconcile_reports import list_items, list_runs
 from payments.settings import Settings
 from tests.api import BASE_URL
 from tests.integration.reconcile.days import DAY, NIGHT, gateway

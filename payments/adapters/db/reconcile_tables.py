@@ -18,8 +18,9 @@ history of each item's workflow, and which payments' remittance the ledger alrea
 The three bulk tables (lines, items, remittances: a million rows each on a national day) carry
 no foreign key and no index beyond what their reads need: a foreign key is a trigger per row,
 and each index another B-tree insert per row, which together cost more than the whole
-matching. Their rows are written only by ``adapters/db/reconciliation.py``, in the same
-transaction as the statement or run they belong to.
+matching. Their rows are written only by ``adapters/db/reconciliation.py`` (through its
+parts, ``reconcile_statement_storage`` and ``reconcile_run_storage``), in the same transaction
+as the statement or run they belong to.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from payments.entrypoints.api.requests import (
 )
 from payments.entrypoints.worker.jobs import status_query
 from payments.reconcile.matching import Outcome
+from payments.services.reconcile_day import reconcile_day
 from payments.services.reconcile_ports import (
     Breakdown,
     Dimension,
@@ -39,12 +40,11 @@ from payments.services.reconcile_ports import (
     RunRecord,
     StoredItem,
 )
-from payments.services.reconciliation import (
+from payments.services.reconcile_reports import (
     export_items_csv,
     item_detail,
     list_items,
     list_runs,
-    reconcile_day,
     resolve_item,
     run_report,
 )

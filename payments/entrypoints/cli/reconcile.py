@@ -28,13 +28,8 @@ from payments.adapters.treasury import (
 from payments.domain.errors import InvalidInput, PaymentsError
 from payments.reconcile.settlements import SettlementReport, read_settlement
 from payments.reconcile.statements import StatementLine
-from payments.services.reconciliation import (
-    DayResult,
-    Imported,
-    import_settlement,
-    import_statement,
-    reconcile_day,
-)
+from payments.services.reconcile_day import DayResult, reconcile_day
+from payments.services.reconcile_import import Imported, import_settlement, import_statement
 from payments.settings import Settings
 
 PHASES = ("load", "match", "post", "persist", "done")

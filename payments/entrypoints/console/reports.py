@@ -14,7 +14,7 @@ from payments.entrypoints.console.chart import DayTotals
 from payments.reconcile.matching import EXCEPTIONS, MATCHED_OUTCOMES, Outcome
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_ports import ItemFilter, ItemState, RunRecord
-from payments.services.reconciliation import list_items, list_runs
+from payments.services.reconcile_reports import list_items, list_runs
 
 CHART_DAYS = 14
 EXCEPTION_NAMES = frozenset(o.value for o in EXCEPTIONS)

@@ -44,7 +44,7 @@ from payments.entrypoints.console.session import (
 from payments.entrypoints.console.texts import TEXTS, choose
 from payments.reconcile.matching import EXCEPTIONS, Outcome
 from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState
-from payments.services.reconciliation import (
+from payments.services.reconcile_reports import (
     MAX_NOTE,
     export_items_csv,
     item_detail,

@@ -28,7 +28,7 @@ from payments.reconcile.calendar import DEFAULT_CALENDAR
 from payments.reconcile.sandbox_day import Discrepancy, sandbox_settlement, sandbox_statement
 from payments.reconcile.settlements import LAYOUTS, write_settlement
 from payments.reconcile.writers import camt053, csv_statement
-from payments.services.reconciliation import captured_on
+from payments.services.reconcile_day import captured_on
 
 PREFIX = "/sandbox/treasury"
 ACCOUNT = "7111-SANDBOX"

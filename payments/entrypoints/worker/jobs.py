@@ -109,7 +109,7 @@ def daily_jobs(container: Container) -> list[DailyJob]:
 
     async def reconcile(day: date, now: datetime) -> None:
         # Safe twice for one day: the same statement imports nothing new, a rerun reproduces
-        # the report and posts nothing (payments/services/reconciliation.py).
+        # the report and posts nothing (payments/services/reconcile_day.py).
         result = await fetch_and_reconcile(
             container.uow_factory,
             container.http,

@@ -14,7 +14,7 @@ from payments.reconcile.csv_format import read_csv
 from payments.services import checkout
 from payments.services import payments as service
 from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconciliation import Imported, import_statement
+from payments.services.reconcile_import import Imported, import_statement
 from tests.factories import LIMITS, draft, portal_caller, respond
 
 DAY = date(2025, 3, 12)  # a Wednesday, business day in Vietnam

@@ -21,15 +21,14 @@ from payments.ledger import chart
 from payments.reconcile.matching import Outcome
 from payments.reconcile.statements import StatementError
 from payments.services.ports import UnitOfWorkFactory
+from payments.services.reconcile_day import DayResult, reconcile_day
+from payments.services.reconcile_import import import_statement
 from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState, StoredItem
-from payments.services.reconciliation import (
-    DayResult,
+from payments.services.reconcile_reports import (
     export_items_csv,
-    import_statement,
     item_detail,
     list_items,
     list_runs,
-    reconcile_day,
     resolve_item,
     run_report,
 )

@@ -13,13 +13,9 @@ import io
 from payments.reconcile.matching import GatewayPayment, Outcome
 from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
 from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconciliation import (
-    DayResult,
-    captured_on,
-    import_settlement,
-    list_items,
-    reconcile_day,
-)
+from payments.services.reconcile_day import DayResult, captured_on, reconcile_day
+from payments.services.reconcile_import import import_settlement
+from payments.services.reconcile_reports import list_items
 from tests.integration.reconcile.days import DAY, NIGHT, gateway, import_csv
 
 HEADER = (

@@ -12,6 +12,7 @@ from payments.domain.payments import PaymentStatus
 from payments.reconcile.matching import GatewayPayment
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import StatementLine
+from payments.services.reconcile_import import matching_view
 from payments.services.reconcile_ports import (
     Breakdown,
     DayPayments,
@@ -27,7 +28,6 @@ from payments.services.reconcile_ports import (
     StoredItem,
     StoredStatement,
 )
-from payments.services.reconciliation import matching_view
 
 if TYPE_CHECKING:
     from tests.unit.fakes import Store

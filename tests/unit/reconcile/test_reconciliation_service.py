@@ -15,14 +15,10 @@ from payments.reconcile.matching import EXCEPTIONS, Outcome
 from payments.reconcile.sandbox_day import Discrepancy, sandbox_statement, unknown_reference
 from payments.reconcile.statements import StatementError
 from payments.reconcile.writers import camt053
+from payments.services.reconcile_day import captured_on, reconcile_day
+from payments.services.reconcile_import import import_statement
 from payments.services.reconcile_ports import ItemState
-from payments.services.reconciliation import (
-    captured_on,
-    import_statement,
-    list_items,
-    reconcile_day,
-    resolve_item,
-)
+from payments.services.reconcile_reports import list_items, resolve_item
 from tests.integration.reconcile.days import DAY, NIGHT, gateway
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

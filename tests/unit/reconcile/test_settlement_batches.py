@@ -4,7 +4,7 @@ settlement reports, by the reference the provider knows the payment by."""
 from __future__ import annotations
 
 from payments.reconcile.matching import Outcome, match_day
-from payments.services.reconciliation import in_batches, settlement_batches
+from payments.services.reconcile_day import in_batches, settlement_batches
 from tests.unit.reconcile.stories import DAY, line, payment, settled
 
 

@@ -1,0 +1,295 @@
+"""Statements and their lines in storage: the treasury's statements (streamed in, on
+PostgreSQL as one ``COPY``, and read back as the matcher reads them) and the providers'
+settlement reports.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.adapters.db.pg_hot_path import _driver
+from payments.adapters.db.reconcile_batches import CHUNK, pg_batches, sa_batches
+from payments.adapters.db.reconcile_tables import (
+    reconcile_settlement_lines,
+    reconcile_statement_lines,
+    reconcile_statements,
+)
+from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.statements import (
+    BookingStatus,
+    Direction,
+    StatementLine,
+    Transaction,
+)
+from payments.services.reconcile_ports import NewStatement, StoredStatement
+
+_LINE_COLUMNS = (
+    "statement_id",
+    "line_number",
+    "amount",
+    "currency",
+    "direction",
+    "reversal",
+    "status",
+    "booking_date",
+    "value_date",
+    "bank_reference",
+    "end_to_end_id",
+    "remittance",
+    "payment_reference",
+    "batch_reference",
+    "batch_count",
+    "batch_total",
+    "transactions",
+)
+
+_MATCH_COLUMNS = (
+    "line_number",
+    "amount",
+    "currency",
+    "direction",
+    "reversal",
+    "status",
+    "booking_date",
+    "value_date",
+    "payment_reference",
+    "batch_reference",
+    "batch_count",
+    "transactions",
+)
+
+
+def _transactions_json(line: StatementLine) -> list[dict[str, Any]] | None:
+    if not line.transactions:
+        return None
+    return [tx._asdict() for tx in line.transactions]
+
+
+def _line_record(statement_id: int, line: StatementLine) -> tuple[Any, ...]:
+    return (
+        statement_id,
+        line.line_number,
+        line.amount,
+        line.currency,
+        line.direction.value,
+        line.reversal,
+        line.status.value,
+        line.booking_date,
+        line.value_date,
+        line.bank_reference,
+        line.end_to_end_id,
+        line.remittance,
+        line.payment_reference,
+        line.batch_reference,
+        line.batch_count,
+        line.batch_total,
+    )
+
+
+def _statement(row: Any) -> StoredStatement:
+    return StoredStatement(
+        id=row.id,
+        source=row.source,
+        statement_id=row.statement_id,
+        content_hash=row.content_hash,
+        format=row.format,
+        business_date=row.business_date,
+        account=row.account,
+        currency=row.currency,
+        line_count=row.line_count,
+        credit_total=row.credit_total,
+        debit_total=row.debit_total,
+        imported_at=row.imported_at,
+        imported_by=row.imported_by,
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    # The engine's asyncpg codec for json/jsonb takes text, as SQLAlchemy's JSON type sends it.
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class SqlStatements:
+    """Statements and their lines: a part of ``SqlReconciliation``, which sets the connection."""
+
+    _conn: AsyncConnection
+    _postgres: bool
+
+    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None:
+        row = (
+            await self._conn.execute(
+                select(reconcile_statements).where(
+                    reconcile_statements.c.content_hash == content_hash
+                )
+            )
+        ).first()
+        return _statement(row) if row is not None else None
+
+    async def open_statement(
+        self, source: str, business_date: date, imported_at: datetime, imported_by: str
+    ) -> int:
+        result = await self._conn.execute(
+            insert(reconcile_statements)
+            .values(
+                source=source,
+                statement_id="",
+                content_hash=f"pending:{secrets.token_hex(16)}",
+                format="csv",
+                business_date=business_date,
+                account="",
+                currency="XXX",
+                line_count=0,
+                credit_total=0,
+                debit_total=0,
+                imported_at=imported_at,
+                imported_by=imported_by,
+            )
+            .returning(reconcile_statements.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None:
+        header = statement.header
+        await self._conn.execute(
+            update(reconcile_statements)
+            .where(reconcile_statements.c.id == statement_id)
+            .values(
+                statement_id=header.statement_id[:140],
+                content_hash=header.content_hash,
+                format=header.format.value,
+                account=header.account[:64],
+                currency=header.currency,
+                line_count=header.line_count,
+                credit_total=statement.credit_total,
+                debit_total=statement.debit_total,
+            )
+        )
+
+    async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
+        if self._postgres:
+            driver = await _driver(self._conn)
+            # One COPY fed by the caller's generator (the parser): asyncpg sends the records
+            # as they come, so the server stores a part while the next is being parsed. The
+            # line's fields are the table's columns, in order; only the batch details (rare)
+            # need turning into JSON text.
+            await driver.copy_records_to_table(
+                "reconcile_statement_lines",
+                records=(
+                    (statement_id, *line[:15], _json_text(_transactions_json(line)))
+                    if line.transactions
+                    else (statement_id, *line[:15], None)
+                    for line in lines
+                ),
+                columns=_LINE_COLUMNS,
+            )
+            return
+        lines = iter(lines)
+        while chunk := list(islice(lines, CHUNK)):
+            rows = [
+                dict(
+                    zip(
+                        _LINE_COLUMNS,
+                        (*_line_record(statement_id, line), _transactions_json(line)),
+                        strict=True,
+                    )
+                )
+                for line in chunk
+            ]
+            await self._conn.execute(insert(reconcile_statement_lines), rows)
+
+    async def add_settlement_lines(
+        self, statement_id: int, lines: Sequence[SettlementLine]
+    ) -> None:
+        for start in range(0, len(lines), CHUNK):
+            await self._conn.execute(
+                insert(reconcile_settlement_lines),
+                [
+                    {"statement_id": statement_id, **line._asdict()}
+                    for line in lines[start : start + CHUNK]
+                ],
+            )
+
+    async def settlement_lines_of(self, statement_ids: Sequence[int]) -> list[SettlementLine]:
+        if not statement_ids:
+            return []
+        c = reconcile_settlement_lines.c
+        rows = await self._conn.execute(
+            select(*(c[name] for name in SettlementLine._fields))
+            .where(c.statement_id.in_(statement_ids))
+            .order_by(c.statement_id, c.line_number)
+        )
+        return [SettlementLine(*row) for row in rows]
+
+    async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
+        s = reconcile_statements.c
+        rows = await self._conn.execute(
+            select(reconcile_statements)
+            .where(s.business_date == business_date, s.source == source)
+            .order_by(s.id)
+        )
+        return [_statement(row) for row in rows]
+
+    async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:
+        """The lines as the matcher reads them: the free text (remittance, bank and end-to-end
+        references) stays in storage, since the matcher only needs the payment reference it
+        was reduced to; at a million lines that text is most of the memory."""
+        if not statement_ids:
+            return []
+        if self._postgres:
+            driver = await _driver(self._conn)
+            # A server-side cursor: rows arrive in batches instead of one list of a million.
+            batches = pg_batches(
+                driver,
+                f"SELECT {', '.join(_MATCH_COLUMNS)} "  # noqa: S608 - fixed names
+                "FROM reconcile_statement_lines WHERE statement_id = ANY($1::bigint[]) "
+                "ORDER BY statement_id, line_number",
+                list(statement_ids),
+            )
+        else:
+            line = reconcile_statement_lines.c
+            batches = sa_batches(
+                await self._conn.execute(
+                    select(*(line[name] for name in _MATCH_COLUMNS))
+                    .where(line.statement_id.in_(statement_ids))
+                    .order_by(line.statement_id, line.line_number)
+                )
+            )
+        shared: dict[Any, Any] = {}  # one object per distinct currency and date
+        keep = shared.setdefault
+        directions = {d.value: d for d in Direction}
+        statuses = {s.value: s for s in BookingStatus}
+        found = []
+        async for batch in batches:
+            for row in batch:
+                raw = row[11]
+                if isinstance(raw, str):
+                    raw = json.loads(raw)
+                found.append(
+                    StatementLine(
+                        row[0],
+                        row[1],
+                        keep(row[2], row[2]),
+                        directions[row[3]],
+                        bool(row[4]),
+                        statuses[row[5]],
+                        keep(row[6], row[6]),
+                        keep(row[7], row[7]),
+                        None,
+                        None,
+                        "",
+                        row[8],
+                        row[9],
+                        row[10],
+                        None,
+                        tuple(Transaction(**tx) for tx in raw) if raw else (),
+                    )
+                )
+        return found

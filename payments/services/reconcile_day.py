@@ -1,0 +1,216 @@
+"""Reconciling a day: ``reconcile_day`` and the loading and matching of its run.
+
+Flow of a day (ARCHITECTURE.md section 6):
+
+1. ``import_statement`` (``reconcile_import``) streams a parsed file into storage, all or
+   nothing: a file with any malformed line is rejected whole (every line error listed) and
+   nothing is stored; the same bytes imported again store nothing new (content hash).
+2. ``reconcile_day`` takes the day's lock, loads the day's treasury lines from storage (so a
+   rerun sees exactly what the first run saw; an import just made may hand its lines over),
+   the providers' settlement reports imported for the day (``import_settlement``) and the
+   succeeded payments captured in the settlement window (each given the settlement batch its
+   provider's report names, ``in_batches``), matches them
+   (``payments.reconcile.matching``), and in one transaction stores the run and its items and
+   posts the remittance of every newly matched payment to the ledger (``reconcile_write``,
+   ``reconcile_remittances``). Resolved items of the day's previous run stay resolved (carried
+   by their stable key). Afterwards, treasury credits naming a payment we do not know as
+   succeeded trigger a provider status query (``reconcile_provider_checks``); a confirmed
+   success is applied like any provider answer (a recorded late success).
+3. Staff read the run's report and items and resolve its exceptions (``reconcile_reports``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
+
+from payments.domain.errors import Conflict
+from payments.reconcile.matching import VIETNAM_OFFSET, GatewayPayment, MatchConfig, match_day
+from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.statements import StatementLine, paused_gc
+from payments.services.ports import StatusQuery, UnitOfWork, UnitOfWorkFactory
+from payments.services.reconcile_import import (
+    LINE_CHUNK,
+    SETTLEMENT_PROVIDERS,
+    TREASURY,
+    Progress,
+    no_progress,
+)
+from payments.services.reconcile_ports import RunRecord, StoredStatement
+from payments.services.reconcile_provider_checks import ask_providers
+from payments.services.reconcile_write import SYSTEM, write_run
+
+DEFAULT_CONFIG = MatchConfig()
+
+_BY_PAYMENT_ID = attrgetter("payment_id")  # C-level key: a million payments are sorted
+
+
+@dataclass(frozen=True)
+class DayResult:
+    run: RunRecord
+    confirmed: tuple[str, ...] = ()  # payments a provider confirmed after the run
+    unresolved_queries: int = 0  # unknown-at-gateway lines no provider could answer
+
+
+def capture_span(day: date, config: MatchConfig) -> tuple[datetime, datetime]:
+    """Capture times (UTC) of the payments a day's run must see: those due on the day or in
+    the settlement window before it, and those captured up to the end of the next day (an
+    early booking still finds its payment)."""
+    calendar = config.calendar
+    first = calendar.add_business_days(day, -(config.window_days + config.settlement_days + 1))
+    start_local = datetime.combine(first - timedelta(days=1), time(0), tzinfo=UTC)
+    end_local = datetime.combine(day + timedelta(days=2), time(0), tzinfo=UTC)
+    return start_local - VIETNAM_OFFSET, end_local - VIETNAM_OFFSET
+
+
+async def reconcile_day(
+    uow_factory: UnitOfWorkFactory,
+    day: date,
+    *,
+    now: datetime,
+    config: MatchConfig = DEFAULT_CONFIG,
+    settlements: Sequence[SettlementLine] = (),
+    settlement_providers: Collection[str] | None = None,
+    actor: str = SYSTEM,
+    status_query: StatusQuery | None = None,
+    progress: Progress = no_progress,
+    preloaded: dict[int, list[StatementLine]] | None = None,
+) -> DayResult:
+    """Reconcile ``day`` against the treasury statements imported for it. Safe to repeat:
+    the same inputs give the same report, and nothing is posted twice.
+
+    ``preloaded``: lines of some of those statements already in memory, by statement id
+    (``Imported.lines`` of an import just made), handed over: the run pops them and frees
+    them once matched; the other statements' lines are read from storage.
+    """
+    async with uow_factory() as uow:
+        with paused_gc():  # a million records are built here; see statements.paused_gc
+            run = await _run_day(
+                uow,
+                day,
+                now,
+                config,
+                settlements,
+                settlement_providers,
+                actor,
+                progress,
+                {} if preloaded is None else preloaded,
+            )
+        await uow.commit()
+    progress("done", run.item_count)
+    if status_query is None:
+        return DayResult(run)
+    confirmed, unanswered = await ask_providers(uow_factory, run, status_query, now)
+    return DayResult(run, tuple(confirmed), unanswered)
+
+
+async def _run_day(
+    uow: UnitOfWork,
+    day: date,
+    now: datetime,
+    config: MatchConfig,
+    settlements: Sequence[SettlementLine],
+    settlement_providers: Collection[str] | None,
+    actor: str,
+    progress: Progress,
+    preloaded: dict[int, list[StatementLine]],
+) -> RunRecord:
+    repo = uow.reconciliation
+    await repo.lock_day(day)
+    statements = await repo.statements_for(day, TREASURY)
+    if not statements:
+        # Without the treasury's word every payment would read "missing": refuse instead.
+        raise Conflict(f"no treasury statement imported for {day.isoformat()}: import it first")
+    lines: list[StatementLine] = []
+    for statement in statements:
+        # Popped, so that the lines are freed once matched (the caller hands them over).
+        known = preloaded.pop(statement.id, None)
+        if known is None:
+            known = await repo.lines_of([statement.id])
+        if lines:
+            lines.extend(known)
+        else:
+            lines = known
+        del known
+    progress("load", len(lines))
+    # Settlement reports stored for the day, plus any given in memory: three-way check.
+    stored_settlements: list[SettlementLine] = []
+    providers = set(settlement_providers or ()) | {s.provider for s in settlements}
+    reports: list[StoredStatement] = []
+    for provider in SETTLEMENT_PROVIDERS:
+        found = await repo.statements_for(day, provider)
+        if found:
+            providers.add(provider)
+            reports += found
+            stored_settlements += await repo.settlement_lines_of([r.id for r in found])
+    settlements = [*stored_settlements, *settlements]
+    loaded = await repo.succeeded_payments(*capture_span(day, config))
+    # Payments remitted on an earlier day are settled; those of this day (a rerun) or a
+    # later one must be seen again, so that the report comes out the same.
+    remitted = loaded.remitted_on
+    payments = loaded.payments
+    if remitted:
+        payments = [p for p in payments if remitted.get(p.payment_id, day) >= day]
+    batches = settlement_batches(settlements)
+    if batches:
+        payments = in_batches(payments, batches)
+    payments.sort(key=_BY_PAYMENT_ID)
+    progress("load", len(lines) + len(payments))
+    report = match_day(
+        day,
+        payments,
+        _drained(lines),  # a matched line's record goes while the rest are matched
+        settlements,
+        config=config,
+        settlement_providers=providers,
+    )
+    del lines, payments, loaded  # the items carry what the rest needs
+    progress("match", len(report.items))
+    return await write_run(
+        uow, day, now, config, actor, progress, report, remitted, statements, reports, providers
+    )
+
+
+def settlement_batches(settlements: Iterable[SettlementLine]) -> dict[str, str]:
+    """The batch each reported transaction was remitted in, by the reference the provider knows
+    the payment by (our attempt's provider_ref, or the payment id)."""
+    return {
+        line.payment_reference: line.batch_reference
+        for line in settlements
+        if line.batch_reference is not None
+    }
+
+
+def in_batches(payments: list[GatewayPayment], batches: dict[str, str]) -> list[GatewayPayment]:
+    """``payments``, each with its batch as the providers' settlement reports name it: the
+    gateway itself never learns which batch the intermediary remitted a payment in, so a
+    treasury line carrying only a batch reference, count and total matches through this."""
+    found = batches.get
+    return [
+        p
+        if (batch := found(p.provider_ref or "") or found(p.payment_id)) is None
+        else p._replace(batch_reference=batch)
+        for p in payments
+    ]
+
+
+def _drained(lines: list[StatementLine]) -> Iterator[StatementLine]:
+    """The lines in order, taken out of ``lines`` a chunk at a time: the lines and the payments
+    are the run's two largest structures (a million records each) and the items grow while
+    matching; letting each line go once read keeps the three from peaking together."""
+    while lines:
+        chunk = lines[:LINE_CHUNK]
+        del lines[:LINE_CHUNK]
+        yield from chunk
+        del chunk
+
+
+async def captured_on(uow_factory: UnitOfWorkFactory, day: date) -> list[GatewayPayment]:
+    """The succeeded payments captured on ``day`` (Vietnam calendar day): what the sandbox
+    treasury and the simulators' settlement reports are built from."""
+    start = datetime.combine(day, time(0), tzinfo=UTC) - VIETNAM_OFFSET
+    async with uow_factory() as uow:
+        found = await uow.reconciliation.succeeded_payments(start, start + timedelta(days=1))
+    return sorted(found.payments, key=lambda p: p.payment_id)

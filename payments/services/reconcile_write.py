@@ -1,0 +1,207 @@
+"""What a day's run writes, in the run's transaction: the run record (its totals per
+outcome and the configuration it ran with), the remittances of the newly matched payments
+(``reconcile_remittances``), and the items in one stream with their workflow state. Exceptions
+open, except those the day's previous run left resolved: they stay resolved, carried by their
+stable key (``item_key``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date, datetime
+from operator import attrgetter
+
+from payments.domain.events import AuditEntry
+from payments.reconcile.matching import (
+    EXCEPTIONS,
+    MATCHED_OUTCOMES,
+    MatchConfig,
+    MatchItem,
+    MatchReport,
+    Outcome,
+)
+from payments.services.ports import UnitOfWork
+from payments.services.reconcile_import import Progress
+from payments.services.reconcile_ports import (
+    HistoryEntry,
+    ItemRow,
+    ItemState,
+    OutcomeTotal,
+    Resolution,
+    RunRecord,
+    StoredStatement,
+)
+from payments.services.reconcile_remittances import post_remittances, remittance_chunks
+
+SYSTEM = "system"
+
+_new_tuple = tuple.__new__
+
+
+def item_key(item: MatchItem) -> str:
+    """Stable across reruns of the same statement: what happened, to which line or payment."""
+    line = "" if item.line_number is None else str(item.line_number)
+    return f"{item.outcome.value}:{item.provider or ''}:{item.payment_id or ''}:{line}"
+
+
+def config_record(config: MatchConfig) -> dict[str, object]:
+    return {
+        "cutoff": config.cutoff.strftime("%H:%M"),
+        "settlement_days": config.settlement_days,
+        "window_days": config.window_days,
+    }
+
+
+_GATEWAY_AMOUNT = attrgetter("gateway_amount")
+_TREASURY_AMOUNT = attrgetter("treasury_amount")
+
+
+def outcome_totals(items: Sequence[MatchItem]) -> dict[str, OutcomeTotal]:
+    """Count and amounts per outcome. Nearly every item of a day is a match: the sums over
+    all the items run in C (``map``), only the other items are visited one by one, and the
+    matches' amounts are what remains."""
+    matched = Outcome.MATCHED
+    others = [item for item in items if item.outcome is not matched]
+    sums = _per_outcome(others)
+    if len(others) < len(items):
+        gateway = sum(filter(None, map(_GATEWAY_AMOUNT, items)))
+        treasury = sum(filter(None, map(_TREASURY_AMOUNT, items)))
+        sums[matched] = [
+            len(items) - len(others),
+            gateway - sum(found[1] for found in sums.values()),
+            treasury - sum(found[2] for found in sums.values()),
+        ]
+    return {outcome.value: OutcomeTotal(*sums[outcome]) for outcome in Outcome if outcome in sums}
+
+
+def _per_outcome(items: Sequence[MatchItem]) -> dict[str, list[int]]:
+    sums: dict[str, list[int]] = {}
+    for item in items:
+        found = sums.get(item.outcome)
+        if found is None:
+            found = sums[item.outcome] = [0, 0, 0]
+        found[0] += 1
+        found[1] += item.gateway_amount or 0
+        found[2] += item.treasury_amount or 0
+    return sums
+
+
+async def write_run(
+    uow: UnitOfWork,
+    day: date,
+    now: datetime,
+    config: MatchConfig,
+    actor: str,
+    progress: Progress,
+    report: MatchReport,
+    remitted: dict[str, date],
+    statements: Sequence[StoredStatement],
+    reports: Sequence[StoredStatement],
+    providers: Collection[str],
+) -> RunRecord:
+    """Store the run and its items and post the remittances of newly matched payments."""
+    repo = uow.reconciliation
+
+    newly = [
+        item
+        for item in report.items
+        if item.outcome in MATCHED_OUTCOMES
+        and item.payment_id is not None
+        and item.payment_id not in remitted
+    ]
+    chunks = remittance_chunks(newly)
+    previous = await repo.latest_run(day)
+    carried = await repo.resolutions(previous.id) if previous is not None else {}
+    run = RunRecord(
+        id=0,
+        business_date=day,
+        started_at=now,
+        finished_at=now,
+        actor=actor,
+        statements=tuple(s.id for s in [*statements, *reports]),
+        config={**config_record(config), "settlement_providers": sorted(providers)},
+        totals=outcome_totals(report.items),
+        item_count=len(report.items),
+        matched_gateway_total=report.matched_gateway_total,
+        matched_treasury_total=report.matched_treasury_total,
+        posted_payments=len(newly),
+        posted_entries=len(chunks),
+    )
+    run_id = await repo.add_run(run)
+    run = RunRecord(**{**run.__dict__, "id": run_id})
+
+    await post_remittances(uow, day, run_id, chunks, now, progress)
+    del chunks, newly
+
+    await _store_items(uow, run_id, day, report, carried, first_run=previous is None, now=now)
+    progress("persist", len(report.items))
+    await uow.audit.record(
+        AuditEntry(
+            action="reconcile.day_run",
+            actor=actor,
+            occurred_at=now,
+            target_type="reconcile_run",
+            target_id=str(run_id),
+            detail={
+                "business_date": day.isoformat(),
+                "items": run.item_count,
+                "posted_payments": run.posted_payments,
+            },
+        )
+    )
+    return run
+
+
+async def _store_items(
+    uow: UnitOfWork,
+    run_id: int,
+    day: date,
+    report: MatchReport,
+    carried: dict[str, Resolution],
+    *,
+    first_run: bool,
+    now: datetime,
+) -> None:
+    """Write the items in one stream: each row is built as the storage takes it."""
+    rows = _ItemRows(run_id, day, carried, first_run=first_run, now=now)
+    await uow.reconciliation.add_items(run_id, rows.each(report.items))
+    await uow.reconciliation.add_history(rows.opened)
+
+
+class _ItemRows:
+    """Items with their workflow state: exceptions open, or resolved as the day's previous run
+    left them (by stable key); everything else closed."""
+
+    def __init__(
+        self,
+        run_id: int,
+        day: date,
+        carried: dict[str, Resolution],
+        *,
+        first_run: bool,
+        now: datetime,
+    ) -> None:
+        self._run_id, self._day, self._carried = run_id, day, carried
+        self._first_run, self._now = first_run, now
+        self.opened: list[HistoryEntry] = []
+
+    def each(self, items: Iterable[MatchItem]) -> Iterator[ItemRow]:
+        closed = ItemState.CLOSED
+        new = _new_tuple  # ItemRow(...) without its Python-level __new__: a million rows
+        for item in items:
+            if item.outcome not in EXCEPTIONS:
+                yield new(ItemRow, (None, item, closed, None, None, None))
+                continue
+            key = item_key(item)
+            resolution = self._carried.get(key)
+            if resolution is not None:
+                state = ItemState.RESOLVED
+                yield ItemRow(key, item, state, resolution.note, resolution.actor, resolution.at)
+                continue
+            yield ItemRow(key, item, ItemState.OPEN, None, None, None)
+            if self._first_run:
+                self.opened.append(
+                    HistoryEntry(
+                        self._day, key, self._run_id, "opened", SYSTEM, item.note, self._now
+                    )
+                )

@@ -27,6 +27,8 @@ class VnpaySettings:
     hash_secret: str = field(repr=False)
     pay_url: str
     api_url: str
+    settlement_url: str = ""  # empty: no settlement report fetched
+    settlement_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class MomoSettings:
     access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
     api_url: str
+    settlement_url: str = ""  # empty: no settlement report fetched
+    settlement_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,10 +178,22 @@ class Settings(BaseSettings):
     vnpay_hash_secret: str | None = Field(default=None, repr=False, description="VNPay secret.")
     vnpay_pay_url: str | None = Field(default=None, description="VNPay payment page URL.")
     vnpay_api_url: str | None = Field(default=None, description="VNPay querydr/refund URL.")
+    vnpay_settlement_url: str | None = Field(
+        default=None, description="VNPay settlement report (GET ?date=YYYY-MM-DD), fetched nightly."
+    )
+    vnpay_settlement_token: str | None = Field(
+        default=None, repr=False, description="Bearer token for the VNPay settlement report."
+    )
     momo_partner_code: str | None = Field(default=None, description="MoMo partner code.")
     momo_access_key: str | None = Field(default=None, repr=False, description="MoMo access key.")
     momo_secret_key: str | None = Field(default=None, repr=False, description="MoMo secret key.")
     momo_api_url: str | None = Field(default=None, description="MoMo API base URL.")
+    momo_settlement_url: str | None = Field(
+        default=None, description="MoMo settlement report (GET ?date=YYYY-MM-DD), fetched nightly."
+    )
+    momo_settlement_token: str | None = Field(
+        default=None, repr=False, description="Bearer token for the MoMo settlement report."
+    )
     vietqr_bank_bin: str | None = Field(default=None, description="Collection bank BIN.")
     vietqr_account_no: str | None = Field(default=None, description="Collection account.")
     vietqr_account_name: str | None = Field(default=None, description="Account holder name.")
@@ -223,6 +239,8 @@ class Settings(BaseSettings):
             hash_secret=self._value("vnpay_hash_secret", SANDBOX_PREFIX + "vnpay-hash-secret"),
             pay_url=self._value("vnpay_pay_url", f"{sim}/paymentv2/vpcpay.html"),
             api_url=self._value("vnpay_api_url", f"{sim}/merchant_webapi/api/transaction"),
+            settlement_url=self._value("vnpay_settlement_url", f"{sim}/settlement"),
+            settlement_token=self.vnpay_settlement_token or None,
         )
 
     @property
@@ -232,6 +250,10 @@ class Settings(BaseSettings):
             access_key=self._value("momo_access_key", SANDBOX_PREFIX + "momo-access-key"),
             secret_key=self._value("momo_secret_key", SANDBOX_PREFIX + "momo-secret-key"),
             api_url=self._value("momo_api_url", f"{self.base_url}/sandbox/momo"),
+            settlement_url=self._value(
+                "momo_settlement_url", f"{self.base_url}/sandbox/momo/settlement"
+            ),
+            settlement_token=self.momo_settlement_token or None,
         )
 
     @property

@@ -1,20 +1,29 @@
-"""The treasury statement source and the reconciliation's configuration.
+"""The treasury statement source, the reconciliation's configuration and the nightly run.
 
 The statement is fetched with httpx from ``PAYMENTS_TREASURY_STATEMENT_URL`` (``GET
 ?date=YYYY-MM-DD&format=csv|camt``, bearer token) and streamed to a file: a national day is a
-hundred megabytes, which must not sit in memory next to the matching.
+hundred megabytes, which must not sit in memory next to the matching. The providers'
+settlement reports come the same way (``settlement_reports``).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import httpx
 
+from payments.adapters.downloads import DownloadFailed, download
+from payments.adapters.settlement_reports import (
+    ReportOutcome,
+    ReportStatus,
+    fetch_settlement_reports,
+    settlement_sources,
+)
 from payments.domain.errors import PaymentsError
 from payments.domain.schedule import parse_local_time
 from payments.ledger.chart import HOME_CURRENCY
@@ -89,22 +98,33 @@ class TreasuryStatementSource:
         endpoint cannot be reached or does not answer 200."""
         if not self._url:
             raise StatementUnavailable("PAYMENTS_TREASURY_STATEMENT_URL is not set")
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        params = {"date": day.isoformat(), "format": fmt}
         try:
-            async with self._http.stream(
-                "GET", self._url, params=params, headers=headers, timeout=self._timeout_seconds
-            ) as response:
-                if response.status_code != 200:
-                    raise StatementUnavailable(
-                        f"the treasury answered {response.status_code} for {day.isoformat()}"
-                    )
-                with destination.open("wb") as out:
-                    async for chunk in response.aiter_bytes(1 << 20):
-                        out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise StatementUnavailable(f"the treasury endpoint failed: {exc!r}") from exc
-        return destination
+            return await download(
+                self._http,
+                self._url,
+                destination,
+                params={"date": day.isoformat(), "format": fmt},
+                token=self._token,
+                timeout_seconds=self._timeout_seconds,
+            )
+        except DownloadFailed as exc:
+            raise StatementUnavailable(
+                f"the treasury endpoint {exc.reason} for {day.isoformat()}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class NightResult:
+    """A night's work: the day's run, and what became of each provider's settlement report."""
+
+    day: DayResult
+    reports: tuple[ReportOutcome, ...] = ()
+
+    @property
+    def missing_reports(self) -> list[str]:
+        """Providers whose report could not be fetched or imported: rerun the day once it is
+        there (the treasury side is done; only the provider side waits for it)."""
+        return [r.provider for r in self.reports if r.status is ReportStatus.FAILED]
 
 
 async def fetch_and_reconcile(
@@ -116,16 +136,27 @@ async def fetch_and_reconcile(
     now: datetime,
     status_query: StatusQuery | None = None,
     actor: str = SYSTEM,
-) -> DayResult:
-    """The nightly job: fetch the day's statement, import it (the same file again imports
-    nothing), reconcile the day. Safe to run twice for the same day."""
+    settlements: bool = True,
+) -> NightResult:
+    """The nightly job: fetch the day's treasury statement and every configured provider's
+    settlement report, import them (the same file again imports nothing), reconcile the day
+    once. Safe to run twice for the same day.
+
+    Without the treasury statement there is no run: StatementUnavailable (the daily job is
+    then retried). A provider report that cannot be had does not stop the run: the day is
+    reconciled without it (a provider with no report stored for the day gets no provider-side
+    item, rather than every payment reading ``provider_missing``) and
+    ``missing_reports`` names it, so that a rerun once it is there fills the provider side.
+    """
     fmt = settings.statement_format
     source = TreasuryStatementSource(
         http, settings.statement_url, settings.treasury_statement_token
     )
     mapping = csv_mapping(settings)
-    with tempfile.TemporaryDirectory(prefix="statement-") as folder:
-        path = await source.fetch(day, fmt, Path(folder) / f"statement-{day.isoformat()}.{fmt}")
+    reports: list[ReportOutcome] = []
+    with tempfile.TemporaryDirectory(prefix="statement-") as name:
+        folder = Path(name)
+        path = await source.fetch(day, fmt, folder / f"statement-{day.isoformat()}.{fmt}")
         await import_statement(
             uow_factory,
             statement_reader(path, fmt, mapping),
@@ -133,7 +164,12 @@ async def fetch_and_reconcile(
             actor=actor,
             now=now,
         )
-    return await reconcile_day(
+        path.unlink()
+        if settlements:
+            reports = await fetch_settlement_reports(
+                uow_factory, http, settlement_sources(settings), day, folder, now=now, actor=actor
+            )
+    result = await reconcile_day(
         uow_factory,
         day,
         now=now,
@@ -141,3 +177,4 @@ async def fetch_and_reconcile(
         actor=actor,
         status_query=status_query,
     )
+    return NightResult(result, tuple(reports))

@@ -1,9 +1,10 @@
 """``payments reconcile --date YYYY-MM-DD``: import a day's statement and reconcile the day.
 
 Without ``--statement`` the day is reconciled against what was imported before (a rerun), or
-with ``--fetch`` against the statement the treasury endpoint serves. Settlement reports come in
-pairs: ``--settlement vnpay.csv --provider vnpay``. A progress bar follows the phases; a table
-of the outcomes closes the run.
+with ``--fetch`` against the statement the treasury endpoint serves, together with the settlement
+reports the providers' endpoints serve (``--no-settlements``: the statement only). Settlement
+report files come in pairs: ``--settlement vnpay.csv --provider vnpay``. A progress bar follows
+the phases; what became of each settlement report and a table of the outcomes close the run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ import httpx
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.adapters.settlement_reports import (
+    ReportOutcome,
+    ReportStatus,
+    fetch_settlement_reports,
+    settlement_sources,
+)
 from payments.adapters.treasury import (
     TreasuryStatementSource,
     csv_mapping,
@@ -111,6 +118,27 @@ def summary(result: DayResult) -> str:
     return "\n".join(lines)
 
 
+def reports_summary(reports: list[ReportOutcome]) -> str:
+    """One line per settlement report: imported, already imported, skipped or failed."""
+    width = max((len(r.provider) for r in reports), default=0)
+    lines = ["Settlement reports:"]
+    for report in reports:
+        what = report.status.value
+        if report.status in (ReportStatus.IMPORTED, ReportStatus.ALREADY_IMPORTED):
+            what += f" ({report.lines} line{'' if report.lines == 1 else 's'})"
+        elif report.status is ReportStatus.SKIPPED:
+            what += f": {report.reason}"
+        else:
+            what = f"FAILED: {report.reason}; rerun the day with --fetch once it is there"
+        lines.append(f"  {report.provider.ljust(width)}  {what}")
+    return "\n".join(lines)
+
+
+def _from_file(provider: str, imported: Imported) -> ReportOutcome:
+    status = ReportStatus.IMPORTED if imported.created else ReportStatus.ALREADY_IMPORTED
+    return ReportOutcome(provider, status, lines=imported.statement.line_count)
+
+
 async def _reconcile(
     settings: Settings,
     day: date,
@@ -118,21 +146,24 @@ async def _reconcile(
     fmt: str,
     settlements: list[SettlementReport],
     fetch: bool,
+    fetch_settlements: bool,
     quiet: bool,
-) -> tuple[Imported | None, DayResult]:
+) -> tuple[Imported | None, list[ReportOutcome], DayResult]:
     engine = make_engine(settings.database_url, pool_size=2)
     uow = SqlUnitOfWorkFactory(engine)
     now = datetime.now(UTC)
     imported = None
+    reports: list[ReportOutcome] = []
     preloaded: dict[int, list[StatementLine]] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="statement-") as folder:
+        with tempfile.TemporaryDirectory(prefix="statement-") as name:
+            folder = Path(name)
             if fetch:
                 async with httpx.AsyncClient() as http:
                     source = TreasuryStatementSource(
                         http, settings.statement_url, settings.treasury_statement_token
                     )
-                    statement = await source.fetch(day, fmt, Path(folder) / f"statement.{fmt}")
+                    statement = await source.fetch(day, fmt, folder / f"statement.{fmt}")
             if statement is not None:
                 lines = Bar("import   ", estimate_lines(statement, fmt), quiet=quiet)
                 imported = await import_statement(
@@ -148,8 +179,18 @@ async def _reconcile(
                 if imported.lines is not None:  # handed to the run, which frees them
                     preloaded[imported.statement.id] = imported.lines
                     imported = replace(imported, lines=None)
+            if fetch and fetch_settlements:
+                # A report given as a file is not fetched too: its lines would be stored
+                # twice and read as provider duplicates.
+                given = {report.provider for report in settlements}
+                sources = [s for s in settlement_sources(settings) if s.provider not in given]
+                async with httpx.AsyncClient() as http:
+                    reports = await fetch_settlement_reports(
+                        uow, http, sources, day, folder, now=now, actor="cli"
+                    )
         for report in settlements:
-            await import_settlement(uow, report, business_date=day, actor="cli", now=now)
+            stored = await import_settlement(uow, report, business_date=day, actor="cli", now=now)
+            reports.append(_from_file(report.provider, stored))
         phases = Bar("reconcile", len(PHASES), quiet=quiet)
         result = await reconcile_day(
             uow,
@@ -161,7 +202,7 @@ async def _reconcile(
             preloaded=preloaded,
         )
         phases.close()
-        return imported, result
+        return imported, reports, result
     finally:
         await engine.dispose()
 
@@ -195,7 +236,17 @@ async def _reconcile(
     type=click.Choice(PROVIDERS),
     help="Whose settlement report the --settlement at the same position is.",
 )
-@click.option("--fetch", is_flag=True, help="Fetch the statement from the treasury endpoint.")
+@click.option(
+    "--fetch",
+    is_flag=True,
+    help="Fetch the statement from the treasury endpoint, and the providers' settlement "
+    "reports from theirs.",
+)
+@click.option(
+    "--no-settlements",
+    is_flag=True,
+    help="With --fetch: fetch the treasury statement only, no settlement report.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--database-url",
@@ -210,6 +261,7 @@ def reconcile(
     settlement_files: tuple[Path, ...],
     settlement_providers: tuple[str, ...],
     fetch: bool,
+    no_settlements: bool,
     quiet: bool,
     database_url: str | None,
 ) -> None:
@@ -219,6 +271,8 @@ def reconcile(
         raise click.UsageError("give one --provider for each --settlement, in the same order")
     if fetch and statement is not None:
         raise click.UsageError("--fetch and --statement exclude each other")
+    if no_settlements and not fetch:
+        raise click.UsageError("--no-settlements goes with --fetch")
     try:
         settlements = [
             read_settlement(provider, path)
@@ -226,7 +280,7 @@ def reconcile(
         ]
         for report in settlements:
             report.require_clean()  # every file checked before anything is stored
-        imported, result = asyncio.run(
+        imported, reports, result = asyncio.run(
             _reconcile(
                 settings,
                 day,
@@ -234,6 +288,7 @@ def reconcile(
                 fmt or settings.statement_format,
                 settlements,
                 fetch,
+                not no_settlements,
                 quiet,
             )
         )
@@ -248,4 +303,6 @@ def reconcile(
             f"Statement {imported.statement.statement_id[:32]}"
             f" ({imported.statement.line_count} lines) {what}"
         )
+    if reports:
+        click.echo(reports_summary(reports))
     click.echo(summary(result))

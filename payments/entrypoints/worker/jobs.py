@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 
 import structlog
 
-from payments.adapters.treasury import fetch_and_reconcile
+from payments.adapters.settlement_reports import ReportStatus
+from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
@@ -101,16 +102,23 @@ def daily_jobs(container: Container) -> list[DailyJob]:
 
     The nightly reconciliation runs when ``PAYMENTS_TREASURY_STATEMENT_URL`` is set (point it
     at ``<base>/sandbox/treasury/statement`` to reconcile against the sandbox treasury): a
-    worker with no treasury to ask would only record a failed run every night.
+    worker with no treasury to ask would only record a failed run every night. It also
+    fetches each provider's settlement report (``PAYMENTS_VNPAY_SETTLEMENT_URL``,
+    ``PAYMENTS_MOMO_SETTLEMENT_URL``) for the three-way check.
     """
     settings = container.settings
     if not settings.treasury_statement_url:
         return []
 
-    async def reconcile(day: date, now: datetime) -> None:
+    async def reconcile(day: date, now: datetime) -> NightResult:
         # Safe twice for one day: the same statement imports nothing new, a rerun reproduces
         # the report and posts nothing (payments/services/reconcile_day.py).
-        result = await fetch_and_reconcile(
+        # A missing treasury statement raises, so the schedule retries the day (3 runs at
+        # most). A missing provider report does not: the treasury side is reconciled
+        # without it, and retrying a few minutes later would rarely find a report that was
+        # not there at night; the log names it, and `payments reconcile --date D --fetch`
+        # once it is there fills the provider side.
+        night = await fetch_and_reconcile(
             container.uow_factory,
             container.http,
             settings,
@@ -118,6 +126,22 @@ def daily_jobs(container: Container) -> list[DailyJob]:
             now=now,
             status_query=status_query(container.providers),
         )
+        for report in night.reports:
+            if report.status is ReportStatus.SKIPPED:
+                log.info(
+                    "settlement_report_skipped",
+                    business_date=day.isoformat(),
+                    provider=report.provider,
+                    reason=report.reason,
+                )
+            elif report.status is ReportStatus.FAILED:
+                log.warning(
+                    "settlement_report_missing",
+                    business_date=day.isoformat(),
+                    provider=report.provider,
+                    reason=report.reason,
+                )
+        result = night.day
         log.info(
             "reconciled",
             business_date=day.isoformat(),
@@ -125,7 +149,10 @@ def daily_jobs(container: Container) -> list[DailyJob]:
             items=result.run.item_count,
             posted=result.run.posted_payments,
             confirmed=len(result.confirmed),
+            settlement_reports={r.provider: r.status.value for r in night.reports},
+            missing_reports=night.missing_reports,
         )
+        return night
 
     return [DailyJob("reconcile", reconcile)]
 

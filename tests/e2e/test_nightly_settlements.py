@@ -1,0 +1,164 @@
+"""The nightly job closes the three-way loop through the sandbox: payers pay on the VNPay and
+MoMo simulators' pages, and that night the worker's `reconcile` job fetches the sandbox
+treasury's statement and the simulators' own settlement reports, imports them and reconciles
+the day once. A provider report whose endpoint fails leaves the treasury reconciliation done
+and is named as missing (logged), and a rerun once it is there fills the provider side."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from payments.adapters.settlement_reports import ReportStatus
+from payments.adapters.treasury import NightResult, fetch_and_reconcile
+from payments.entrypoints.app import create_app
+from payments.entrypoints.container import Container
+from payments.entrypoints.worker import jobs
+from payments.entrypoints.worker.jobs import daily_jobs
+from payments.services.reconcile_reports import list_items
+from payments.settings import Settings
+from tests.api import BASE_URL, Portal, make_portal
+from tests.e2e import test_checkout_momo as momo
+from tests.e2e import test_checkout_vnpay as vnpay
+from tests.integration.reconcile.days import CAPTURED, DAY, NIGHT, gateway
+
+Sandbox = tuple[httpx.AsyncClient, Container, Portal]
+
+
+def sandbox_settings(database_url: str, **overrides: Any) -> Settings:
+    options: dict[str, Any] = {
+        "database_url": database_url,
+        "base_url": BASE_URL,
+        "sandbox": True,
+        "expiry_interval_seconds": 0,
+        "log_level": "warning",
+        "treasury_statement_url": f"{BASE_URL}/sandbox/treasury/statement",
+        **overrides,
+    }
+    return Settings(**options)
+
+
+@asynccontextmanager
+async def sandbox(database_url: str, **overrides: Any) -> AsyncIterator[Sandbox]:
+    # The app's clock stands at 09:00 in Hanoi on a business day, before the cut-off: what
+    # the simulators capture belongs to DAY, whose night the job then reconciles.
+    app = create_app(sandbox_settings(database_url, **overrides), clock=lambda: CAPTURED)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            container: Container = app.state.container
+            yield client, container, await make_portal(container.uow_factory, CAPTURED)
+
+
+async def pay_on_the_simulators(client: httpx.AsyncClient, portal: Portal) -> tuple[str, str]:
+    by_vnpay = await vnpay.create(client, portal, amount=150_000)
+    await vnpay.pay(client, await vnpay.choose_vnpay(client, by_vnpay), "success")
+    by_momo = await vnpay.create(client, portal, amount=70_000)
+    await momo.pay(client, await momo.choose_momo(client, by_momo), "success")
+    for payment in (by_vnpay, by_momo):
+        assert await vnpay.status(client, portal, payment["id"]) == "succeeded"
+    return by_vnpay["id"], by_momo["id"]
+
+
+async def outcomes(container: Container, run_id: int) -> dict[str, list[str | None]]:
+    found: dict[str, list[str | None]] = {}
+    for stored in await list_items(container.uow_factory, run_id, limit=500):
+        found.setdefault(stored.item.outcome.value, []).append(stored.item.payment_id)
+    return {outcome: sorted(ids, key=str) for outcome, ids in found.items()}
+
+
+class Log:
+    """Stands in for the jobs module's logger: what the night logged, by event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.events.append(("info", event, fields))
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.events.append(("warning", event, fields))
+
+    def of(self, event: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(level, fields) for level, name, fields in self.events if name == event]
+
+
+async def test_the_nightly_job_matches_the_providers_reports(database_url: str) -> None:
+    async with sandbox(database_url) as (client, container, portal):
+        by_vnpay, by_momo = await pay_on_the_simulators(client, portal)
+        # A VNPay capture the simulator never saw (recorded straight through the services):
+        # its report cannot list it, so the three-way check is live and names exactly that.
+        unseen = (await (await gateway(container.uow_factory)).paid(90_000)).id
+        [job] = daily_jobs(container)
+        night = await job.run(DAY, NIGHT)
+        again = await job.run(DAY, NIGHT)  # a second attempt of the same night
+        assert isinstance(night, NightResult)
+        items = await outcomes(container, night.day.run.id)
+
+    assert {r.provider: (r.status, r.lines) for r in night.reports} == {
+        "vnpay": (ReportStatus.IMPORTED, 1),
+        "momo": (ReportStatus.IMPORTED, 1),
+    }
+    assert night.missing_reports == []
+    assert items == {
+        "matched": sorted([by_vnpay, by_momo, unseen]),
+        "provider_missing": [unseen],
+    }
+    assert len(night.day.run.statements) == 3  # the treasury's, VNPay's and MoMo's
+    assert isinstance(again, NightResult)
+    assert {r.status for r in again.reports} == {ReportStatus.ALREADY_IMPORTED}
+    assert again.day.run.totals == night.day.run.totals
+    assert again.day.run.posted_payments == 0
+
+
+async def test_a_failing_report_leaves_the_treasury_run_done_and_is_named(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = Log()
+    monkeypatch.setattr(jobs, "log", log)
+    gone = f"{BASE_URL}/sandbox/momo/no-such-report"  # answers 404
+    async with sandbox(database_url, momo_settlement_url=gone) as (client, container, portal):
+        by_vnpay, by_momo = await pay_on_the_simulators(client, portal)
+        [job] = daily_jobs(container)
+        night = await job.run(DAY, NIGHT)  # completes: the schedule does not retry the day
+        assert isinstance(night, NightResult)
+        # The report is there later (its URL fixed): a rerun of the day fills MoMo's side.
+        fixed = sandbox_settings(database_url)
+        later = await fetch_and_reconcile(
+            container.uow_factory, container.http, fixed, DAY, now=NIGHT
+        )
+        night_items = await outcomes(container, night.day.run.id)
+        later_items = await outcomes(container, later.day.run.id)
+
+    assert night.missing_reports == ["momo"]
+    vnpay_report, momo_report = night.reports
+    assert vnpay_report.status is ReportStatus.IMPORTED
+    assert momo_report.reason == "the momo settlement endpoint answered 404"
+    assert night.day.run.posted_payments == 2  # the treasury side is reconciled
+    # and MoMo's payment is not provider_missing: no report, no provider-side item
+    assert night_items == {"matched": sorted([by_vnpay, by_momo])}
+    assert log.of("settlement_report_missing") == [
+        (
+            "warning",
+            {
+                "business_date": DAY.isoformat(),
+                "provider": "momo",
+                "reason": "the momo settlement endpoint answered 404",
+            },
+        )
+    ]
+    [(_, reconciled)] = log.of("reconciled")
+    assert reconciled["missing_reports"] == ["momo"]
+    assert reconciled["settlement_reports"] == {"vnpay": "imported", "momo": "failed"}
+
+    assert {r.provider: r.status for r in later.reports} == {
+        "vnpay": ReportStatus.ALREADY_IMPORTED,
+        "momo": ReportStatus.IMPORTED,
+    }
+    assert len(later.day.run.statements) == 3
+    assert later_items == {"matched": sorted([by_vnpay, by_momo])}

@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         default=None,
         description="CSV column mapping of the treasury statement: JSON, or a path to a JSON file.",
     )
+    statement_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        description="Largest statement or settlement report uploaded over the API or the console "
+        "(a national day of CSV is about 150 MB).",
+    )
     reconcile_cutoff: str = Field(
         default="16:00",
         description="Vietnam local time (HH:MM) after which a capture belongs to the next day.",

@@ -28,6 +28,7 @@ from payments.entrypoints.api import (
     payments,
     reconciliation,
     refunds,
+    statements,
 )
 from payments.entrypoints.api.problems import (
     ApiError,
@@ -71,6 +72,7 @@ def all_routes() -> list[BaseRoute]:
         *events.routes,
         *refunds.routes,
         *reconciliation.routes,
+        *statements.routes,
     ]
 
 

@@ -197,6 +197,20 @@ class ReconciliationRepository(Protocol):
     async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
         """Oldest first."""
 
+    async def statement(self, statement_id: int) -> StoredStatement | None:
+        """A completed statement or settlement report by its id."""
+
+    async def statements(
+        self,
+        *,
+        before_id: int | None,
+        limit: int,
+        business_date: date | None = None,
+        source: str | None = None,
+    ) -> Sequence[StoredStatement]:
+        """Completed statements and settlement reports, newest first, ids strictly below
+        ``before_id``."""
+
     async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:
         """The lines of these statements, statement by statement, in line order, as the
         matcher reads them (free text such as the remittance information may be left out)."""

@@ -24,6 +24,7 @@ from payments.services.reconcile_ports import (
     Resolution,
     RunRecord,
     StoredItem,
+    StoredStatement,
 )
 from payments.services.reconcile_write import item_key
 
@@ -129,6 +130,37 @@ async def list_items(
         if await uow.reconciliation.run(run_id) is None:
             raise NotFound(f"no reconciliation run {run_id}")
         return await uow.reconciliation.items(run_id, flt, after_id=after_id, limit=limit)
+
+
+async def list_statements(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    before_id: int | None = None,
+    limit: int = 50,
+    business_date: date | None = None,
+    source: str | None = None,
+) -> Sequence[StoredStatement]:
+    """Imported treasury statements and settlement reports, newest first."""
+    async with uow_factory() as uow:
+        return await uow.reconciliation.statements(
+            before_id=before_id, limit=limit, business_date=business_date, source=source
+        )
+
+
+async def find_statement(
+    uow_factory: UnitOfWorkFactory, content_hash: str
+) -> StoredStatement | None:
+    """The statement imported from exactly these bytes, if any."""
+    async with uow_factory() as uow:
+        return await uow.reconciliation.statement_by_hash(content_hash)
+
+
+async def statement_detail(uow_factory: UnitOfWorkFactory, statement_id: int) -> StoredStatement:
+    async with uow_factory() as uow:
+        found = await uow.reconciliation.statement(statement_id)
+    if found is None:
+        raise NotFound(f"no statement {statement_id}")
+    return found
 
 
 @dataclass(frozen=True)

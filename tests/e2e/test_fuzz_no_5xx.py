@@ -586,6 +586,102 @@ async def test_payment_routes_with_arbitrary_ids(
     check(response)
 
 
+# --- /v1/reconciliation/statements ------------------------------------------------------------
+
+STATEMENT_TRICKS = [
+    b"booking_date,amount\n2025-03-12," + b"1" * 200_000 + b"\n",  # beyond csv's field limit
+    b'"unterminated\n',
+    b"booking_date,amount\n2025-03-12,1\x00\n",
+    b"booking_date,amount\n2025-03-12,1\n",  # a good one: imported once, then repeated
+    b"booking_date,amount,currency\n2025-03-12,1,EUR\n",
+    b"\xef\xbb\xbfbooking_date;amount\n12/03/2025;1,5\n",
+    b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
+    b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>',
+    b"<Document><BkToCstmrStmt><Stmt><Ntry><Amt Ccy='VND'>1e9</Amt></Ntry></Stmt>",
+    b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.02'/>",
+    b"vnp_TxnRef,vnp_TransactionNo,vnp_Amount,vnp_Fee,vnp_SettlementDate\nx,1,150,0,20250312\n",
+    b"orderId,transId,amount,fee,settlementDate\n" + b",".join([b"a" * 300_000] * 5) + b"\n",
+    b"\xff\xfe\x00",
+    b"\r\r\r\n\n",
+]
+csv_texts = st.lists(
+    st.lists(odd_text, min_size=1, max_size=6).map(",".join), min_size=1, max_size=8
+).map(lambda rows: "\n".join(rows).encode("utf-8", "surrogatepass"))
+statement_bodies = st.one_of(st.binary(max_size=2000), st.sampled_from(STATEMENT_TRICKS), csv_texts)
+statement_values = st.one_of(
+    st.sampled_from(
+        [
+            *("2025-03-12", "0001-01-01", "9999-12-31", "2025-02-30"),
+            *("treasury", "vnpay", "momo", "vietqr", "csv", "camt", "CSV", "camt.053", "0"),
+        ]
+    ),
+    query_values,
+)
+statement_pairs = st.lists(
+    st.tuples(
+        st.one_of(
+            st.sampled_from(["business_date", "source", "format", "limit", "cursor"]), odd_text
+        ),
+        statement_values,
+    ),
+    max_size=5,
+)
+STATEMENT_TYPES = ["text/csv", "application/xml", "text/xml", "application/octet-stream"]
+
+
+@FUZZ
+@given(
+    pairs=statement_pairs,
+    valid_query=st.booleans(),
+    body=statement_bodies,
+    content_type=st.one_of(st.sampled_from(STATEMENT_TYPES), content_types),
+    role=st.sampled_from([Role.TREASURY, Role.ADMIN, Role.PORTAL]),
+    action=st.sampled_from(["upload", "upload", "upload", "list", "read"]),
+    some_id=st.one_of(st.sampled_from(["1", "2", "0", "-1", "9" * 30, "١"]), odd_text),
+)
+@example(
+    pairs=[],
+    valid_query=True,
+    body=STATEMENT_TRICKS[1],
+    content_type="text/csv",
+    role=Role.TREASURY,
+    action="upload",
+    some_id="1",
+)
+@example(
+    pairs=[("source", "momo")],
+    valid_query=True,
+    body=STATEMENT_TRICKS[11],
+    content_type="text/csv",
+    role=Role.TREASURY,
+    action="upload",
+    some_id="1",
+)
+async def test_statement_uploads_and_reads(
+    client: httpx.AsyncClient,
+    portal: Portal,
+    pairs: list[tuple[str, str]],
+    valid_query: bool,
+    body: bytes,
+    content_type: str | None,
+    role: Role,
+    action: str,
+    some_id: str,
+) -> None:
+    base = [("business_date", "2025-03-12"), ("source", "treasury")] if valid_query else []
+    query = encode_query([*base, *pairs])
+    headers = header_bytes({**portal.auth(role), "Content-Type": content_type})
+    url = "/v1/reconciliation/statements"
+    if action == "upload":
+        response = await client.post(f"{url}?{query}", content=body, headers=headers)
+    elif action == "list":
+        response = await client.get(f"{url}?{query}", headers=headers)
+    else:
+        path_id = quote_id(some_id, keep_slashes=False)
+        response = await client.get(f"{url}/{path_id}", headers=headers)
+    check(response)
+
+
 # --- /openapi.json, /healthz, /readyz ---------------------------------------------------------
 
 

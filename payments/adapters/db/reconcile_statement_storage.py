@@ -31,6 +31,8 @@ from payments.reconcile.statements import (
 )
 from payments.services.reconcile_ports import NewStatement, StoredStatement
 
+PENDING = "pending:"  # open_statement's content hash while the lines stream in
+
 _LINE_COLUMNS = (
     "statement_id",
     "line_number",
@@ -235,6 +237,38 @@ class SqlStatements:
             .where(s.business_date == business_date, s.source == source)
             .order_by(s.id)
         )
+        return [_statement(row) for row in rows]
+
+    async def statement(self, statement_id: int) -> StoredStatement | None:
+        s = reconcile_statements.c
+        row = (
+            await self._conn.execute(
+                select(reconcile_statements).where(
+                    s.id == statement_id, s.content_hash.not_like(f"{PENDING}%")
+                )
+            )
+        ).first()
+        return _statement(row) if row is not None else None
+
+    async def statements(
+        self,
+        *,
+        before_id: int | None,
+        limit: int,
+        business_date: date | None = None,
+        source: str | None = None,
+    ) -> Sequence[StoredStatement]:
+        s = reconcile_statements.c
+        # A placeholder is only ever seen inside its own import's transaction; the filter
+        # keeps a listing right even so.
+        query = select(reconcile_statements).where(s.content_hash.not_like(f"{PENDING}%"))
+        if before_id is not None:
+            query = query.where(s.id < before_id)
+        if business_date is not None:
+            query = query.where(s.business_date == business_date)
+        if source is not None:
+            query = query.where(s.source == source)
+        rows = await self._conn.execute(query.order_by(s.id.desc()).limit(limit))
         return [_statement(row) for row in rows]
 
     async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:

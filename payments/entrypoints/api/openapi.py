@@ -31,6 +31,9 @@ class Operation:
     query: type[BaseModel] | None = None
     headers: tuple[tuple[str, str, bool], ...] = ()  # name, description, required
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 422))
+    # A raw body (a file) in these media types instead of a JSON request model.
+    body_media: tuple[str, ...] = ()
+    also: tuple[int, ...] = ()  # other success statuses answering the same response model
 
 
 READ_ROLES = ("portal", "finance", "treasury", "admin")
@@ -97,10 +100,17 @@ def register(operation: Operation) -> None:
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF)
     params = []
+    required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
         explode = prop.get("type") == "array"
         params.append(
-            {"name": name, "in": "query", "required": False, "schema": prop, "explode": explode}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+                "explode": explode,
+            }
         )
     return params
 
@@ -148,6 +158,16 @@ def build_spec(base_url: str) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": REF.format(model=op.response.__name__)}}
                 },
             }
+        if op.response is not None:
+            for code in op.also:
+                responses[str(code)] = {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": REF.format(model=op.response.__name__)}
+                        }
+                    },
+                }
         # 503: every operation needs a database connection, and may find none free in time.
         for code in (*op.errors, 503):
             responses[str(code)] = {
@@ -171,6 +191,14 @@ def build_spec(base_url: str) -> dict[str, Any]:
                 "required": op.request_required,
                 "content": {
                     "application/json": {"schema": {"$ref": REF.format(model=op.request.__name__)}}
+                },
+            }
+        if op.body_media:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    media: {"schema": {"type": "string", "contentMediaType": media}}
+                    for media in op.body_media
                 },
             }
         paths.setdefault(op.path, {})[op.method] = entry

@@ -285,7 +285,7 @@ def _history(entry: HistoryEntry) -> dict[str, Any]:
 # --- parameters ---------------------------------------------------------------------------
 
 
-def _path_id(request: Request, name: str, what: str) -> int:
+def numeric_path_id(request: Request, name: str, what: str) -> int:
     """Ids are positive integers; anything else names nothing (404, never a 5xx)."""
     raw: str = request.path_params[name]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 15 or int(raw) == 0:
@@ -293,7 +293,7 @@ def _path_id(request: Request, name: str, what: str) -> int:
     return int(raw)
 
 
-def _cursor(cursor: str | None) -> int | None:
+def id_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     raw = decode_cursor(cursor)
@@ -334,7 +334,7 @@ async def get_runs(request: Request) -> Response:
     query = query_model(request, RunsQuery)
     runs = await list_runs(
         container(request).uow_factory,
-        before_id=_cursor(query.cursor),
+        before_id=id_cursor(query.cursor),
         limit=query.limit + 1,
         business_date=query.business_date,
     )
@@ -365,7 +365,9 @@ async def post_run(request: Request) -> Response:
 
 async def get_run(request: Request) -> Response:
     await caller(request, *STAFF)
-    report = await run_report(container(request).uow_factory, _path_id(request, "run_id", "run"))
+    report = await run_report(
+        container(request).uow_factory, numeric_path_id(request, "run_id", "run")
+    )
     return JSONResponse(
         {
             **_run(report.run),
@@ -380,9 +382,9 @@ async def get_items(request: Request) -> Response:
     query = query_model(request, ItemsQuery, multi=frozenset({"outcome"}))
     items = await list_items(
         container(request).uow_factory,
-        _path_id(request, "run_id", "run"),
+        numeric_path_id(request, "run_id", "run"),
         _filter(query),
-        after_id=_cursor(query.cursor),
+        after_id=id_cursor(query.cursor),
         limit=query.limit + 1,
     )
     page, more = list(items[: query.limit]), len(items) > query.limit
@@ -398,7 +400,7 @@ async def get_items(request: Request) -> Response:
 async def get_items_csv(request: Request) -> Response:
     await caller(request, *STAFF)
     query = query_model(request, ExportQuery, multi=frozenset({"outcome"}))
-    run_id = _path_id(request, "run_id", "run")
+    run_id = numeric_path_id(request, "run_id", "run")
     chunks = await export_items_csv(container(request).uow_factory, run_id, _filter(query))
     return StreamingResponse(
         chunks,
@@ -409,7 +411,9 @@ async def get_items_csv(request: Request) -> Response:
 
 async def get_item(request: Request) -> Response:
     await caller(request, *STAFF)
-    detail = await item_detail(container(request).uow_factory, _path_id(request, "item_id", "item"))
+    detail = await item_detail(
+        container(request).uow_factory, numeric_path_id(request, "item_id", "item")
+    )
     return JSONResponse(
         {
             **_item(detail.item),
@@ -421,7 +425,7 @@ async def get_item(request: Request) -> Response:
 
 async def post_resolve(request: Request) -> Response:
     who = await caller(request, *STAFF)
-    item_id = _path_id(request, "item_id", "item")
+    item_id = numeric_path_id(request, "item_id", "item")
     body = await parse_json_body(request, Resolve)
     app = container(request)
     resolved = await resolve_item(

@@ -13,13 +13,14 @@ from starlette.routing import Mount, Router
 from payments.entrypoints.console.errors import ConsoleErrors
 from payments.entrypoints.console.routes import routes
 from payments.entrypoints.console.session import PREFIX, middleware
+from payments.entrypoints.console.uploads import routes as upload_routes
 from payments.settings import Settings
 
 
 def mount(settings: Settings) -> Mount:
     return Mount(
         PREFIX,
-        app=Router(routes=routes),
+        app=Router(routes=[*routes, *upload_routes]),
         middleware=[middleware(settings), Middleware(ConsoleErrors)],
         max_body_size=settings.max_body_bytes,
     )

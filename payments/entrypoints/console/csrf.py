@@ -52,13 +52,22 @@ def _same_origin(request: Request) -> bool:
 
 async def checked_form(request: Request) -> FormData:
     """The POSTed form, once its origin and token are checked (CsrfRefused otherwise)."""
+    check_origin(request)
+    form = await request.form()
+    check_token(request, form.get(FIELD))
+    return form
+
+
+def check_origin(request: Request) -> None:
+    """CsrfRefused when the POST comes from another site (before reading its body)."""
     if not _same_origin(request):
         raise CsrfRefused("cross-origin POST")
-    form = await request.form()
-    sent = form.get(FIELD)
+
+
+def check_token(request: Request, sent: object) -> None:
+    """CsrfRefused unless ``sent`` is the session's token."""
     expected = session(request).get(KEY)
     if not isinstance(sent, str) or not isinstance(expected, str) or not expected:
         raise CsrfRefused("missing token")
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRefused("wrong token")
-    return form

@@ -114,6 +114,30 @@ class FakeReconciliation:
             if s.business_date == business_date and s.source == source
         ]
 
+    async def statement(self, statement_id: int) -> StoredStatement | None:
+        found = self.data.statements.get(statement_id)
+        return (
+            found if found is not None and not found.content_hash.startswith("pending:") else None
+        )
+
+    async def statements(
+        self,
+        *,
+        before_id: int | None,
+        limit: int,
+        business_date: date | None = None,
+        source: str | None = None,
+    ) -> Sequence[StoredStatement]:
+        found = [
+            s
+            for s in sorted(self.data.statements.values(), key=lambda s: -s.id)
+            if not s.content_hash.startswith("pending:")
+            and (before_id is None or s.id < before_id)
+            and (business_date is None or s.business_date == business_date)
+            and (source is None or s.source == source)
+        ]
+        return found[:limit]
+
     async def lines_of(self, statement_ids: Sequence[int]) -> list[StatementLine]:
         return [
             matching_view(line) for sid in sorted(statement_ids) for line in self.data.lines[sid]

@@ -1,0 +1,275 @@
+"""Uploading a statement at the staff console over HTTP: a signed-in treasury officer sends a
+file with the form's CSRF token and lands on the statement's summary; the same file again is
+recognised; a malformed file is listed line by line and stores nothing; a form without the
+token, from another site or beyond the size limit is refused and stores nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from payments.adapters.db import tables
+from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.domain.access import Role
+from payments.entrypoints.console.texts import TEXTS
+from payments.services.access import create_api_key
+from tests.api import BASE_URL, api_client
+from tests.e2e.test_console import page, signed_in, token_of
+from tests.e2e.test_statement_upload import SAMPLES, stored_counts, vnd_camt
+from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
+
+VI, EN = TEXTS["vi"], TEXTS["en"]
+LIMIT = 32_768
+UPLOAD = "/console/statements/upload"
+STATEMENT_AT = re.compile(r"^/console/statements/(\d+)\?(uploaded|again)=1$")
+
+
+@dataclass(frozen=True)
+class Day:
+    paid: tuple[str, str]
+    key: str
+    key_id: int
+
+
+@pytest.fixture
+async def day(uow_factory: SqlUnitOfWorkFactory) -> Day:
+    gw = await gateway(uow_factory)
+    first, second = await gw.paid(150_000), await gw.paid(90_000)
+    key, plain = await create_api_key(
+        uow_factory,
+        agency_code="DVC",
+        role=Role.TREASURY,
+        label="Nguyễn Thị Lan",
+        actor="t",
+        now=datetime.now(UTC),
+    )
+    return Day((first.id, second.id), plain, key.id)
+
+
+@pytest.fixture
+async def console(database_url: str, day: Day) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(database_url, statement_max_bytes=LIMIT) as http:
+        signed = await signed_in(http, day.key)
+        assert signed.status_code == 303, signed.text
+        yield http
+
+
+async def upload(
+    http: httpx.AsyncClient,
+    content: bytes,
+    *,
+    name: str = "kbnn-20250312.csv",
+    media: str = "text/csv",
+    token: str | None = "from-the-form",
+    headers: dict[str, str] | None = None,
+    fields: dict[str, str] | None = None,
+) -> httpx.Response:
+    if token == "from-the-form":
+        token = token_of(await page(http, UPLOAD))
+    data = {"business_date": DAY.isoformat(), "source": "treasury", "format": "", **(fields or {})}
+    if token is not None:
+        data["csrf_token"] = token
+    return await http.post(
+        UPLOAD, data=data, files={"file": (name, content, media)}, headers=headers
+    )
+
+
+async def test_staff_upload_a_statement_and_the_day_reads_it(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    runs = await page(console, "/console/runs")
+    assert f'href="{UPLOAD}"' in runs.text
+    form = await page(console, UPLOAD)
+    assert 'enctype="multipart/form-data"' in form.text
+    assert VI["upload_statement"] in form.text
+
+    content = statement(csv_line(day.paid[0]), csv_line("NOIDUNG-LA", 40_000))
+    sent = await upload(console, content)
+    assert sent.status_code == 303, sent.text
+    found = STATEMENT_AT.match(sent.headers["location"])
+    assert found is not None
+    assert found.group(2) == "uploaded"
+    statement_id = int(found.group(1))
+    summary = await page(console, sent.headers["location"])
+    assert VI["statement_uploaded"] in summary.text
+    assert "<dd>2</dd>" in summary.text  # lines
+    assert "190.000 ₫" in summary.text  # credits
+    assert f"apikey:{day.key_id}" in summary.text
+    assert await stored_counts(uow_factory) == (1, 2, 0)
+
+    again = await upload(console, content, name="the-same-file-renamed.csv")
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/console/statements/{statement_id}?again=1"
+    assert VI["statement_again"] in (await page(console, again.headers["location"])).text
+    assert await stored_counts(uow_factory) == (1, 2, 0)
+
+    async with uow_factory() as unit:
+        actors = (
+            await unit.connection.execute(
+                select(tables.audit_log.c.actor).where(
+                    tables.audit_log.c.action == "reconcile.statement_imported"
+                )
+            )
+        ).scalars()
+        assert list(actors) == [f"apikey:{day.key_id}"]
+
+    run = await console.post(
+        "/v1/reconciliation/runs",
+        json={"business_date": DAY.isoformat()},
+        headers={"Authorization": f"Bearer {day.key}"},
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["statements"] == [statement_id]
+    assert run.json()["totals"]["matched"]["treasury_amount"] == 150_000
+
+
+async def test_a_malformed_file_is_listed_by_line_and_stores_nothing(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    content = statement(
+        csv_line(day.paid[0]),
+        "2025-03-12,-5,VND,credit,,x,y\n",  # line 3
+        "only,three,fields\n",  # line 4
+    )
+    refused = await upload(console, content)
+    assert refused.status_code == 422, refused.text
+    assert VI["upload_rejected"] in refused.text
+    listed = re.findall(r'<tr><td class="num">(\d+)</td>', refused.text)
+    assert listed == ["3", "4"]
+    assert 'value="2025-03-12"' in refused.text  # the form keeps what was typed
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+
+    # A real bank's camt.053 (EUR) is refused with the parser's reason, in English too.
+    lang = await console.post(
+        "/console/language",
+        data={"csrf_token": token_of(await page(console, UPLOAD)), "lang": "en", "next": UPLOAD},
+    )
+    assert lang.status_code == 303
+    real = (SAMPLES / "oca-test-camt053.xml").read_bytes()
+    refused = await upload(console, real, name="oca-test-camt053.xml", media="text/xml")
+    assert refused.status_code == 422
+    assert EN["upload_rejected"] in refused.text
+    assert "EUR" in refused.text
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+
+
+async def test_formats_from_the_file_and_settlement_reports(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    camt = await upload(
+        console, vnd_camt(day.paid[0]), name="kbnn.XML", media="application/octet-stream"
+    )
+    assert camt.status_code == 303, camt.text
+    assert "camt.053" in (await page(console, camt.headers["location"])).text
+
+    xml_report = await upload(console, b"<x/>", name="vnpay.xml", fields={"source": "vnpay"})
+    assert xml_report.status_code == 400
+    assert VI["upload_settlement_csv"] in xml_report.text
+
+    report = (
+        "vnp_TxnRef,vnp_TransactionNo,vnp_Amount,vnp_Fee,vnp_SettlementDate\n"
+        f"{day.paid[0]},14000001,15000000,110000,20250312\n"
+    ).encode()
+    settled = await upload(console, report, name="vnpay.csv", fields={"source": "vnpay"})
+    assert settled.status_code == 303, settled.text
+    summary = (await page(console, settled.headers["location"])).text
+    assert VI["source_vnpay"] in summary
+    assert "1.100 ₫" in summary  # fees
+    assert await stored_counts(uow_factory) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"business_date": "2025-02-30"},
+        {"business_date": ""},
+        {"source": "bank"},
+        {"format": "pdf"},
+    ],
+)
+async def test_bad_fields_are_refused(
+    console: httpx.AsyncClient,
+    day: Day,
+    uow_factory: SqlUnitOfWorkFactory,
+    fields: dict[str, str],
+) -> None:
+    refused = await upload(console, statement(csv_line(day.paid[0])), fields=fields)
+    assert refused.status_code == 400
+    assert VI["upload_bad_fields"] in refused.text
+    empty = await upload(console, b"")
+    assert empty.status_code == 400
+    assert VI["upload_no_file"] in empty.text
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+
+
+async def test_forms_without_the_token_or_from_elsewhere_are_refused(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    content = statement(csv_line(day.paid[0]))
+    missing = await upload(console, content, token=None)
+    assert missing.status_code == 403
+    assert VI["csrf_failed"] in missing.text
+    wrong = await upload(console, content, token="not-the-token")
+    assert wrong.status_code == 403
+    foreign = await upload(console, content, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    same_site = await upload(console, content, headers={"Origin": BASE_URL})
+    assert same_site.status_code == 303
+    assert await stored_counts(uow_factory) == (1, 1, 0)
+
+
+async def test_a_file_beyond_the_limit_is_refused(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    line = csv_line(day.paid[0])
+    content = statement(*[line] * (LIMIT // len(line) + 1))
+    assert len(content) > LIMIT
+    refused = await upload(console, content)
+    assert refused.status_code == 413
+    assert VI["upload_too_large"] in refused.text
+    # Far beyond it: refused from the declared length, before reading.
+    huge = await upload(console, content * 4)
+    assert huge.status_code == 413
+    assert VI["upload_too_large"] in huge.text
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+    fits = statement(*[line] * ((LIMIT - 200) // len(line)))
+    accepted = await upload(console, fits)
+    assert accepted.status_code == 303, accepted.text
+
+
+async def test_the_console_body_limit_does_not_apply_to_uploads(
+    database_url: str, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    line = csv_line(day.paid[0])
+    content = statement(*[line] * (200_000 // len(line)))  # three times PAYMENTS_MAX_BODY_BYTES
+    async with api_client(database_url) as http:
+        await signed_in(http, day.key)
+        accepted = await upload(http, content)
+        assert accepted.status_code == 303, accepted.text
+        # ...while it still holds for every other form of the console.
+        token = token_of(await page(http, UPLOAD))
+        language = await http.post(
+            "/console/language", data={"csrf_token": token, "lang": "en", "next": "x" * 70_000}
+        )
+        assert language.status_code == 413
+    assert await stored_counts(uow_factory) == (1, content.count(b"\n") - 1, 0)
+
+
+async def test_signed_out_staff_are_sent_to_sign_in(
+    database_url: str, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    async with api_client(database_url) as http:
+        away = await http.post(
+            UPLOAD,
+            data={"business_date": DAY.isoformat(), "source": "treasury"},
+            files={"file": ("kbnn.csv", statement(csv_line(day.paid[0])), "text/csv")},
+        )
+        assert (away.status_code, away.headers["location"]) == (303, "/console/sign-in")
+        assert (await http.get(UPLOAD)).status_code == 303
+    assert await stored_counts(uow_factory) == (0, 0, 0)

@@ -1,0 +1,48 @@
+"""The imported statements as staff list them: newest first, by day and source, in pages;
+a refused import lists nothing; an unknown id is NotFound."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from payments.domain.errors import NotFound
+from payments.reconcile.settlements import read_settlement
+from payments.reconcile.statements import StatementError
+from payments.services.reconcile_import import import_settlement
+from payments.services.reconcile_reports import find_statement, list_statements, statement_detail
+from tests.integration.reconcile.days import DAY, NIGHT, csv_line, import_csv, next_day, statement
+from tests.unit.fakes import FakeUnitOfWorkFactory
+
+
+async def test_statements_newest_first_filtered_and_paged() -> None:
+    uow = FakeUnitOfWorkFactory()
+    first = await import_csv(uow, statement(csv_line("a")))
+    later = await import_csv(uow, statement(csv_line("b")), next_day(DAY))
+    report = read_settlement(
+        "momo",
+        io.BytesIO(b"orderId,transId,amount,fee,settlementDate\nx,1,150000,900,2025-03-12\n"),
+    )
+    settled = await import_settlement(uow, report, business_date=DAY, actor="ops", now=NIGHT)
+    with pytest.raises(StatementError):
+        await import_csv(uow, statement("2025-03-12,-1,VND,credit,,x,y\n"))
+    ids = [first.statement.id, later.statement.id, settled.statement.id]
+
+    assert [s.id for s in await list_statements(uow)] == ids[::-1]
+    assert [s.id for s in await list_statements(uow, business_date=DAY)] == [ids[2], ids[0]]
+    assert [s.id for s in await list_statements(uow, source="treasury")] == [ids[1], ids[0]]
+    assert [s.id for s in await list_statements(uow, source="momo", business_date=DAY)] == [ids[2]]
+    assert [s.id for s in await list_statements(uow, before_id=ids[2], limit=1)] == [ids[1]]
+
+    one = await statement_detail(uow, ids[2])
+    assert (one.source, one.line_count, one.credit_total, one.debit_total) == (
+        "momo",
+        1,
+        150_000,
+        900,
+    )
+    assert await find_statement(uow, one.content_hash) == one
+    assert await find_statement(uow, "0" * 64) is None
+    with pytest.raises(NotFound):
+        await statement_detail(uow, 99)

@@ -1,6 +1,7 @@
 """Receiving a statement file, for the API and the console alike: which format to parse it
 with, spooling an upload to a temporary file under ``PAYMENTS_STATEMENT_MAX_BYTES``, and
-importing it with the CLI's services (same parsers, all or nothing, once per content).
+importing it with the CLI's services (same parsers, all or nothing, once per content for a
+source and business day).
 """
 
 from __future__ import annotations
@@ -171,11 +172,16 @@ async def _import(
     except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
         raise StatementError(f"malformed CSV: {exc}") from exc
     except IntegrityError:
-        # The same bytes uploaded twice at once: the other upload stored them first (the
-        # content hash is unique), so this one is a repeat. The clash comes when a fully
-        # read file's header is stored: its hash is known.
+        # The same bytes uploaded twice at once for a source and day: the other upload
+        # stored them first (source, day and content hash are unique), so this one is a
+        # repeat. The clash comes when a fully read file's header is stored: its hash is
+        # known.
         content_hash = report.content_hash if report is not None else _hash_of(reader)
-        earlier = await find_statement(uow_factory, content_hash) if content_hash else None
+        earlier = (
+            await find_statement(uow_factory, source, business_date, content_hash)
+            if content_hash
+            else None
+        )
         if earlier is None:
             raise
         return Imported(earlier, created=False)

@@ -4,10 +4,13 @@ Flow of a day (ARCHITECTURE.md section 6):
 
 1. ``import_statement`` (``reconcile_import``) streams a parsed file into storage, all or
    nothing: a file with any malformed line is rejected whole (every line error listed) and
-   nothing is stored; the same bytes imported again store nothing new (content hash).
-2. ``reconcile_day`` takes the day's lock, loads the day's treasury lines from storage (so a
-   rerun sees exactly what the first run saw; an import just made may hand its lines over),
-   the providers' settlement reports imported for the day (``import_settlement``) and the
+   nothing is stored; the same bytes imported again for the same source and day store
+   nothing new (source, day and content hash).
+2. ``reconcile_day`` takes the day's lock, loads the day's treasury lines from storage (every
+   statement imported for the day: a day may come in parts; so a rerun sees exactly what the
+   first run saw; an import just made may hand its lines over), the newest settlement report
+   of each provider imported for the day (``import_settlement``; a corrected report
+   supersedes the earlier ones rather than adding to them) and the
    succeeded payments captured in the settlement window (each given the settlement batch its
    provider's report names, ``in_batches``), matches them
    (``payments.reconcile.matching``), and in one transaction stores the run and its items and
@@ -135,16 +138,19 @@ async def _run_day(
             lines = known
         del known
     progress("load", len(lines))
-    # Settlement reports stored for the day, plus any given in memory: three-way check.
+    # Settlement reports stored for the day, plus any given in memory: three-way check. Only
+    # the newest report of each provider: a corrected one replaces the earlier, whose lines
+    # would otherwise read as the provider listing its captures twice.
     stored_settlements: list[SettlementLine] = []
     providers = set(settlement_providers or ()) | {s.provider for s in settlements}
+    latest = {r.source: r for r in await repo.latest_settlement_reports(day)}
     reports: list[StoredStatement] = []
     for provider in SETTLEMENT_PROVIDERS:
-        found = await repo.statements_for(day, provider)
-        if found:
+        found = latest.get(provider)
+        if found is not None:
             providers.add(provider)
-            reports += found
-            stored_settlements += await repo.settlement_lines_of([r.id for r in found])
+            reports.append(found)
+            stored_settlements += await repo.settlement_lines_of([found.id])
     settlements = [*stored_settlements, *settlements]
     loaded = await repo.succeeded_payments(*capture_span(day, config))
     # Payments remitted on an earlier day are settled; those of this day (a rerun) or a

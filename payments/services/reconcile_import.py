@@ -4,7 +4,13 @@ content, so that every run of the day, and every rerun, reads exactly what was i
 
 ``import_statement`` streams a parsed file into storage: a file with any malformed line is
 rejected whole (every line error listed) and nothing is stored; the same bytes imported again
-store nothing new (content hash).
+for the same source and business day store nothing new (source, day and content hash: another
+day's identical file, such as two days' header-only reports, is that day's own).
+
+The treasury's statements of a day accumulate: a day may come in parts (camt.054
+notifications, then the camt.053) and a run reads them all. A provider's settlement report is
+one file a day: a report imported later for the same provider and day (a corrected file)
+supersedes the earlier ones, and a run reads only the newest (``latest_settlement_reports``).
 """
 
 from __future__ import annotations
@@ -136,7 +142,9 @@ async def import_statement(
             raise StatementError.from_line_errors(reader.errors)
         kept = reading.kept
         header = reader.statement
-        earlier = await uow.reconciliation.statement_by_hash(header.content_hash)
+        earlier = await uow.reconciliation.statement_by_content(
+            source, business_date, header.content_hash
+        )
         if earlier is not None:
             kept = kept if kept is None else await uow.reconciliation.lines_of([earlier.id])
             return Imported(earlier, False, kept)  # leaving rolls the new rows back
@@ -161,7 +169,9 @@ async def import_statement(
         )
         await uow.commit()
     async with uow_factory() as uow:
-        stored = await uow.reconciliation.statement_by_hash(header.content_hash)
+        stored = await uow.reconciliation.statement_by_content(
+            source, business_date, header.content_hash
+        )
     if stored is None:  # pragma: no cover - committed just above
         raise NotFound("the imported statement vanished")
     return Imported(stored, True, kept)
@@ -175,12 +185,16 @@ async def import_settlement(
     actor: str,
     now: datetime,
 ) -> Imported:
-    """Store a provider's settlement report of a day (all or nothing, once per content), so
-    that every run of the day, and every rerun, checks the provider three ways."""
+    """Store a provider's settlement report of a day (all or nothing, once per content for
+    the provider and day), so that every run of the day, and every rerun, checks the provider
+    three ways. Different bytes for a provider and day already reported are a corrected
+    report: stored, and from then on the one the day's runs read."""
     lines = report.require_clean()
     async with uow_factory() as uow:
         repo = uow.reconciliation
-        earlier = await repo.statement_by_hash(report.content_hash)
+        earlier = await repo.statement_by_content(
+            report.provider, business_date, report.content_hash
+        )
         if earlier is not None:
             return Imported(earlier, created=False)
         statement_id = await repo.open_statement(report.provider, business_date, now, actor)
@@ -214,7 +228,9 @@ async def import_settlement(
             )
         )
         await uow.commit()
-        stored = await repo.statement_by_hash(report.content_hash)
+        stored = await repo.statement_by_content(
+            report.provider, business_date, report.content_hash
+        )
     if stored is None:  # pragma: no cover - written just above
         raise NotFound("the imported settlement report vanished")
     return Imported(stored, created=True)

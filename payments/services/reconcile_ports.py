@@ -49,6 +49,10 @@ class StoredStatement:
     debit_total: int
     imported_at: datetime
     imported_by: str
+    # A provider's settlement report for which a newer one of the same provider and day was
+    # imported (a corrected file): the day's runs read only the newest. Treasury statements
+    # of a day all count, so they are never superseded.
+    superseded: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,11 @@ class ReconciliationRepository(Protocol):
         """Hold the day until the transaction ends: two runs of one day (the nightly job on
         two workers, an operator's rerun) take turns, so neither remits what the other did."""
 
-    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None: ...
+    async def statement_by_content(
+        self, source: str, business_date: date, content_hash: str
+    ) -> StoredStatement | None:
+        """The statement of ``source`` and day imported from exactly these bytes (the key
+        that makes an import happen once)."""
 
     async def open_statement(
         self, source: str, business_date: date, imported_at: datetime, imported_by: str
@@ -196,6 +204,11 @@ class ReconciliationRepository(Protocol):
 
     async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
         """Oldest first."""
+
+    async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
+        """The newest settlement report (highest id) of each provider for the day, in id
+        order: a report imported later for the same provider and day supersedes the earlier
+        ones (a corrected file), so a run reads only the newest."""
 
     async def statement(self, statement_id: int) -> StoredStatement | None:
         """A completed statement or settlement report by its id."""

@@ -140,7 +140,8 @@ async def list_statements(
     business_date: date | None = None,
     source: str | None = None,
 ) -> Sequence[StoredStatement]:
-    """Imported treasury statements and settlement reports, newest first."""
+    """Imported treasury statements and settlement reports, newest first: all of them,
+    superseded settlement reports included (marked ``superseded``)."""
     async with uow_factory() as uow:
         return await uow.reconciliation.statements(
             before_id=before_id, limit=limit, business_date=business_date, source=source
@@ -148,11 +149,11 @@ async def list_statements(
 
 
 async def find_statement(
-    uow_factory: UnitOfWorkFactory, content_hash: str
+    uow_factory: UnitOfWorkFactory, source: str, business_date: date, content_hash: str
 ) -> StoredStatement | None:
-    """The statement imported from exactly these bytes, if any."""
+    """The statement of ``source`` and day imported from exactly these bytes, if any."""
     async with uow_factory() as uow:
-        return await uow.reconciliation.statement_by_hash(content_hash)
+        return await uow.reconciliation.statement_by_content(source, business_date, content_hash)
 
 
 async def statement_detail(uow_factory: UnitOfWorkFactory, statement_id: int) -> StoredStatement:

@@ -1,6 +1,12 @@
 """Statements and their lines in storage: the treasury's statements (streamed in, on
 PostgreSQL as one ``COPY``, and read back as the matcher reads them) and the providers'
 settlement reports.
+
+A statement is known by (source, business day, content hash): the same bytes imported again
+for that source and day store nothing new. Treasury statements of a day all count (a day may
+come in parts); a provider's settlement report is superseded by a newer one of the same
+provider and day (a corrected file), and a run reads only the newest
+(``latest_settlement_reports``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.pg_hot_path import _driver
@@ -29,9 +35,23 @@ from payments.reconcile.statements import (
     StatementLine,
     Transaction,
 )
+from payments.services.reconcile_import import TREASURY
 from payments.services.reconcile_ports import NewStatement, StoredStatement
 
 PENDING = "pending:"  # open_statement's content hash while the lines stream in
+
+_S = reconcile_statements.c
+_LATER = reconcile_statements.alias("later")
+# A newer statement of the same source and day exists; for a settlement report that means
+# superseded (a corrected file). Treasury statements of a day all count.
+_NEWER = exists().where(
+    _LATER.c.source == _S.source,
+    _LATER.c.business_date == _S.business_date,
+    _LATER.c.id > _S.id,
+    _LATER.c.content_hash.not_like(f"{PENDING}%"),
+)
+_SUPERSEDED: ColumnElement[bool] = and_(_S.source != TREASURY, _NEWER)
+_STATEMENTS = select(reconcile_statements, _SUPERSEDED.label("superseded"))
 
 _LINE_COLUMNS = (
     "statement_id",
@@ -111,6 +131,7 @@ def _statement(row: Any) -> StoredStatement:
         debit_total=row.debit_total,
         imported_at=row.imported_at,
         imported_by=row.imported_by,
+        superseded=bool(row.superseded),
     )
 
 
@@ -125,11 +146,15 @@ class SqlStatements:
     _conn: AsyncConnection
     _postgres: bool
 
-    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None:
+    async def statement_by_content(
+        self, source: str, business_date: date, content_hash: str
+    ) -> StoredStatement | None:
         row = (
             await self._conn.execute(
-                select(reconcile_statements).where(
-                    reconcile_statements.c.content_hash == content_hash
+                _STATEMENTS.where(
+                    _S.source == source,
+                    _S.business_date == business_date,
+                    _S.content_hash == content_hash,
                 )
             )
         ).first()
@@ -231,21 +256,28 @@ class SqlStatements:
         return [SettlementLine(*row) for row in rows]
 
     async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
-        s = reconcile_statements.c
         rows = await self._conn.execute(
-            select(reconcile_statements)
-            .where(s.business_date == business_date, s.source == source)
-            .order_by(s.id)
+            _STATEMENTS.where(_S.business_date == business_date, _S.source == source).order_by(
+                _S.id
+            )
+        )
+        return [_statement(row) for row in rows]
+
+    async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
+        rows = await self._conn.execute(
+            _STATEMENTS.where(
+                _S.business_date == business_date,
+                _S.source != TREASURY,
+                _S.content_hash.not_like(f"{PENDING}%"),
+                ~_NEWER,
+            ).order_by(_S.id)
         )
         return [_statement(row) for row in rows]
 
     async def statement(self, statement_id: int) -> StoredStatement | None:
-        s = reconcile_statements.c
         row = (
             await self._conn.execute(
-                select(reconcile_statements).where(
-                    s.id == statement_id, s.content_hash.not_like(f"{PENDING}%")
-                )
+                _STATEMENTS.where(_S.id == statement_id, _S.content_hash.not_like(f"{PENDING}%"))
             )
         ).first()
         return _statement(row) if row is not None else None
@@ -258,10 +290,10 @@ class SqlStatements:
         business_date: date | None = None,
         source: str | None = None,
     ) -> Sequence[StoredStatement]:
-        s = reconcile_statements.c
+        s = _S
         # A placeholder is only ever seen inside its own import's transaction; the filter
         # keeps a listing right even so.
-        query = select(reconcile_statements).where(s.content_hash.not_like(f"{PENDING}%"))
+        query = _STATEMENTS.where(s.content_hash.not_like(f"{PENDING}%"))
         if before_id is not None:
             query = query.where(s.id < before_id)
         if business_date is not None:

@@ -1,8 +1,9 @@
 """Tables of the nightly reconciliation: imported statements and their lines, runs, items, the
 history of each item's workflow, and which payments' remittance the ledger already has.
 
-- reconcile_statements: one row per imported file; ``content_hash`` is unique, so the same
-  bytes imported twice store nothing new.
+- reconcile_statements: one row per imported file; (source, business day, content hash) is
+  unique, so the same bytes imported twice for a day store nothing new, while another day's
+  identical file (two days' header-only reports) is that day's own statement (0008).
 - reconcile_statement_lines: the lines, keyed (statement, line number). Batch transactions
   (camt ``TxDtls``) are kept as JSON on their line: rare, and only read back whole.
 - reconcile_settlement_lines: a provider's settlement report is a statement too (its source
@@ -50,7 +51,7 @@ reconcile_statements = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("source", String(32), nullable=False),
     Column("statement_id", String(140), nullable=False),
-    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("content_hash", String(64), nullable=False),
     Column("format", String(16), nullable=False),
     Column("business_date", Date, nullable=False),
     Column("account", String(64), nullable=False),
@@ -61,6 +62,13 @@ reconcile_statements = Table(
     Column("imported_at", UtcDateTime, nullable=False),
     Column("imported_by", String(64), nullable=False),
     Index("ix_reconcile_statements_business_date", "business_date", "source"),
+    Index(
+        "uq_reconcile_statements_source_business_date_content_hash",
+        "source",
+        "business_date",
+        "content_hash",
+        unique=True,
+    ),
 )
 
 reconcile_statement_lines = Table(

@@ -99,6 +99,11 @@ class StatementOut(BaseModel):
     content_hash: str = Field(description="SHA-256 of the exact bytes.")
     imported_at: datetime
     imported_by: str
+    superseded: bool = Field(
+        description="A settlement report for which a newer one of the same provider and day "
+        "was imported (a corrected file): runs read only the newest. Always false for "
+        "treasury statements, which all count."
+    )
 
 
 class UploadedOut(StatementOut):
@@ -129,6 +134,7 @@ def statement_json(stored: StoredStatement) -> dict[str, Any]:
         "content_hash": stored.content_hash,
         "imported_at": iso(stored.imported_at),
         "imported_by": stored.imported_by,
+        "superseded": stored.superseded,
     }
 
 

@@ -52,9 +52,25 @@ class FakeReconciliation:
     async def lock_day(self, business_date: date) -> None:
         return None  # one process, one unit of work at a time
 
-    async def statement_by_hash(self, content_hash: str) -> StoredStatement | None:
-        found = [s for s in self.data.statements.values() if s.content_hash == content_hash]
-        return found[0] if found else None
+    async def statement_by_content(
+        self, source: str, business_date: date, content_hash: str
+    ) -> StoredStatement | None:
+        found = [
+            s
+            for s in self.data.statements.values()
+            if (s.source, s.business_date, s.content_hash) == (source, business_date, content_hash)
+        ]
+        return self._marked(found[0]) if found else None
+
+    def _marked(self, statement: StoredStatement) -> StoredStatement:
+        """``superseded`` as the database computes it: a newer report, same provider and day."""
+        newer = any(
+            s.id > statement.id
+            and (s.source, s.business_date) == (statement.source, statement.business_date)
+            and not s.content_hash.startswith("pending:")
+            for s in self.data.statements.values()
+        )
+        return replace(statement, superseded=statement.source != "treasury" and newer)
 
     async def open_statement(
         self, source: str, business_date: date, imported_at: datetime, imported_by: str
@@ -80,8 +96,10 @@ class FakeReconciliation:
 
     async def complete_statement(self, statement_id: int, statement: NewStatement) -> None:
         header = statement.header
-        if await self.statement_by_hash(header.content_hash) is not None:
-            raise ValueError("duplicate content hash")  # the database's unique key
+        opened = self.data.statements[statement_id]
+        key = (opened.source, opened.business_date, header.content_hash)
+        if await self.statement_by_content(*key) is not None:
+            raise ValueError("duplicate content for the source and day")  # the unique key
         self.data.statements[statement_id] = replace(
             self.data.statements[statement_id],
             statement_id=header.statement_id,
@@ -109,16 +127,27 @@ class FakeReconciliation:
 
     async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
         return [
-            s
+            self._marked(s)
             for s in sorted(self.data.statements.values(), key=lambda s: s.id)
             if s.business_date == business_date and s.source == source
         ]
 
+    async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
+        latest: dict[str, StoredStatement] = {}
+        for s in sorted(self.data.statements.values(), key=lambda s: s.id):
+            if (
+                s.business_date == business_date
+                and s.source != "treasury"
+                and not s.content_hash.startswith("pending:")
+            ):
+                latest[s.source] = s
+        return sorted(latest.values(), key=lambda s: s.id)
+
     async def statement(self, statement_id: int) -> StoredStatement | None:
         found = self.data.statements.get(statement_id)
-        return (
-            found if found is not None and not found.content_hash.startswith("pending:") else None
-        )
+        if found is None or found.content_hash.startswith("pending:"):
+            return None
+        return self._marked(found)
 
     async def statements(
         self,
@@ -129,7 +158,7 @@ class FakeReconciliation:
         source: str | None = None,
     ) -> Sequence[StoredStatement]:
         found = [
-            s
+            self._marked(s)
             for s in sorted(self.data.statements.values(), key=lambda s: -s.id)
             if not s.content_hash.startswith("pending:")
             and (before_id is None or s.id < before_id)

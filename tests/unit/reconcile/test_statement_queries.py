@@ -42,7 +42,9 @@ async def test_statements_newest_first_filtered_and_paged() -> None:
         150_000,
         900,
     )
-    assert await find_statement(uow, one.content_hash) == one
-    assert await find_statement(uow, "0" * 64) is None
+    assert await find_statement(uow, "momo", DAY, one.content_hash) == one
+    assert await find_statement(uow, "momo", next_day(DAY), one.content_hash) is None
+    assert await find_statement(uow, "vnpay", DAY, one.content_hash) is None
+    assert await find_statement(uow, "momo", DAY, "0" * 64) is None
     with pytest.raises(NotFound):
         await statement_detail(uow, 99)

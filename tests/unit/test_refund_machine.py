@@ -1,297 +1,37 @@
-"""Refunds as a state machine: Hypothesis interleaves payments, refund requests, approvals,
-rejections, provider answers (success, failure, timeout, pending, not found), duplicate and
-late answers, background runs, VietQR confirmations and the passing of time. After every
-step:
-
-- the live refunds of a payment (succeeded or in flight) sum to at most what it captured;
-- the ledger balances, and its refund accounts agree with the refunds' statuses;
-- every refund is terminal, or visibly in flight: a next action scheduled, or waiting for
-  a person (an approval, a transfer confirmation);
-- the provider never got a refund twice, except again after it said it never got it.
-
-Runs on the in-memory fakes (the same services and ledger write path as production).
-"""
+"""The refund state machine (tests/refund_machine.py) on the in-memory fakes: the same
+services and ledger write path as production, fast enough for many examples."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    consumes,
-    invariant,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import run_state_machine_as_test
 
-from payments.domain.attempts import Attempt, Provider
-from payments.domain.errors import Conflict, NotPermitted, PreconditionFailed
-from payments.domain.refunds import (
-    BOOKED,
-    IN_FLIGHT,
-    TERMINAL,
-    Refund,
-    RefundStatus,
-    captured_amount,
-    scheduled_or_waiting,
-)
-from payments.providers.refunds import (
-    RefundFailed,
-    RefundNotFound,
-    RefundOutcome,
-    RefundPending,
-    RefundRequest,
-    RefundSucceeded,
-    RefundUnknown,
-)
-from payments.providers.refunds import (
-    RefundStatus as ProviderAnswer,
-)
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
-from payments.services import refunds as service
-from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome
-from tests.refund_support import Paid, Providers, ask, paid_payment
+from payments.services.ports import UnitOfWorkFactory
+from tests.refund_machine import T0, RefundMachine
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 T = TypeVar("T")
-T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-MODES = ["success", "failure", "pending", "timeout"]
 
 
-def answer(mode: str, request: RefundRequest) -> RefundOutcome:
-    if mode == "success":
-        return RefundSucceeded(request.amount, f"R-{request.request_id}", "00")
-    if mode == "failure":
-        return RefundFailed("99", "refused")
-    if mode == "pending":
-        return RefundPending("94", "later")
-    return RefundUnknown("timeout")
+class FakeRefundMachine(RefundMachine):
+    def unit_of_work(self) -> UnitOfWorkFactory:
+        return FakeUnitOfWorkFactory()  # a fresh, empty store per example
 
+    def start(self) -> datetime:
+        return T0
 
-class ModeProvider:
-    """Answers what the machine's last rule chose, and counts what it got."""
-
-    def __init__(self) -> None:
-        self.refund_mode = "success"
-        self.status_mode = "success"
-        self.sent: Counter[str] = Counter()
-        self.not_found: Counter[str] = Counter()
-
-    async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
-        self.sent[request.request_id] += 1
-        return answer(self.refund_mode, request)
-
-    async def refund_status(self, request: RefundRequest, *, now: datetime) -> ProviderAnswer:
-        if self.status_mode == "not_found" or not self.sent[request.request_id]:
-            self.not_found[request.request_id] += 1
-            return RefundNotFound("no such refund")
-        return answer(self.status_mode, request)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-class RefundMachine(RuleBasedStateMachine):
-    payments = Bundle("payments")
-    refunds = Bundle("refunds")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.uow = FakeUnitOfWorkFactory()
-        self.now = T0
-        self.card = ModeProvider()
-        self.wallet = ModeProvider()
-        vietqr = VietqrProvider(VietqrConfig("970415", "113366668888", "KBNN", "secret"))
-        self.providers = Providers(
-            {Provider.VNPAY: self.card, Provider.MOMO: self.wallet, Provider.VIETQR: vietqr}
-        )
-        self.paid: list[Paid] = []
-
-    # --- payments and requests ------------------------------------------------------------
-
-    @rule(
-        target=payments,
-        amount=st.sampled_from([150_000, 2_000_000]),
-        provider=st.sampled_from(list(Provider)),
-    )
-    def pay(self, amount: int, provider: Provider) -> Paid:
-        paid = run(paid_payment(self.uow, self.now, amount=amount, provider=provider))
-        self.paid.append(paid)
-        return paid
-
-    @rule(
-        target=refunds,
-        paid=payments,
-        amount=st.integers(1, 2_500_000),
-        officer=st.integers(1, 3),
-        stale=st.booleans(),
-    )
-    def request(self, paid: Paid, amount: int, officer: int, stale: bool) -> str:
-        summary = run(service.payment_refunds(self.uow, paid.officer(1), paid.payment.id))
-        expected = summary.totals.available + (1 if stale else 0)
-        try:
-            asked = run(
-                ask(self.uow, paid.officer(officer), paid.payment.id, amount, self.now,
-                    expected_available=expected)
-            )  # fmt: skip
-        except PreconditionFailed:
-            assert stale
-            return ""
-        except Conflict:
-            assert amount > summary.totals.available
-            return ""
-        assert not stale
-        assert amount <= summary.totals.available
-        assert asked.refund is not None
-        return asked.refund.id
-
-    @rule(refund_id=refunds, officer=st.integers(1, 3), approve=st.booleans())
-    def decide(self, refund_id: str, officer: int, approve: bool) -> None:
-        if not refund_id:
-            return
-        refund, paid = self.find(refund_id)
-        act = service.approve_refund if approve else service.reject_refund
-        try:
-            decided = run(act(self.uow, paid.officer(officer), refund_id, note=None, now=self.now))
-        except NotPermitted:
-            assert approve
-            assert refund.requested_by == paid.officer(officer).actor
-            return
-        except Conflict:
-            assert refund.status is not RefundStatus.AWAITING_APPROVAL
-            return
-        actor = paid.officer(officer).actor
-        assert actor in (decided.approved_by, decided.rejected_by)
-        assert decided.requested_by != decided.approved_by
-
-    # --- execution and provider answers ----------------------------------------------------
-
-    @rule(refund_id=refunds, mode=st.sampled_from(MODES))
-    def send(self, refund_id: str, mode: str) -> None:
-        if not refund_id:
-            return
-        self.card.refund_mode = self.wallet.refund_mode = mode
-        run(execute_refund(self.uow, self.providers, refund_id, now=self.now))
-
-    @rule(
-        refund_mode=st.sampled_from(MODES),
-        status_mode=st.sampled_from([*MODES, "not_found"]),
-        minutes=st.sampled_from([0, 1, 3, 30, 24 * 60]),
-    )
-    def background_run(self, refund_mode: str, status_mode: str, minutes: int) -> None:
-        self.now += timedelta(minutes=minutes)
-        self.card.refund_mode = self.wallet.refund_mode = refund_mode
-        self.card.status_mode = self.wallet.status_mode = status_mode
-        run(process_due_refunds(self.uow, self.providers, now=self.now))
-
-    @rule(refund_id=refunds, mode=st.sampled_from(["success", "failure", "pending", "timeout"]))
-    def duplicate_or_late_answer(self, refund_id: str, mode: str) -> None:
-        """A provider answer about a refund we sent, arriving again or late."""
-        if not refund_id:
-            return
-        refund, _ = self.find(refund_id)
-        provider = self.card if refund.provider == "vnpay" else self.wallet
-        if refund.provider == "vietqr" or not provider.sent[refund.request_id]:
-            return  # a provider only answers about a refund it got
-        request = RefundRequest(
-            attempt=self.attempt_of(refund.attempt_id, refund.captured_amount),
-            amount=refund.amount,
-            full=refund.full,
-            request_id=refund.request_id,
-            reason=refund.reason,
-            actor=refund.requested_by,
-            requested_at=refund.provider_requested_at or self.now,
-        )
-        before = refund.status
-        after = run(record_outcome(self.uow, refund_id, answer(mode, request), now=self.now))
-        if before in TERMINAL:
-            assert after == refund  # settled stays settled, nothing posted
-
-    @rule(refund_id=consumes(refunds))
-    def confirm_transfer(self, refund_id: str) -> None:
-        if not refund_id:
-            return
-        refund, paid = self.find(refund_id)
-        admin = paid.officer(9)
-        try:
-            done = run(service.confirm_refund(self.uow, admin, refund_id, note=None, now=self.now))
-        except Conflict:
-            assert refund.status not in (RefundStatus.SUBMITTED, RefundStatus.SUCCEEDED)
-            return
-        assert done.status is RefundStatus.SUCCEEDED
-
-    # --- helpers and invariants -------------------------------------------------------------
-
-    def find(self, refund_id: str) -> tuple[Refund, Paid]:
-        refund = self.uow.store.refunds.refunds[refund_id]
-        paid = next(p for p in self.paid if p.payment.id == refund.payment_id)
-        return refund, paid
-
-    def attempt_of(self, attempt_id: str, captured: int) -> Attempt:
-        return replace(self.uow.store.attempts[attempt_id], amount=captured)
-
-    @invariant()
-    def refunds_never_exceed_the_capture(self) -> None:
-        for paid in self.paid:
-            payment = self.uow.store.payments[paid.payment.id]
-            mine = [
-                r for r in self.uow.store.refunds.refunds.values() if r.payment_id == payment.id
-            ]
-            live = sum(r.amount for r in mine if r.status in IN_FLIGHT | {RefundStatus.SUCCEEDED})
-            assert live <= captured_amount(payment)
-
-    @invariant()
-    def the_ledger_balances_and_agrees_with_the_refunds(self) -> None:
-        nets: Counter[str] = Counter()
-        for entry in self.uow.store.ledger.entries:
-            for leg in entry.legs:
-                nets[leg.account.code] += leg.amount if leg.side == "debit" else -leg.amount
-        assert sum(nets.values()) == 0
-        refunds = list(self.uow.store.refunds.refunds.values())
-        booked = sum(r.amount for r in refunds if r.status in BOOKED)
-        assert nets["refunds-payable"] == -booked
-        for provider in Provider:
-            captured = sum(p.payment.draft.amount for p in self.paid if self.via(p, provider))
-            paid_back = sum(
-                r.amount
-                for r in refunds
-                if r.provider == provider.value and r.status is RefundStatus.SUCCEEDED
-            )
-            assert nets[f"clearing:{provider.value}"] == captured - paid_back
-
-    def via(self, paid: Paid, provider: Provider) -> bool:
-        return any(
-            a.payment_id == paid.payment.id and a.provider is provider
-            for a in self.uow.store.attempts.values()
-        )
-
-    @invariant()
-    def every_refund_is_settled_or_visibly_in_flight(self) -> None:
-        for refund in self.uow.store.refunds.refunds.values():
-            assert scheduled_or_waiting(refund), refund
-            if refund.status in (RefundStatus.PENDING, RefundStatus.UNKNOWN):
-                assert refund.next_action_at is not None
-                assert refund.next_action_at <= self.now + timedelta(days=1)
-
-    @invariant()
-    def a_refund_is_sent_again_only_after_not_found(self) -> None:
-        for provider in (self.card, self.wallet):
-            for request_id, count in provider.sent.items():
-                assert count <= 1 + provider.not_found[request_id], request_id
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run(coro)
 
 
 def test_refunds_keep_their_invariants_whatever_happens() -> None:
     run_state_machine_as_test(
-        RefundMachine,
+        FakeRefundMachine,
         settings=settings(
             max_examples=60,
             stateful_step_count=30,

@@ -11,7 +11,8 @@ What it does, in one run:
 1. creates a throw-away database, migrates it to head, seeds an agency and a portal API key;
 2. for each worker count, starts the gateway as a real server (``uvicorn`` with the same options
    as ``payments serve``; ``PAYMENTS_DATABASE_URL`` pointing at the bench database,
-   ``PAYMENTS_LOG_LEVEL=warning``) and, from a separate load-generator process:
+   ``PAYMENTS_LOG_LEVEL=warning``, a rate limit per key far above the load, so the limiter's
+   cost is measured and it never refuses) and, from a separate load-generator process:
    - closed loop at full speed for ``--duration`` seconds with ``--connections`` keep-alive
      connections, each ``POST /v1/payments`` carrying a new Idempotency-Key and reference;
    - open loop at half the measured throughput (fixed arrival rate; latency counted from the
@@ -197,6 +198,8 @@ def gateway(database: str, workers: int) -> Iterator[Server]:
         "PAYMENTS_DATABASE_URL": _dsn_for(database),
         "PAYMENTS_LOG_LEVEL": "warning",
         "PAYMENTS_BASE_URL": f"http://{HOST}:{port}",
+        # Far above any rate reached here: the limiter runs (and is measured) but never refuses.
+        "PAYMENTS_RATE_LIMIT_PER_MINUTE": "100000000",
     }
     command = [
         sys.executable,

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, gt=0, description="How long an Idempotency-Key and its answer are kept."
     )
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Requests per UTC minute per API key, across every web process (a key "
+        "may have its own); 0 turns the limit off.",
+    )
     refund_approval_threshold: int = Field(
         default=10_000_000,
         ge=0,

@@ -28,7 +28,7 @@ async def download(
     *,
     params: dict[str, str],
     token: str | None,
-    timeout_seconds: float,
+    timeout_seconds: int,
 ) -> Path:
     """GET ``url`` into ``destination`` (bearer ``token`` when given); DownloadFailed when the
     endpoint fails or answers anything but 200."""

@@ -34,6 +34,8 @@ class ApiKey:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    # Requests a minute for this key alone; None: PAYMENTS_RATE_LIMIT_PER_MINUTE; 0: no limit.
+    rate_limit_per_minute: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Caller:
     # Carried along so creating a payment needs no agency query; like the key itself it is
     # cached for a few seconds, so a changed host list applies within that time.
     allowed_hosts: frozenset[str] = frozenset()
+    rate_limit_per_minute: int | None = None  # the key's own limit, if it has one
 
     @property
     def actor(self) -> str:

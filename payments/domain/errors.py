@@ -12,6 +12,7 @@
     │   └── IdempotencyKeyReused    same key, different request
     ├── PreconditionFailed      the caller's view of the state is stale
     ├── Unavailable             no database connection came free in time (overload); retry
+    ├── RateLimited             the API key made its requests of the minute; retry next minute
     └── InvalidConfiguration    start-up settings cannot run (e.g. a placeholder secret)
 
 Errors carry data; HTTP status codes are chosen only at the edge.
@@ -116,6 +117,18 @@ class Unavailable(PaymentsError):
 
     def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
         super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimited(PaymentsError):
+    title = "Too many requests"
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"this API key may make {limit} requests a minute; "
+            f"retry in {retry_after_seconds} s, when the next minute starts"
+        )
+        self.limit = limit
         self.retry_after_seconds = retry_after_seconds
 
 

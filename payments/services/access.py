@@ -33,6 +33,7 @@ async def authenticate(uow_factory: UnitOfWorkFactory, presented_key: str) -> Ca
         agency_code=agency.code,
         role=key.role,
         allowed_hosts=agency.allowed_hosts,
+        rate_limit_per_minute=key.rate_limit_per_minute,
     )
 
 
@@ -106,8 +107,13 @@ async def create_api_key(
     label: str | None,
     actor: str,
     now: datetime,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the stored record and the plain key, which is never stored."""
+    """Create a key; returns the stored record and the plain key, which is never stored.
+
+    ``rate_limit_per_minute``: the key's own limit (None: the gateway's; 0: no limit)."""
+    if rate_limit_per_minute is not None and rate_limit_per_minute < 0:
+        raise InvalidInput([FieldProblem("rate_limit_per_minute", "must be 0 or more")])
     async with uow_factory() as uow:
         agency = await _agency(uow, agency_code)
         plain = new_api_key()
@@ -118,6 +124,7 @@ async def create_api_key(
             prefix=display_prefix(plain),
             label=label,
             now=now,
+            rate_limit_per_minute=rate_limit_per_minute,
         )
         await uow.audit.record(
             AuditEntry(
@@ -127,7 +134,11 @@ async def create_api_key(
                 agency_id=agency.id,
                 target_type="api_key",
                 target_id=str(key.id),
-                detail={"role": role.value, "prefix": key.prefix},
+                detail={
+                    "role": role.value,
+                    "prefix": key.prefix,
+                    "rate_limit_per_minute": rate_limit_per_minute,
+                },
             )
         )
         await uow.commit()

@@ -91,6 +91,7 @@ class ApiKeyRepository(Protocol):
         prefix: str,
         label: str | None,
         now: datetime,
+        rate_limit_per_minute: int | None = None,
     ) -> ApiKey: ...
 
     async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None: ...

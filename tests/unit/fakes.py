@@ -101,8 +101,18 @@ class FakeApiKeys:
         prefix: str,
         label: str | None,
         now: datetime,
+        rate_limit_per_minute: int | None = None,
     ) -> ApiKey:
-        key = ApiKey(len(self.store.keys) + 1, agency_id, role, prefix, label, now, None)
+        key = ApiKey(
+            len(self.store.keys) + 1,
+            agency_id,
+            role,
+            prefix,
+            label,
+            now,
+            None,
+            rate_limit_per_minute,
+        )
         self.store.keys[key_hash] = (key, agency_id)
         return key
 

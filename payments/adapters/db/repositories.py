@@ -100,6 +100,7 @@ class SqlApiKeys:
         prefix: str,
         label: str | None,
         now: datetime,
+        rate_limit_per_minute: int | None = None,
     ) -> ApiKey:
         result = await self._conn.execute(
             insert(t.api_keys)
@@ -110,6 +111,7 @@ class SqlApiKeys:
                 prefix=prefix,
                 label=label,
                 created_at=now,
+                rate_limit_per_minute=rate_limit_per_minute,
             )
             .returning(t.api_keys.c.id)
         )
@@ -121,6 +123,7 @@ class SqlApiKeys:
             label=label,
             created_at=now,
             revoked_at=None,
+            rate_limit_per_minute=rate_limit_per_minute,
         )
 
     async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None:
@@ -135,6 +138,7 @@ class SqlApiKeys:
                     k.c.label,
                     k.c.created_at,
                     k.c.revoked_at,
+                    k.c.rate_limit_per_minute,
                     a.c.code,
                     a.c.name,
                     a.c.allowed_hosts,
@@ -154,6 +158,7 @@ class SqlApiKeys:
             label=row.label,
             created_at=row.created_at,
             revoked_at=row.revoked_at,
+            rate_limit_per_minute=row.rate_limit_per_minute,
         )
         agency = Agency(
             id=row.agency_id,

@@ -45,7 +45,20 @@ api_keys = Table(
     Column("label", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # Requests a minute for this key alone (NULL: PAYMENTS_RATE_LIMIT_PER_MINUTE; 0: none).
+    Column("rate_limit_per_minute", Integer),
     CheckConstraint("role IN ('portal', 'finance', 'treasury', 'admin')", name="role"),
+)
+
+# Each key's request count per UTC minute, shared by every web process: a process leases a
+# block of it at a time (payments/domain/rate_limits.py). Windows older than the previous
+# minute are purged by the worker. No index beyond the key: updates of `used` stay HOT.
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), primary_key=True),
+    Column("window_start", UtcDateTime, primary_key=True),
+    Column("used", Integer, nullable=False),
 )
 
 payments = Table(

@@ -97,6 +97,22 @@ def register(operation: Operation) -> None:
     OPERATIONS.append(operation)
 
 
+_ERROR_DESCRIPTIONS = {
+    429: "The key's requests of this minute are spent; retry after Retry-After",
+    503: "Overloaded; retry after Retry-After",
+}
+_RATE_LIMIT_HEADERS = {
+    name: {"description": description, "schema": {"type": kind}}
+    for name, kind, description in (
+        ("Retry-After", "integer", "Seconds until the next minute, when the key may call again"),
+        ("RateLimit-Limit", "integer", "The key's requests per minute"),
+        ("RateLimit-Remaining", "integer", "Requests left this minute (0)"),
+        ("RateLimit-Reset", "integer", "Seconds until the limit resets"),
+        ("RateLimit-Policy", "string", "The limit and its window, e.g. 6000;w=60"),
+    )
+}
+
+
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF)
     params = []
@@ -169,13 +185,16 @@ def build_spec(base_url: str) -> dict[str, Any]:
                     },
                 }
         # 503: every operation needs a database connection, and may find none free in time.
-        for code in (*op.errors, 503):
+        # 429: every keyed operation counts against its key's requests a minute.
+        for code in (*op.errors, *((429,) if op.roles else ()), 503):
             responses[str(code)] = {
-                "description": "Problem" if code != 503 else "Overloaded; retry after Retry-After",
+                "description": _ERROR_DESCRIPTIONS.get(code, "Problem"),
                 "content": {
                     "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
                 },
             }
+            if code == 429:
+                responses["429"]["headers"] = _RATE_LIMIT_HEADERS
         entry: dict[str, Any] = {
             "summary": op.summary,
             "operationId": _operation_id(op),

@@ -48,6 +48,7 @@ _STATUS: list[tuple[type[e.PaymentsError], int, str]] = [
     (e.Conflict, 409, "conflict"),
     (e.PreconditionFailed, 412, "precondition-failed"),
     (e.Unavailable, 503, "unavailable"),
+    (e.RateLimited, 429, "rate-limited"),
 ]
 
 
@@ -108,6 +109,15 @@ async def handle_payments_error(request: Request, exc: Exception) -> JSONRespons
         headers = {"WWW-Authenticate": 'Bearer realm="payments"'}
     if isinstance(exc, e.Unavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    if isinstance(exc, e.RateLimited):
+        reset = str(exc.retry_after_seconds)
+        headers = {
+            "Retry-After": reset,
+            "RateLimit-Limit": str(exc.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": reset,
+            "RateLimit-Policy": f"{exc.limit};w=60",
+        }
     problems = exc.problems if isinstance(exc, e.InvalidInput) else ()
     return problem_response(
         request,

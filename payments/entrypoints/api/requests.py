@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
+from payments.domain.rate_limits import key_limit
 from payments.domain.text import text_problem
 from payments.entrypoints.api.problems import ApiError, validation_problems
 from payments.entrypoints.container import Container
@@ -96,6 +97,13 @@ async def caller(request: Request, *roles: Role) -> Caller:
     if found is None:
         found = await authenticate(app.uow_factory, key.strip())
         app.keys.put(key_hash, found, now)
+    # Every authenticated request counts, a refused role too, and before any work is done:
+    # a 429 on POST /v1/payments leaves its Idempotency-Key untouched.
+    limit = key_limit(found.rate_limit_per_minute, app.settings.rate_limit_per_minute)
+    if limit:
+        await app.rate_limits.admit(
+            app.rate_limit_uow, api_key_id=found.api_key_id, limit=limit, now=app.clock()
+        )
     if roles and found.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise NotPermitted(f"this action needs the role {allowed}; the key has {found.role.value}")

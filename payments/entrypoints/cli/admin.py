@@ -136,8 +136,21 @@ def apikey() -> None:
 @click.option("--agency", "agency_code", required=True, help="Agency code.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--label", default=None, help="Free text to recognise the key later.")
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Requests per minute for this key (default: PAYMENTS_RATE_LIMIT_PER_MINUTE; 0: none).",
+)
 @database_option
-def apikey_create(agency_code: str, role: str, label: str | None, database_url: str | None) -> None:
+def apikey_create(
+    agency_code: str,
+    role: str,
+    label: str | None,
+    rate_limit: int | None,
+    database_url: str | None,
+) -> None:
     """Create a key and print only the key, so scripts can capture it."""
     settings = settings_from_env(database_url)
     _, plain = run_with_database(
@@ -149,6 +162,7 @@ def apikey_create(agency_code: str, role: str, label: str | None, database_url: 
             label=label,
             actor="cli",
             now=datetime.now(UTC),
+            rate_limit_per_minute=rate_limit,
         ),
     )
     click.echo(plain)

@@ -155,6 +155,7 @@ async def _key(request: Request, digest: str) -> Caller | None:
         agency_code=agency.code,
         role=key.role,
         allowed_hosts=agency.allowed_hosts,
+        rate_limit_per_minute=key.rate_limit_per_minute,
     )
     app.keys.put(digest, caller, now)
     return caller

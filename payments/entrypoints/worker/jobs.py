@@ -22,6 +22,7 @@ from payments.providers.outcomes import Rejected
 from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
 from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.services.ports import StatusQuery
+from payments.services.rate_limits import purge_rate_limit_windows
 from payments.services.refund_execution import process_due_refunds
 from payments.services.requery import requery_due_attempts
 from payments.services.schedule import DailyJob, DailyPolicy
@@ -79,6 +80,9 @@ def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
         purged = await purge_idempotency_records(uow, now=clock())
         if purged:
             log.info("idempotency_keys_purged", count=purged)
+        windows = await purge_rate_limit_windows(container.rate_limit_uow, now=clock())
+        if windows:
+            log.info("rate_limit_windows_purged", count=windows)
 
     async def refunds() -> None:
         run = await process_due_refunds(uow, container.providers, now=clock())

@@ -6,7 +6,6 @@ source and business day).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -17,10 +16,9 @@ import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 
-from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.treasury import csv_mapping, statement_reader
 from payments.entrypoints.container import Container
+from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.reconcile.settlements import SettlementReport, read_settlement
 from payments.reconcile.statements import StatementError, StatementReader
 from payments.services.ports import UnitOfWorkFactory
@@ -117,34 +115,22 @@ async def import_file(
     ``import_statement`` parses on its caller's event loop, interleaved with the database
     writes: seconds of parsing for a national day, during which this process would answer no
     one (payment callbacks included). So a large file is imported on a thread with an event
-    loop and a database connection of its own; a small one right here."""
+    loop and a database connection of its own (``run_on_own_loop``); a small one right here."""
     now = app.clock()
     settings = app.settings
-    if size <= IN_LOOP_BYTES or ":memory:" in settings.database_url:
+    if size <= IN_LOOP_BYTES:
         return await _import(
             app.uow_factory, settings, file, source, fmt, business_date, actor, now
         )
 
-    def off_loop() -> Imported:
-        async def run() -> Imported:
-            engine = make_engine(settings.database_url, pool_size=1)
-            try:
-                return await _import(
-                    SqlUnitOfWorkFactory(engine),
-                    settings,
-                    file,
-                    source,
-                    fmt,
-                    business_date,
-                    actor,
-                    now,
-                )
-            finally:
-                await engine.dispose()
+    async def off_loop(own: Resources) -> Imported:
+        return await _import(
+            own.uow_factory, settings, file, source, fmt, business_date, actor, now
+        )
 
-        return asyncio.run(run())
-
-    return await anyio.to_thread.run_sync(off_loop)
+    # A SQLite file database is written from that thread's connection too: busy_timeout
+    # makes either side wait for the other's write rather than fail.
+    return await run_on_own_loop(app, off_loop)
 
 
 async def _import(

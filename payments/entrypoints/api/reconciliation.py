@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -28,6 +29,8 @@ from payments.entrypoints.api.requests import (
     parse_json_body,
     query_model,
 )
+from payments.entrypoints.container import Container
+from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.entrypoints.worker.jobs import status_query
 from payments.reconcile.matching import Outcome
 from payments.services.reconcile_day import reconcile_day
@@ -352,15 +355,25 @@ async def post_run(request: Request) -> Response:
     who = await caller(request, *STAFF)
     body = await parse_json_body(request, RunDay)
     app = container(request)
-    result = await reconcile_day(
-        app.uow_factory,
-        body.business_date,
-        now=app.clock(),
-        config=match_config(app.settings),
-        actor=who.actor,
-        status_query=status_query(app.providers),
-    )
-    return JSONResponse(_run(result.run), status_code=201)
+    run = await run_day(app, request.app, body.business_date, actor=who.actor)
+    return JSONResponse(_run(run), status_code=201)
+
+
+async def run_day(app: Container, web: Starlette, day: date, *, actor: str) -> RunRecord:
+    """Reconcile ``day`` off the web process's event loop (a national day is seconds of CPU,
+    and a run's size is not known beforehand), with a provider registry of its own for the
+    status queries: the run (Conflict when no treasury statement was imported for the day).
+    The API and the console both start runs through it."""
+    now, config = app.clock(), match_config(app.settings)
+
+    async def run(own: Resources) -> RunRecord:
+        asks = status_query(own.providers) if own.providers is not None else None
+        result = await reconcile_day(
+            own.uow_factory, day, now=now, config=config, actor=actor, status_query=asks
+        )
+        return result.run
+
+    return await run_on_own_loop(app, run, providers=web)
 
 
 async def get_run(request: Request) -> Response:

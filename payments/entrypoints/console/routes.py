@@ -1,4 +1,5 @@
-"""The console's pages: sign-in, runs, a run's summary, its exceptions, an item, resolving.
+"""The console's pages: sign-in, runs, a run's summary, its exceptions, an item, resolving,
+reconciling a day.
 
 Thin handlers: parse, call the reconciliation services, render. Staff see every agency's
 items, as over the API (``/v1/reconciliation``): the services do not scope by agency.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +20,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from payments.domain.errors import Conflict, FieldProblem, InvalidInput, NotAuthenticated, NotFound
+from payments.entrypoints.api.reconciliation import FIRST_DAY, LAST_DAY, run_day
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.console import formatting
 from payments.entrypoints.console.chart import ChartTexts, day_chart
@@ -216,6 +219,18 @@ async def language_post(request: Request) -> Response:
 
 @staff_only
 async def runs_page(request: Request, staff: Staff) -> Response:
+    return await _runs_page(request, staff)
+
+
+async def _runs_page(
+    request: Request,
+    staff: Staff,
+    *,
+    status_code: int = 200,
+    error_key: str | None = None,
+    error_day: date | None = None,
+    typed_day: str = "",
+) -> Response:
     uow = container(request).uow_factory
     before = _cursor(request, "before")
     runs = await list_runs(uow, before_id=before, limit=RUNS_PAGE + 1)
@@ -231,8 +246,53 @@ async def runs_page(request: Request, staff: Staff) -> Response:
             "exception_names": EXCEPTION_NAMES,
             "older": f"{PREFIX}/runs?before={page[-1].id}" if more else None,
             "newest": f"{PREFIX}/runs" if before is not None else None,
+            "error_key": error_key,
+            "error_day": error_day,
+            "typed_day": typed_day,
         },
+        status_code=status_code,
     )
+
+
+def business_day(raw: str) -> date | None:
+    """The day a form names (``YYYY-MM-DD``, as a date input sends it), if a sane one."""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+async def reconciled(request: Request, staff: Staff, day: date) -> Response:
+    """Run ``day`` as the signed-in person, off the event loop as over the API, and show the
+    new run. Conflict when no treasury statement was imported for the day."""
+    run = await run_day(container(request), request.app, day, actor=staff.actor)
+    log.info(
+        "console_day_reconciled", actor=staff.actor, business_date=day.isoformat(), run_id=run.id
+    )
+    return _see_other(f"{PREFIX}/runs/{run.id}?reconciled=1")
+
+
+@staff_only
+async def reconcile_post(request: Request, staff: Staff) -> Response:
+    form = await checked_form(request)
+    typed = str(form.get("business_date") or "").strip()[:40]
+    day = business_day(typed)
+    if day is None:
+        return await _runs_page(
+            request, staff, status_code=400, error_key="reconcile_bad_day", typed_day=typed
+        )
+    try:
+        return await reconciled(request, staff, day)
+    except Conflict:
+        return await _runs_page(
+            request,
+            staff,
+            status_code=409,
+            error_key="reconcile_no_statement",
+            error_day=day,
+            typed_day=typed,
+        )
 
 
 @staff_only
@@ -271,6 +331,7 @@ async def run_page(request: Request, staff: Staff) -> Response:
             "groups": groups,
             "dimensions": list(Dimension),
             "chart": Markup(chart),  # noqa: S704 - built by day_chart, every text escaped
+            "just_reconciled": request.query_params.get("reconciled") == "1",
         },
     )
 
@@ -386,6 +447,7 @@ routes = [
     Route("/sign-out", sign_out_post, methods=["POST"]),
     Route("/language", language_post, methods=["POST"]),
     Route("/runs", runs_page, methods=["GET"]),
+    Route("/runs", reconcile_post, methods=["POST"]),
     Route("/runs/{run_id}", run_page, methods=["GET"]),
     Route("/runs/{run_id}/items", items_page, methods=["GET"]),
     Route("/runs/{run_id}/items.csv", items_csv, methods=["GET"]),

@@ -175,6 +175,15 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "imported_by": "Người nhập",
         "statement_next": "Lần đối soát tiếp theo của ngày này (hằng đêm, hoặc chạy lại) sẽ dùng "
         "các dòng này.",
+        "reconcile_this_day": "Đối soát ngày này",
+        "reconcile_this_day_help": "Đối soát ngày {day} ngay bây giờ với mọi sao kê Kho bạc và "
+        "báo cáo quyết toán đã nhập cho ngày đó. Chạy lại một ngày không ghi sổ hai lần.",
+        "reconcile_a_day": "Đối soát một ngày",
+        "reconcile": "Đối soát",
+        "reconcile_no_statement": "Chưa có sao kê Kho bạc nào được nhập cho ngày {day}: hãy tải "
+        "sao kê lên trước. Không có lần đối soát nào được tạo.",
+        "reconcile_bad_day": "Vui lòng chọn một ngày nghiệp vụ hợp lệ.",
+        "just_reconciled": "Đã đối soát ngày này; đây là kết quả của lần chạy mới.",
     },
     "en": {
         "console": "Treasury reconciliation",
@@ -339,6 +348,15 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "imported_at": "Imported",
         "imported_by": "Imported by",
         "statement_next": "The day's next reconciliation (nightly, or a rerun) reads these lines.",
+        "reconcile_this_day": "Reconcile this day",
+        "reconcile_this_day_help": "Reconcile {day} now against every treasury statement and "
+        "settlement report imported for it. Running a day again never posts twice.",
+        "reconcile_a_day": "Reconcile a day",
+        "reconcile": "Reconcile",
+        "reconcile_no_statement": "No treasury statement has been imported for {day}: upload it "
+        "first. No run was made.",
+        "reconcile_bad_day": "Please choose a valid business day.",
+        "just_reconciled": "The day was reconciled; this is the new run.",
     },
 }
 

@@ -3,9 +3,9 @@ report that reached staff some other way, imported exactly as over the API
 (``/v1/reconciliation/statements``): streamed to a temporary file under
 ``PAYMENTS_STATEMENT_MAX_BYTES``, all or nothing, the same bytes twice store nothing new.
 
-The console has no "run the day" action, so a successful upload leads to the statement's
-summary; the nightly run (or ``payments reconcile --date``, or ``POST
-/v1/reconciliation/runs``) then reads it.
+A successful upload leads to the statement's summary, whose "Reconcile this day" runs its
+business day at once (as ``POST /v1/reconciliation/runs`` does); otherwise the nightly run (or
+``payments reconcile --date``) reads it.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from payments.domain.errors import Conflict
 from payments.entrypoints.api.reconciliation import FIRST_DAY, LAST_DAY
 from payments.entrypoints.api.requests import container
-from payments.entrypoints.console.csrf import FIELD, check_origin, check_token
+from payments.entrypoints.console.csrf import FIELD, check_origin, check_token, checked_form
 from payments.entrypoints.console.render import render
-from payments.entrypoints.console.routes import _id, staff_only
+from payments.entrypoints.console.routes import _id, reconciled, staff_only
 from payments.entrypoints.console.session import PREFIX, Staff
 from payments.entrypoints.statement_upload import (
     FORMATS,
@@ -40,6 +41,7 @@ from payments.entrypoints.statement_upload import (
     media_type,
 )
 from payments.reconcile.statements import LineError, StatementError
+from payments.services.reconcile_ports import StoredStatement
 from payments.services.reconcile_reports import statement_detail
 
 log = structlog.get_logger()
@@ -212,14 +214,37 @@ async def statement_page(request: Request, staff: Staff) -> Response:
     statement_id = _id(request.path_params.get("statement_id"), "statement")
     stored = await statement_detail(container(request).uow_factory, statement_id)
     notice = next((k for k in ("uploaded", "again") if request.query_params.get(k) == "1"), None)
+    return _statement(request, staff, stored, notice_key=f"statement_{notice}" if notice else None)
+
+
+@staff_only
+async def statement_reconcile(request: Request, staff: Staff) -> Response:
+    """The statement page's "Reconcile this day": its business day, run as the signed-in person."""
+    statement_id = _id(request.path_params.get("statement_id"), "statement")
+    await checked_form(request)
+    stored = await statement_detail(container(request).uow_factory, statement_id)
+    try:
+        return await reconciled(request, staff, stored.business_date)
+    except Conflict:  # e.g. a provider's report whose day has no treasury statement yet
+        return _statement(
+            request, staff, stored, status_code=409, error_key="reconcile_no_statement"
+        )
+
+
+def _statement(
+    request: Request,
+    staff: Staff,
+    stored: StoredStatement,
+    *,
+    status_code: int = 200,
+    notice_key: str | None = None,
+    error_key: str | None = None,
+) -> Response:
     return render(
         request,
         "statement.html",
-        {
-            "staff": staff,
-            "statement": stored,
-            "notice_key": f"statement_{notice}" if notice else None,
-        },
+        {"staff": staff, "statement": stored, "notice_key": notice_key, "error_key": error_key},
+        status_code=status_code,
     )
 
 
@@ -229,4 +254,6 @@ routes = [
     # handler enforces itself so as to answer with the page (and stream, never buffer).
     Route("/statements/upload", upload_post, methods=["POST"], max_body_size=sys.maxsize),
     Route("/statements/{statement_id}", statement_page, methods=["GET"]),
+    # "Reconcile this day" posts to the page itself: its answer (an error) reloads as the page.
+    Route("/statements/{statement_id}", statement_reconcile, methods=["POST"]),
 ]

@@ -12,6 +12,7 @@ report is there fills the provider side.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -23,10 +24,10 @@ from payments.adapters.downloads import DownloadFailed, download
 from payments.reconcile.settlements import read_settlement
 from payments.reconcile.statements import StatementError
 from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_import import import_settlement
+from payments.services.reconcile_import import Clock, Imported, import_settlement
 from payments.settings import Settings
 
-TIMEOUT_SECONDS = 120  # per read, not for the whole file: a national day is large
+TIMEOUT_SECONDS = 120  # per read; the whole file has downloads.DEADLINE_MS
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class ReportOutcome:
     reason: str = ""  # why skipped or failed
     lines: int = 0
 
+    @classmethod
+    def of(cls, provider: str, imported: Imported) -> ReportOutcome:
+        """A report imported (fetched or from a file): new, or the same bytes again."""
+        status = ReportStatus.IMPORTED if imported.created else ReportStatus.ALREADY_IMPORTED
+        return cls(provider, status, lines=imported.statement.line_count)
+
 
 async def fetch_settlement_report(
     uow_factory: UnitOfWorkFactory,
@@ -77,9 +84,12 @@ async def fetch_settlement_report(
     *,
     now: datetime,
     actor: str,
+    max_bytes: int,
+    clock: Clock | None = None,
 ) -> ReportOutcome:
-    """Fetch, parse and import ``source``'s report of ``day``; never raises for a report that
-    cannot be had (the outcome says why), only for the database's own failures."""
+    """Fetch, parse and import ``source``'s report of ``day`` (at most ``max_bytes``); never
+    raises for a report that cannot be had (the outcome says why), only for the database's
+    own failures."""
     if not source.url:
         return ReportOutcome(source.provider, ReportStatus.SKIPPED, f"{source.variable} is not set")
     path = folder / f"{source.provider}-{day.isoformat()}.csv"
@@ -91,10 +101,11 @@ async def fetch_settlement_report(
             params={"date": day.isoformat()},
             token=source.token,
             timeout_seconds=TIMEOUT_SECONDS,
+            max_bytes=max_bytes,
         )
         report = read_settlement(source.provider, path)
         imported = await import_settlement(
-            uow_factory, report, business_date=day, actor=actor, now=now
+            uow_factory, report, business_date=day, actor=actor, now=now, clock=clock
         )
     except DownloadFailed as exc:
         reason = f"the {source.provider} settlement endpoint {exc.reason}"
@@ -107,22 +118,33 @@ async def fetch_settlement_report(
         return ReportOutcome(source.provider, ReportStatus.FAILED, reason)
     finally:
         path.unlink(missing_ok=True)  # a report is large; the next one needs the room
-    status = ReportStatus.IMPORTED if imported.created else ReportStatus.ALREADY_IMPORTED
-    return ReportOutcome(source.provider, status, lines=imported.statement.line_count)
+    return ReportOutcome.of(source.provider, imported)
 
 
 async def fetch_settlement_reports(
     uow_factory: UnitOfWorkFactory,
     http: httpx.AsyncClient,
-    sources: list[SettlementSource],
+    sources: Sequence[SettlementSource],
     day: date,
     folder: Path,
     *,
     now: datetime,
     actor: str,
+    max_bytes: int,
+    clock: Clock | None = None,
 ) -> list[ReportOutcome]:
     """Every source's report of ``day``, one after the other (each one's outcome, in order)."""
     return [
-        await fetch_settlement_report(uow_factory, http, source, day, folder, now=now, actor=actor)
+        await fetch_settlement_report(
+            uow_factory,
+            http,
+            source,
+            day,
+            folder,
+            now=now,
+            actor=actor,
+            max_bytes=max_bytes,
+            clock=clock,
+        )
         for source in sources
     ]

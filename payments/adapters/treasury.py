@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from payments.adapters.downloads import DownloadFailed, download
 from payments.adapters.settlement_reports import (
     ReportOutcome,
     ReportStatus,
+    SettlementSource,
     fetch_settlement_reports,
     settlement_sources,
 )
@@ -33,11 +35,11 @@ from payments.reconcile.matching import MatchConfig
 from payments.reconcile.statements import StatementReader
 from payments.services.ports import StatusQuery, UnitOfWorkFactory
 from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import import_statement
+from payments.services.reconcile_import import Clock, Imported, import_statement
 from payments.services.reconcile_write import SYSTEM
 from payments.settings import Settings
 
-FORMATS = ("csv", "camt")
+FORMATS = ("csv", "camt")  # the treasury statement's formats (``statement_reader``)
 
 
 class StatementUnavailable(PaymentsError):
@@ -86,11 +88,18 @@ def statement_reader(
 
 class TreasuryStatementSource:
     def __init__(
-        self, http: httpx.AsyncClient, url: str, token: str | None, *, timeout_seconds: int = 120
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        token: str | None,
+        *,
+        max_bytes: int,
+        timeout_seconds: int = 120,
     ) -> None:
         self._http = http
         self._url = url
         self._token = token
+        self._max_bytes = max_bytes
         self._timeout_seconds = timeout_seconds
 
     async def fetch(self, day: date, fmt: str, destination: Path) -> Path:
@@ -106,6 +115,7 @@ class TreasuryStatementSource:
                 params={"date": day.isoformat(), "format": fmt},
                 token=self._token,
                 timeout_seconds=self._timeout_seconds,
+                max_bytes=self._max_bytes,
             )
         except DownloadFailed as exc:
             raise StatementUnavailable(
@@ -127,6 +137,70 @@ class NightResult:
         return [r.provider for r in self.reports if r.status is ReportStatus.FAILED]
 
 
+@dataclass(frozen=True)
+class FetchedDay:
+    """The day's treasury statement as imported, and each provider's report's outcome."""
+
+    statement: Imported
+    reports: tuple[ReportOutcome, ...]
+
+
+StatementImport = Callable[[Path], Awaitable[Imported]]
+
+
+async def fetch_day(
+    uow_factory: UnitOfWorkFactory,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    day: date,
+    *,
+    now: datetime,
+    actor: str,
+    sources: Sequence[SettlementSource],
+    fmt: str | None = None,
+    import_file: StatementImport | None = None,
+    clock: Clock | None = None,
+) -> FetchedDay:
+    """Fetch the day's treasury statement (in ``fmt``, by default
+    ``PAYMENTS_STATEMENT_FORMAT``) and import it, then fetch and import each of ``sources``'
+    settlement reports, every file under ``PAYMENTS_STATEMENT_MAX_BYTES``: the nightly job's
+    and ``payments reconcile --fetch``'s first step. ``import_file`` imports the statement
+    its own way (the CLI's progress bar); by default plainly.
+
+    StatementUnavailable without the statement (nothing fetched after it); a report that
+    cannot be had is only its outcome (``fetch_settlement_report``)."""
+    fmt = fmt or settings.statement_format
+    max_bytes = settings.statement_max_bytes
+    mapping = csv_mapping(settings)  # a bad one refused before anything is fetched
+    source = TreasuryStatementSource(
+        http, settings.statement_url, settings.treasury_statement_token, max_bytes=max_bytes
+    )
+
+    async def plainly(path: Path) -> Imported:
+        reader = statement_reader(path, fmt, mapping)
+        return await import_statement(
+            uow_factory, reader, business_date=day, actor=actor, now=now, clock=clock
+        )
+
+    with tempfile.TemporaryDirectory(prefix="statement-") as name:
+        folder = Path(name)
+        path = await source.fetch(day, fmt, folder / f"statement-{day.isoformat()}.{fmt}")
+        imported = await (import_file or plainly)(path)
+        path.unlink()  # a statement is large; the reports need the room
+        reports = await fetch_settlement_reports(
+            uow_factory,
+            http,
+            sources,
+            day,
+            folder,
+            now=now,
+            actor=actor,
+            max_bytes=max_bytes,
+            clock=clock,
+        )
+    return FetchedDay(imported, tuple(reports))
+
+
 async def fetch_and_reconcile(
     uow_factory: UnitOfWorkFactory,
     http: httpx.AsyncClient,
@@ -136,7 +210,7 @@ async def fetch_and_reconcile(
     now: datetime,
     status_query: StatusQuery | None = None,
     actor: str = SYSTEM,
-    settlements: bool = True,
+    clock: Clock | None = None,
 ) -> NightResult:
     """The nightly job: fetch the day's treasury statement and every configured provider's
     settlement report, import them (the same file again imports nothing), reconcile the day
@@ -148,27 +222,16 @@ async def fetch_and_reconcile(
     item, rather than every payment reading ``provider_missing``) and
     ``missing_reports`` names it, so that a rerun once it is there fills the provider side.
     """
-    fmt = settings.statement_format
-    source = TreasuryStatementSource(
-        http, settings.statement_url, settings.treasury_statement_token
+    fetched = await fetch_day(
+        uow_factory,
+        http,
+        settings,
+        day,
+        now=now,
+        actor=actor,
+        sources=settlement_sources(settings),
+        clock=clock,
     )
-    mapping = csv_mapping(settings)
-    reports: list[ReportOutcome] = []
-    with tempfile.TemporaryDirectory(prefix="statement-") as name:
-        folder = Path(name)
-        path = await source.fetch(day, fmt, folder / f"statement-{day.isoformat()}.{fmt}")
-        await import_statement(
-            uow_factory,
-            statement_reader(path, fmt, mapping),
-            business_date=day,
-            actor=actor,
-            now=now,
-        )
-        path.unlink()
-        if settlements:
-            reports = await fetch_settlement_reports(
-                uow_factory, http, settlement_sources(settings), day, folder, now=now, actor=actor
-            )
     result = await reconcile_day(
         uow_factory,
         day,
@@ -177,4 +240,4 @@ async def fetch_and_reconcile(
         actor=actor,
         status_query=status_query,
     )
-    return NightResult(result, tuple(reports))
+    return NightResult(result, fetched.reports)

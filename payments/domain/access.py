@@ -51,6 +51,18 @@ class Caller:
     allowed_hosts: frozenset[str] = frozenset()
     rate_limit_per_minute: int | None = None  # the key's own limit, if it has one
 
+    @classmethod
+    def of(cls, key: ApiKey, agency: Agency) -> Caller:
+        """The caller a key of ``agency`` stands for (the API and the console both)."""
+        return cls(
+            api_key_id=key.id,
+            agency_id=agency.id,
+            agency_code=agency.code,
+            role=key.role,
+            allowed_hosts=agency.allowed_hosts,
+            rate_limit_per_minute=key.rate_limit_per_minute,
+        )
+
     @property
     def actor(self) -> str:
         return f"apikey:{self.api_key_id}"

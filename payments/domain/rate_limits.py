@@ -83,8 +83,3 @@ class Allowance:
         self.tokens += grant
         self.used = used_before + block
         return grant
-
-
-def key_limit(own: int | None, default: int) -> int:
-    """A key's requests a minute: its own limit if it has one, else the gateway's (0: none)."""
-    return default if own is None else own

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.rate_limits import SqlRateLimitUnitOfWorkFactory
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Caller
 from payments.providers.interface import ProviderRegistry
@@ -57,8 +55,3 @@ class Container:
     clock: Clock = utc_now
     keys: KeyCache = field(default_factory=KeyCache)
     rate_limits: RateLimiter = field(default_factory=RateLimiter)  # this process's leases
-
-    @cached_property
-    def rate_limit_uow(self) -> SqlRateLimitUnitOfWorkFactory:
-        """The lease's own short transactions (never the request's unit of work)."""
-        return SqlRateLimitUnitOfWorkFactory(self.engine)

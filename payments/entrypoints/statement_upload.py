@@ -1,7 +1,7 @@
 """Receiving a statement file, for the API and the console alike: which format to parse it
-with, spooling an upload to a temporary file under ``PAYMENTS_STATEMENT_MAX_BYTES``, and
-importing it with the CLI's services (same parsers, all or nothing, once per content for a
-source and business day).
+with, spooling an upload to a temporary file (the body read under
+``PAYMENTS_STATEMENT_MAX_BYTES`` with ``requests.limited``), and importing it with the CLI's
+services (same parsers, all or nothing, once per content for a source and business day).
 """
 
 from __future__ import annotations
@@ -13,26 +13,25 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio.to_thread
-from sqlalchemy.exc import IntegrityError
-from starlette.requests import Request
 
 from payments.adapters.treasury import csv_mapping, statement_reader
 from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
-from payments.reconcile.settlements import SettlementReport, read_settlement
-from payments.reconcile.statements import StatementError, StatementReader
+from payments.reconcile.settlements import read_settlement
+from payments.reconcile.statements import SHOWN_LINE_ERRORS as KEPT_LINE_ERRORS
+from payments.reconcile.statements import StatementError
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_import import (
+    SETTLEMENT_PROVIDERS,
     TREASURY,
+    Clock,
     Imported,
     import_settlement,
     import_statement,
 )
-from payments.services.reconcile_reports import find_statement
 from payments.settings import Settings
 
-SOURCES: tuple[str, ...] = ("treasury", "vnpay", "momo", "vietqr")
-FORMATS: tuple[str, ...] = ("csv", "camt")
+SOURCES = (TREASURY, *SETTLEMENT_PROVIDERS)  # what a file can be: the treasury's, a provider's
 # What a Content-Type says about the format; octet-stream (or none) says nothing.
 MEDIA_FORMATS = {
     "text/csv": "csv",
@@ -41,25 +40,13 @@ MEDIA_FORMATS = {
     "text/xml": "camt",
 }
 UNTYPED = ("application/octet-stream", "")
-SHOWN_LINE_ERRORS = 100  # line errors listed in a 422; the rest are counted
+SHOWN_LINE_ERRORS = KEPT_LINE_ERRORS  # a 422 lists what the parsers kept; the rest are counted
 WRITE_CHUNK = 1 << 20  # bytes gathered before one write to the temporary file
 IN_LOOP_BYTES = 4 << 20  # larger files are imported off the event loop (``import_file``)
 
 
-class TooLarge(Exception):
-    """The upload passed ``PAYMENTS_STATEMENT_MAX_BYTES``."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"files are limited to {limit} bytes")
-        self.limit = limit
-
-
 class InvalidFormat(Exception):
     """The source and format do not go together (a settlement report in camt)."""
-
-
-def media_type(raw: str | None) -> str:
-    return (raw or "").split(";")[0].strip().lower()
 
 
 def choose_format(source: str, asked: str | None, content_type: str, default: str) -> str:
@@ -71,23 +58,14 @@ def choose_format(source: str, asked: str | None, content_type: str, default: st
     return fmt
 
 
-def declared_length(request: Request) -> int | None:
-    raw = request.headers.get("content-length")
-    if raw is not None and raw.isascii() and raw.isdigit():
-        return int(raw)
-    return None
-
-
-async def spool(chunks: AsyncIterator[bytes], out: BinaryIO, limit: int) -> int:
-    """Copy the chunks to ``out`` (writes off the event loop), TooLarge as soon as more than
-    ``limit`` bytes came; the number of bytes otherwise."""
+async def spool(chunks: AsyncIterator[bytes], out: BinaryIO) -> int:
+    """Copy the chunks (``requests.limited``: a body under its limit) to ``out``, writing off
+    the event loop; the number of bytes."""
     size = 0
     pending: list[bytes] = []
     gathered = 0
     async for chunk in chunks:
         size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
         pending.append(chunk)
         gathered += len(chunk)
         if gathered >= WRITE_CHUNK:
@@ -120,12 +98,12 @@ async def import_file(
     settings = app.settings
     if size <= IN_LOOP_BYTES:
         return await _import(
-            app.uow_factory, settings, file, source, fmt, business_date, actor, now
+            app.uow_factory, settings, file, source, fmt, business_date, actor, now, app.clock
         )
 
     async def off_loop(own: Resources) -> Imported:
         return await _import(
-            own.uow_factory, settings, file, source, fmt, business_date, actor, now
+            own.uow_factory, settings, file, source, fmt, business_date, actor, now, app.clock
         )
 
     # A SQLite file database is written from that thread's connection too: busy_timeout
@@ -142,39 +120,25 @@ async def _import(
     business_date: date,
     actor: str,
     now: datetime,
+    clock: Clock,
 ) -> Imported:
-    reader: StatementReader | None = None
-    report: SettlementReport | None = None
+    # The same bytes uploaded twice at once are the services' concern: the later one to
+    # complete gets Imported(earlier, created=False). ``clock`` stamps the completion, which
+    # orders a provider's reports of a day (the latest wins).
     try:
         if source == TREASURY:
             reader = statement_reader(file, fmt, csv_mapping(settings))
             return await import_statement(
-                uow_factory, reader, business_date=business_date, actor=actor, now=now
+                uow_factory,
+                reader,
+                business_date=business_date,
+                actor=actor,
+                now=now,
+                clock=clock,
             )
-        report = read_settlement(source, file)
+        report = read_settlement(source, file)  # StatementError above SETTLEMENT_MAX_BYTES
         return await import_settlement(
-            uow_factory, report, business_date=business_date, actor=actor, now=now
+            uow_factory, report, business_date=business_date, actor=actor, now=now, clock=clock
         )
     except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
         raise StatementError(f"malformed CSV: {exc}") from exc
-    except IntegrityError:
-        # The same bytes uploaded twice at once for a source and day: the other upload
-        # stored them first (source, day and content hash are unique), so this one is a
-        # repeat. The clash comes when a fully read file's header is stored: its hash is
-        # known.
-        content_hash = report.content_hash if report is not None else _hash_of(reader)
-        earlier = (
-            await find_statement(uow_factory, source, business_date, content_hash)
-            if content_hash
-            else None
-        )
-        if earlier is None:
-            raise
-        return Imported(earlier, created=False)
-
-
-def _hash_of(reader: StatementReader | None) -> str | None:
-    try:
-        return reader.statement.content_hash if reader is not None else None
-    except RuntimeError:  # not read to the end
-        return None

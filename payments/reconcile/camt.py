@@ -38,6 +38,7 @@ from payments.reconcile.statements import (
     BookingStatus,
     Direction,
     LineError,
+    LineErrors,
     Statement,
     StatementError,
     StatementFormat,
@@ -92,7 +93,7 @@ class CamtReader:
         self._source = source
         self._source_name = source_name
         self._expected = expected_currency
-        self.errors: list[LineError] = []
+        self.errors = LineErrors()
         self._statement: Statement | None = None
         # Header fields, filled in as the elements end.
         self._ns = ""

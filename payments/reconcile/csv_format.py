@@ -28,8 +28,9 @@ be changed with ``CsvMapping`` (``CsvMapping.from_dict`` reads the same keys fro
 
 Errors: a missing required column, an undecodable byte or an unknown currency in the
 configuration reject the file (``StatementError``). A bad row (wrong field count, bad amount,
-date, currency or direction) is recorded in ``reader.errors`` with its line number and parsing
-goes on; ``statements.read_all`` then rejects the file listing every bad line.
+date, currency or direction) is recorded in ``reader.errors`` with its line number (the first
+``SHOWN_LINE_ERRORS`` kept, every one counted) and parsing goes on; ``statements.read_all`` then
+rejects the file listing them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from payments.reconcile.statements import (
     Direction,
     HashingReader,
     LineError,
+    LineErrors,
     Statement,
     StatementError,
     StatementFormat,
@@ -186,7 +188,7 @@ class CsvStatementReader:
                 f"the mapping says {mapping.default_currency}, the import expects "
                 f"{expected_currency}"
             )
-        self.errors: list[LineError] = []
+        self.errors = LineErrors()
         self._statement: Statement | None = None
         self._currency: str | None = self._expected
         self._dates: dict[str, date] = {}

@@ -33,7 +33,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TextIO
 
-from payments.reconcile.statements import HashingReader, LineError, StatementError, paused_gc
+from payments.reconcile.statements import (
+    HashingReader,
+    LineError,
+    LineErrors,
+    StatementError,
+    paused_gc,
+)
+
+# A report is parsed whole into memory before it is stored (about 6 bytes of memory per byte
+# of file), unlike a treasury statement, which streams: so it has a cap of its own, far below
+# PAYMENTS_STATEMENT_MAX_BYTES. 64 MiB is about 900,000 lines, a national day of one provider.
+SETTLEMENT_MAX_BYTES = 64 << 20
 
 
 class SettlementLine(NamedTuple):
@@ -84,7 +95,7 @@ LAYOUTS: dict[str, SettlementLayout] = {
 class SettlementReport:
     provider: str
     lines: list[SettlementLine]
-    errors: list[LineError]
+    errors: LineErrors
     content_hash: str
 
     def require_clean(self) -> list[SettlementLine]:
@@ -102,17 +113,37 @@ def _layout(provider: str) -> SettlementLayout:
         ) from None
 
 
-def read_settlement(provider: str, source: BinaryIO | Path) -> SettlementReport:
-    """Parse one provider's report (streamed); bad rows are collected with their line numbers."""
+def read_settlement(
+    provider: str, source: BinaryIO | Path, *, max_bytes: int = SETTLEMENT_MAX_BYTES
+) -> SettlementReport:
+    """Parse one provider's report; bad rows are collected with their line numbers (the
+    first ones kept, all counted). StatementError before parsing when the file is larger
+    than ``max_bytes`` (a stream that cannot tell its size: as soon as it passes it)."""
     layout = _layout(provider)
     if isinstance(source, Path):
+        _check_size(provider, source.stat().st_size, max_bytes)
         with source.open("rb") as stream:
-            return _read(provider, layout, stream)
-    return _read(provider, layout, source)
+            return _read(provider, layout, stream, max_bytes)
+    if source.seekable():
+        start = source.tell()
+        size = source.seek(0, io.SEEK_END) - start
+        source.seek(start)
+        _check_size(provider, size, max_bytes)
+    return _read(provider, layout, source, max_bytes)
 
 
-def _read(provider: str, layout: SettlementLayout, stream: BinaryIO) -> SettlementReport:
-    raw = HashingReader(stream)
+def _check_size(provider: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise StatementError(
+            f"the {provider} settlement report is {size} bytes; settlement reports are "
+            f"limited to {max_bytes} bytes"
+        )
+
+
+def _read(
+    provider: str, layout: SettlementLayout, stream: BinaryIO, max_bytes: int
+) -> SettlementReport:
+    raw = HashingReader(stream, limit=max_bytes)
     text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:
@@ -128,7 +159,7 @@ def _read(provider: str, layout: SettlementLayout, stream: BinaryIO) -> Settleme
 
 def _rows(
     provider: str, layout: SettlementLayout, reader: Iterator[list[str]]
-) -> tuple[list[SettlementLine], list[LineError]]:
+) -> tuple[list[SettlementLine], LineErrors]:
     header = [name.strip() for name in next(reader, [])]
     missing = [name for name in layout.header if name not in header]
     if missing:
@@ -139,7 +170,7 @@ def _rows(
     at = [header.index(name) for name in layout.header]
     batch_at = header.index(layout.batch) if layout.batch in header else None
     lines: list[SettlementLine] = []
-    errors: list[LineError] = []
+    errors = LineErrors()
     for row in reader:
         if not row:
             continue

@@ -8,9 +8,10 @@ into a dict with ``_asdict()`` for persistence. Amounts are int minor units; dat
 ``datetime.date`` (a booking date is a calendar day, not an instant).
 
 Errors: a file-level problem raises ``StatementError``. A malformed line does not stop the
-parser: it is recorded as a ``LineError`` (with its line number) next to the good lines, and
-the importer decides; ``StatementError.from_line_errors`` turns them into one error when the
-policy is "nothing half-imported".
+parser: it is recorded as a ``LineError`` (with its line number; ``LineErrors`` keeps the first
+hundred and counts the rest) next to the good lines, and the importer decides;
+``StatementError.from_line_errors`` turns them into one error when the policy is "nothing
+half-imported".
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gc
 import hashlib
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -100,21 +101,66 @@ class LineError:
         return f"line {self.line_number}: {self.message}"
 
 
+SHOWN_LINE_ERRORS = 100  # line errors a reader keeps (and a 422 lists); the rest are counted
+
+
+class LineErrors:
+    """A reader's line errors: the first ``SHOWN_LINE_ERRORS`` kept, every one counted.
+
+    A file of a million bad lines is rejected whatever it holds, and nobody reads past the
+    first hundred errors; keeping them all would cost gigabytes (a 512 MiB upload of ``x``
+    rows is 250 million errors). Iterating, indexing and ``len`` see the kept ones; ``total``
+    counts them all; false while there is none.
+    """
+
+    def __init__(self, keep: int = SHOWN_LINE_ERRORS) -> None:
+        self.kept: list[LineError] = []
+        self.total = 0
+        self._keep = keep
+
+    def append(self, error: LineError) -> None:
+        self.total += 1
+        if len(self.kept) < self._keep:
+            self.kept.append(error)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def __iter__(self) -> Iterator[LineError]:
+        return iter(self.kept)
+
+    def __getitem__(self, index: int) -> LineError:
+        return self.kept[index]
+
+
 class StatementError(InvalidInput):
-    """The file cannot be imported: wrong format, unsafe XML, wrong currency, bad lines."""
+    """The file cannot be imported: wrong format, unsafe XML, wrong currency, bad lines.
+
+    ``line_errors`` are the first bad lines (at most ``SHOWN_LINE_ERRORS``), ``line_error_count``
+    counts them all."""
 
     title = "Statement rejected"
 
-    def __init__(self, message: str, line_errors: Sequence[LineError] = ()) -> None:
+    def __init__(
+        self, message: str, line_errors: Iterable[LineError] = (), total: int | None = None
+    ) -> None:
         self.line_errors = list(line_errors)
+        self.line_error_count = len(self.line_errors) if total is None else total
         problems = [FieldProblem(f"line {e.line_number}", e.message) for e in self.line_errors]
         super().__init__(problems, detail=message)
 
     @classmethod
-    def from_line_errors(cls, errors: Sequence[LineError], shown: int = 20) -> StatementError:
-        listed = "; ".join(str(e) for e in errors[:shown])
-        more = f" (and {len(errors) - shown} more)" if len(errors) > shown else ""
-        return cls(f"{len(errors)} malformed line(s): {listed}{more}", errors)
+    def from_line_errors(
+        cls, errors: LineErrors | Sequence[LineError], shown: int = 20
+    ) -> StatementError:
+        kept = list(errors)
+        total = errors.total if isinstance(errors, LineErrors) else len(kept)
+        listed = "; ".join(str(e) for e in kept[:shown])
+        more = f" (and {total - shown} more)" if total > shown else ""
+        return cls(f"{total} malformed line(s): {listed}{more}", kept, total)
 
 
 class StatementReader(Protocol):
@@ -123,7 +169,7 @@ class StatementReader(Protocol):
     ``errors`` fills up while iterating; ``statement`` is available once iteration ended.
     """
 
-    errors: list[LineError]
+    errors: LineErrors
 
     def __iter__(self) -> Iterator[StatementLine]: ...
 
@@ -159,9 +205,11 @@ def read_all(reader: StatementReader) -> tuple[Statement, list[StatementLine]]:
 class HashingReader(io.RawIOBase):
     """Hashes the raw bytes as a text layer pulls them: one pass over the file."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, limit: int | None = None) -> None:
         self._raw = raw
         self.digest = hashlib.sha256()
+        self._left = limit
+        self._limit = limit
 
     def readable(self) -> bool:
         return True
@@ -169,6 +217,10 @@ class HashingReader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = self._raw.read(len(buffer))
         size = len(data)
+        if self._left is not None:
+            self._left -= size
+            if self._left < 0:
+                raise StatementError(f"the file is larger than {self._limit} bytes")
         buffer[:size] = data
         self.digest.update(data)
         return size

@@ -27,14 +27,7 @@ async def authenticate(uow_factory: UnitOfWorkFactory, presented_key: str) -> Ca
     key, agency = found
     if key.revoked_at is not None:
         raise NotAuthenticated("this API key has been revoked")
-    return Caller(
-        api_key_id=key.id,
-        agency_id=agency.id,
-        agency_code=agency.code,
-        role=key.role,
-        allowed_hosts=agency.allowed_hosts,
-        rate_limit_per_minute=key.rate_limit_per_minute,
-    )
+    return Caller.of(key, agency)
 
 
 def _clean_hosts(hosts: list[str]) -> frozenset[str]:

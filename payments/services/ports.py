@@ -298,6 +298,21 @@ class ScheduleRepository(Protocol):
         """``done`` (error None) or ``failed``, only while the claim is still ours."""
 
 
+class RateLimitRepository(Protocol):
+    """The per-key window counts every web process shares (``payments/domain/rate_limits.py``);
+    a lease runs in a unit of work of its own (``payments/services/rate_limits.py``)."""
+
+    async def lease(
+        self, *, api_key_id: int, window_start: datetime, block: int, limit: int
+    ) -> int | None:
+        """Add ``block`` to the key's count for the window in one atomic statement, unless
+        the count has reached ``limit``. Returns the count before the addition (0 for a new
+        window), or None when it had reached the limit (nothing added)."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget the windows that started before ``before``; return how many."""
+
+
 class NotificationSender(Protocol):
     """Sign and post one notification; never raises for the portal's failures."""
 
@@ -319,6 +334,7 @@ class UnitOfWork(Protocol):
     schedule: ScheduleRepository
     refunds: RefundRepository
     reconciliation: ReconciliationRepository
+    rate_limits: RateLimitRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -2,6 +2,9 @@
 
 The arithmetic is in ``payments/domain/rate_limits.py``; this module owns the lease's short
 transaction and the process's allowances.
+
+A lease is a unit of work of its own, never the request's: it commits at once, so other
+processes see the count, and it holds no connection while the request runs.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import datetime
 
 from payments.domain.errors import RateLimited
 from payments.domain.rate_limits import WINDOW, Allowance, seconds_to_reset, window_start
-from payments.services.rate_limit_ports import RateLimitUnitOfWorkFactory
+from payments.services.ports import UnitOfWorkFactory
 
 
 @dataclass
@@ -36,7 +39,7 @@ class RateLimiter:
 
     async def admit(
         self,
-        uow_factory: RateLimitUnitOfWorkFactory,
+        uow_factory: UnitOfWorkFactory,
         *,
         api_key_id: int,
         limit: int,
@@ -57,7 +60,7 @@ class RateLimiter:
                 if not allowance.exhausted:
                     block = allowance.next_block()
                     async with uow_factory() as uow:
-                        used_before = await uow.windows.lease(
+                        used_before = await uow.rate_limits.lease(
                             api_key_id=api_key_id, window_start=window, block=block, limit=limit
                         )
                         await uow.commit()
@@ -79,12 +82,10 @@ class RateLimiter:
         return slot
 
 
-async def purge_rate_limit_windows(
-    uow_factory: RateLimitUnitOfWorkFactory, *, now: datetime
-) -> int:
+async def purge_rate_limit_windows(uow_factory: UnitOfWorkFactory, *, now: datetime) -> int:
     """Forget windows before the previous one: nobody leases from them any more. The previous
     one is kept for a process whose clock runs a little behind."""
     async with uow_factory() as uow:
-        purged = await uow.windows.purge(window_start(now) - WINDOW)
+        purged = await uow.rate_limits.purge(window_start(now) - WINDOW)
         await uow.commit()
     return purged

@@ -41,7 +41,7 @@ from payments.services.reconcile_import import (
     Progress,
     no_progress,
 )
-from payments.services.reconcile_ports import RunRecord, StoredStatement
+from payments.services.reconcile_ports import RunRecord
 from payments.services.reconcile_provider_checks import ask_providers
 from payments.services.reconcile_write import SYSTEM, write_run
 
@@ -141,16 +141,17 @@ async def _run_day(
     # Settlement reports stored for the day, plus any given in memory: three-way check. Only
     # the newest report of each provider: a corrected one replaces the earlier, whose lines
     # would otherwise read as the provider listing its captures twice.
-    stored_settlements: list[SettlementLine] = []
     providers = set(settlement_providers or ()) | {s.provider for s in settlements}
     latest = {r.source: r for r in await repo.latest_settlement_reports(day)}
-    reports: list[StoredStatement] = []
-    for provider in SETTLEMENT_PROVIDERS:
-        found = latest.get(provider)
-        if found is not None:
-            providers.add(provider)
-            reports.append(found)
-            stored_settlements += await repo.settlement_lines_of([found.id])
+    reports = [latest[p] for p in SETTLEMENT_PROVIDERS if p in latest]
+    providers.update(report.source for report in reports)
+    # One query for every provider's lines, put in the providers' order as before (a stable
+    # sort keeps each report's line order), so that a rerun's items come out the same.
+    order = {provider: at for at, provider in enumerate(SETTLEMENT_PROVIDERS)}
+    stored_settlements = sorted(
+        await repo.settlement_lines_of([report.id for report in reports]),
+        key=lambda line: order[line.provider],
+    )
     settlements = [*stored_settlements, *settlements]
     loaded = await repo.succeeded_payments(*capture_span(day, config))
     # Payments remitted on an earlier day are settled; those of this day (a rerun) or a

@@ -3,14 +3,21 @@ providers' settlement reports (``import_settlement``), each stored all or nothin
 content, so that every run of the day, and every rerun, reads exactly what was imported.
 
 ``import_statement`` streams a parsed file into storage: a file with any malformed line is
-rejected whole (every line error listed) and nothing is stored; the same bytes imported again
-for the same source and business day store nothing new (source, day and content hash: another
-day's identical file, such as two days' header-only reports, is that day's own).
+rejected whole (the first line errors listed, all counted) and nothing is stored, as is a camt
+file whose header period does not cover the business day; the same bytes imported again for the
+same source and business day store nothing new (source, day and content hash: another day's
+identical file, such as two days' header-only reports, is that day's own), also when two
+imports of them run at once (the storage's ``complete_statement`` answers with the other one).
 
 The treasury's statements of a day accumulate: a day may come in parts (camt.054
 notifications, then the camt.053) and a run reads them all. A provider's settlement report is
-one file a day: a report imported later for the same provider and day (a corrected file)
-supersedes the earlier ones, and a run reads only the newest (``latest_settlement_reports``).
+one file a day: a report completed later for the same provider and day (a corrected file, a
+later fetch or upload, whoever made it) supersedes the earlier ones, and a run reads only the
+newest (``latest_settlement_reports``); the supersession is logged and audited.
+
+Both parse on the caller's event loop: the worker and the CLI run them there; the web
+entrypoints move a large upload onto a thread with a loop of its own
+(``entrypoints.statement_upload.import_file``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+
+import structlog
 
 from payments.domain.errors import NotFound
 from payments.domain.events import AuditEntry
@@ -39,6 +48,9 @@ SETTLEMENT_PROVIDERS = tuple(LAYOUTS)  # statement sources that are provider set
 LINE_CHUNK = 50_000  # statement lines per progress report (import) and per handover (matching)
 
 Progress = Callable[[str, int], None]  # (phase, units done in that phase)
+Clock = Callable[[], datetime]
+
+log = structlog.get_logger()
 
 
 def no_progress(_phase: str, _done: int) -> None:
@@ -123,15 +135,16 @@ async def import_statement(
     source: str = TREASURY,
     progress: Progress = no_progress,
     keep_lines: bool = False,
+    clock: Clock | None = None,
 ) -> Imported:
     """Stream the reader's lines into storage; StatementError (nothing stored) when any line
-    or the file is malformed.
+    or the file is malformed, or when a camt file's period is not ``business_date``.
 
     The lines go to storage as one stream while the file is parsed (PostgreSQL: one COPY
     fed by the parser): the database stores a part while the next is being parsed, in one
-    thread (a national day is a million lines; either side alone takes seconds). Like the
-    matching, the parsing runs on the caller's event loop: run imports in the worker or the
-    CLI, not in a request.
+    thread (a national day is a million lines; either side alone takes seconds). The parsing
+    runs on the caller's event loop (see the module's docstring). ``clock``: the statement's
+    ``imported_at`` is taken from it when the import completes (else ``now``).
     """
     reading = _Reading(reader, keep_lines, progress)
     async with uow_factory() as uow:
@@ -142,16 +155,17 @@ async def import_statement(
             raise StatementError.from_line_errors(reader.errors)
         kept = reading.kept
         header = reader.statement
-        earlier = await uow.reconciliation.statement_by_content(
-            source, business_date, header.content_hash
+        _check_period(header, business_date)
+        completed_at = clock() if clock is not None else now
+        earlier = await uow.reconciliation.complete_statement(
+            statement_id,
+            NewStatement(
+                header, business_date, reading.credits, reading.debits, completed_at, actor
+            ),
         )
-        if earlier is not None:
+        if earlier is not None:  # the same bytes, imported before or by a concurrent import
             kept = kept if kept is None else await uow.reconciliation.lines_of([earlier.id])
             return Imported(earlier, False, kept)  # leaving rolls the new rows back
-        await uow.reconciliation.complete_statement(
-            statement_id,
-            NewStatement(header, business_date, reading.credits, reading.debits, now, actor),
-        )
         await uow.audit.record(
             AuditEntry(
                 action="reconcile.statement_imported",
@@ -177,6 +191,18 @@ async def import_statement(
     return Imported(stored, True, kept)
 
 
+def _check_period(header: Statement, business_date: date) -> None:
+    """A camt statement says which days it covers (FrToDt): refuse one that is not of the
+    business day, whose lines would all be read as that day's duplicates or unknowns. A CSV
+    file has no period (its booking dates may straddle the day: late bookings)."""
+    if header.format is StatementFormat.CSV:
+        return
+    start, end = header.period_start, header.period_end
+    if (start is not None and business_date < start) or (end is not None and business_date > end):
+        covers = f"{start or '...'}..{end or '...'}"
+        raise StatementError(f"the statement covers {covers}, not {business_date.isoformat()}")
+
+
 async def import_settlement(
     uow_factory: UnitOfWorkFactory,
     report: SettlementReport,
@@ -184,11 +210,14 @@ async def import_settlement(
     business_date: date,
     actor: str,
     now: datetime,
+    clock: Clock | None = None,
 ) -> Imported:
     """Store a provider's settlement report of a day (all or nothing, once per content for
     the provider and day), so that every run of the day, and every rerun, checks the provider
     three ways. Different bytes for a provider and day already reported are a corrected
-    report: stored, and from then on the one the day's runs read."""
+    report: stored, and from then on the one the day's runs read (the latest completed wins,
+    whoever imported it: ``imported_at``, taken from ``clock`` when the import completes, else
+    ``now``); the report it supersedes is logged and audited."""
     lines = report.require_clean()
     async with uow_factory() as uow:
         repo = uow.reconciliation
@@ -197,6 +226,14 @@ async def import_settlement(
         )
         if earlier is not None:
             return Imported(earlier, created=False)
+        previous = next(
+            (
+                r
+                for r in await repo.latest_settlement_reports(business_date)
+                if r.source == report.provider
+            ),
+            None,
+        )
         statement_id = await repo.open_statement(report.provider, business_date, now, actor)
         await repo.add_settlement_lines(statement_id, lines)
         dates = [line.settlement_date for line in lines]
@@ -214,23 +251,63 @@ async def import_settlement(
         )
         gross = sum(line.amount for line in lines)
         fees = sum(line.fee for line in lines)
-        await repo.complete_statement(
-            statement_id, NewStatement(header, business_date, gross, fees, now, actor)
+        completed_at = clock() if clock is not None else now
+        earlier = await repo.complete_statement(
+            statement_id, NewStatement(header, business_date, gross, fees, completed_at, actor)
         )
+        if earlier is not None:  # a concurrent import of the same bytes completed first
+            return Imported(earlier, created=False)  # leaving rolls the new rows back
         await uow.audit.record(
             AuditEntry(
                 action="reconcile.settlement_imported",
                 actor=actor,
-                occurred_at=now,
+                occurred_at=completed_at,
                 target_type="statement",
                 target_id=str(statement_id),
                 detail={"provider": report.provider, "business_date": business_date.isoformat()},
             )
         )
+        superseded = _supersession(previous, statement_id, completed_at)
+        if superseded is not None:
+            await uow.audit.record(
+                AuditEntry(
+                    action="reconcile.settlement_superseded",
+                    actor=actor,
+                    occurred_at=completed_at,
+                    target_type="statement",
+                    target_id=str(superseded[0]),
+                    detail={
+                        "provider": report.provider,
+                        "business_date": business_date.isoformat(),
+                        "superseded_by": superseded[1],
+                    },
+                )
+            )
         await uow.commit()
         stored = await repo.statement_by_content(
             report.provider, business_date, report.content_hash
         )
     if stored is None:  # pragma: no cover - written just above
         raise NotFound("the imported settlement report vanished")
+    if superseded is not None:
+        log.info(
+            "settlement_report_superseded",
+            provider=report.provider,
+            business_date=business_date.isoformat(),
+            old_statement=superseded[0],
+            new_statement=superseded[1],
+        )
     return Imported(stored, created=True)
+
+
+def _supersession(
+    previous: StoredStatement | None, statement_id: int, completed_at: datetime
+) -> tuple[int, int] | None:
+    """(superseded id, newest id) when the provider had a report of the day already: the
+    one completed later wins (id breaks a tie), as ``latest_settlement_reports`` reads it;
+    normally the new one, unless its stamp is older (a caller's ``now`` from before)."""
+    if previous is None:
+        return None
+    if (completed_at, statement_id) > (previous.imported_at, previous.id):
+        return previous.id, statement_id
+    return statement_id, previous.id

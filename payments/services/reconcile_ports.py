@@ -50,8 +50,8 @@ class StoredStatement:
     imported_at: datetime
     imported_by: str
     # A provider's settlement report for which a newer one of the same provider and day was
-    # imported (a corrected file): the day's runs read only the newest. Treasury statements
-    # of a day all count, so they are never superseded.
+    # imported (a corrected file; newer: completed later): the day's runs read only the
+    # newest. Treasury statements of a day all count, so they are never superseded.
     superseded: bool = False
 
 
@@ -187,7 +187,13 @@ class ReconciliationRepository(Protocol):
         """A placeholder row the lines can refer to while they stream in; its header (and
         content hash) is only known at the end of the file: ``complete_statement``."""
 
-    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None: ...
+    async def complete_statement(
+        self, statement_id: int, statement: NewStatement
+    ) -> StoredStatement | None:
+        """Give the placeholder its header and stamp it ``statement.imported_at`` (the time
+        the import completed). None when done; the earlier statement when these bytes were
+        imported for the source and day before, also by an import that committed meanwhile
+        (the transaction stays usable; the caller leaves it to roll back)."""
 
     async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         """Append lines of a statement, in the statement's transaction; ``lines`` may be a
@@ -206,9 +212,10 @@ class ReconciliationRepository(Protocol):
         """Oldest first."""
 
     async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
-        """The newest settlement report (highest id) of each provider for the day, in id
-        order: a report imported later for the same provider and day supersedes the earlier
-        ones (a corrected file), so a run reads only the newest."""
+        """The newest settlement report of each provider for the day (the latest
+        ``imported_at``, a completion stamp, then the highest id), in id order: a report
+        completed later for the same provider and day supersedes the earlier ones (a
+        corrected file), so a run reads only the newest."""
 
     async def statement(self, statement_id: int) -> StoredStatement | None:
         """A completed statement or settlement report by its id."""

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from payments.adapters.db import tables
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
+from payments.domain.errors import Unavailable
 from payments.entrypoints.console.texts import TEXTS
 from payments.services.access import create_api_key
 from tests.api import BASE_URL, api_client
@@ -75,9 +76,9 @@ async def upload(
     data = {"business_date": DAY.isoformat(), "source": "treasury", "format": "", **(fields or {})}
     if token is not None:
         data["csrf_token"] = token
-    return await http.post(
-        UPLOAD, data=data, files={"file": (name, content, media)}, headers=headers
-    )
+    # A browser sends Origin with a form's POST (the upload refuses one without).
+    sent = {"Origin": BASE_URL, **(headers or {})}
+    return await http.post(UPLOAD, data=data, files={"file": (name, content, media)}, headers=sent)
 
 
 async def test_staff_upload_a_statement_and_the_day_reads_it(
@@ -272,4 +273,63 @@ async def test_signed_out_staff_are_sent_to_sign_in(
         )
         assert (away.status_code, away.headers["location"]) == (303, "/console/sign-in")
         assert (await http.get(UPLOAD)).status_code == 303
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+
+
+async def test_an_upload_that_says_not_where_it_comes_from_is_refused_unread(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    token = token_of(await page(console, UPLOAD))
+    content = statement(csv_line(day.paid[0]))
+    form = {"business_date": DAY.isoformat(), "source": "treasury", "csrf_token": token}
+    files = {"file": ("kbnn.csv", content, "text/csv")}
+    # Neither Origin nor Referer: refused before the body is read, so a body far beyond
+    # the limit is a 403, not a 413.
+    huge = {"file": ("kbnn.csv", content * (LIMIT // len(content) + 10), "text/csv")}
+    for sent in (files, huge):
+        bare = await console.post(UPLOAD, data=form, files=sent)
+        assert bare.status_code == 403
+        assert VI["csrf_failed"] in bare.text
+    foreign = await console.post(
+        UPLOAD, data=form, files=files, headers={"Referer": "https://evil.example/upload"}
+    )
+    assert foreign.status_code == 403
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+    # Referer alone, from this site, will do (a browser that withholds Origin).
+    referred = await console.post(
+        UPLOAD, data=form, files=files, headers={"Referer": f"{BASE_URL}{UPLOAD}"}
+    )
+    assert referred.status_code == 303, referred.text
+    assert await stored_counts(uow_factory) == (1, 1, 0)
+
+
+async def test_a_busy_system_answers_a_503_page_in_the_readers_language(
+    console: httpx.AsyncClient,
+    day: Day,
+    uow_factory: SqlUnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def busy(*_args: object, **_kwargs: object) -> None:
+        raise Unavailable("another import is under way", retry_after_seconds=7)
+
+    monkeypatch.setattr("payments.entrypoints.console.uploads.import_file", busy)
+    content = statement(csv_line(day.paid[0]))
+    refused = await upload(console, content)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "7"
+    assert refused.headers["content-type"].startswith("text/html")
+    assert VI["busy_title"] in refused.text
+    assert VI["unavailable"] in refused.text
+    assert VI["unexpected"] not in refused.text
+
+    form = await page(console, UPLOAD)
+    switched = await console.post(
+        "/console/language",
+        data={"csrf_token": token_of(form), "lang": "en", "next": UPLOAD},
+        headers={"Origin": BASE_URL},
+    )
+    assert switched.status_code == 303
+    english = await upload(console, content)
+    assert english.status_code == 503
+    assert EN["unavailable"] in english.text
     assert await stored_counts(uow_factory) == (0, 0, 0)

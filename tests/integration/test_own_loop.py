@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.domain.errors import Conflict
+from payments.domain.errors import Conflict, Unavailable
 from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.providers.interface import ProviderRegistry
@@ -27,8 +27,8 @@ from tests.api import BASE_URL
 
 
 @asynccontextmanager
-async def app_for(database_url: str) -> AsyncIterator[Container]:
-    settings = Settings(database_url=database_url, base_url=BASE_URL)
+async def app_for(database_url: str, pool_timeout: int = 10) -> AsyncIterator[Container]:
+    settings = Settings(database_url=database_url, base_url=BASE_URL, db_pool_timeout=pool_timeout)
     engine = make_engine(settings.database_url, pool_size=2)
     async with httpx.AsyncClient() as http:
         try:
@@ -98,3 +98,38 @@ async def test_an_in_memory_database_keeps_the_work_on_the_apps_loop() -> None:
             return threading.get_ident()
 
         assert await run_on_own_loop(app, work) == threading.get_ident()
+
+
+async def test_one_job_at_a_time_and_one_that_cannot_start_in_time_is_unavailable(
+    database_url: str,
+) -> None:
+    async with app_for(database_url, pool_timeout=1) as app:
+        first_started, release = threading.Event(), threading.Event()
+        running: list[str] = []
+
+        async def slow(own: Resources) -> str:
+            running.append("slow")
+            first_started.set()
+            await asyncio.to_thread(release.wait, 10)
+            assert running == ["slow"]  # nothing else started meanwhile
+            running.remove("slow")
+            return "slow"
+
+        async def quick(own: Resources) -> str:
+            running.append("quick")
+            assert running == ["quick"]
+            running.remove("quick")
+            return "quick"
+
+        first = asyncio.create_task(run_on_own_loop(app, slow))
+        await asyncio.to_thread(first_started.wait, 10)
+        with pytest.raises(Unavailable) as caught:
+            await run_on_own_loop(app, quick)  # waits 1 s for its turn, in vain
+        assert caught.value.retry_after_seconds >= 1
+
+        waiting = asyncio.create_task(run_on_own_loop(app, quick))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # its turn comes once the first ends
+        release.set()
+        assert await first == "slow"
+        assert await waiting == "quick"

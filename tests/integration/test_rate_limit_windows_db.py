@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.rate_limits import SqlRateLimitUnitOfWorkFactory
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role, hash_api_key
 from payments.domain.rate_limits import granted
@@ -28,10 +27,10 @@ async def _key_id(uow_factory: SqlUnitOfWorkFactory, portal: Portal) -> int:
 
 
 async def _lease(
-    store: SqlRateLimitUnitOfWorkFactory, key_id: int, block: int, limit: int, window: datetime
+    uow_factory: SqlUnitOfWorkFactory, key_id: int, block: int, limit: int, window: datetime
 ) -> int | None:
-    async with store() as uow:
-        before = await uow.windows.lease(
+    async with uow_factory() as uow:
+        before = await uow.rate_limits.lease(
             api_key_id=key_id, window_start=window, block=block, limit=limit
         )
         await uow.commit()
@@ -48,15 +47,14 @@ async def _counts(engine: AsyncEngine) -> dict[datetime, int]:
 async def test_a_lease_adds_its_block_until_the_limit(
     engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory, portal: Portal
 ) -> None:
-    store = SqlRateLimitUnitOfWorkFactory(engine)
     key = await _key_id(uow_factory, portal)
-    assert await _lease(store, key, 4, 10, WINDOW) == 0
-    assert await _lease(store, key, 4, 10, WINDOW) == 4
-    assert await _lease(store, key, 4, 10, WINDOW) == 8  # granted 2: the count passes 10
-    assert await _lease(store, key, 4, 10, WINDOW) is None  # full: nothing added
+    assert await _lease(uow_factory, key, 4, 10, WINDOW) == 0
+    assert await _lease(uow_factory, key, 4, 10, WINDOW) == 4
+    assert await _lease(uow_factory, key, 4, 10, WINDOW) == 8  # granted 2: the count passes 10
+    assert await _lease(uow_factory, key, 4, 10, WINDOW) is None  # full: nothing added
     assert await _counts(engine) == {WINDOW: 12}
     # The next window starts from nothing.
-    assert await _lease(store, key, 4, 10, WINDOW + timedelta(minutes=1)) == 0
+    assert await _lease(uow_factory, key, 4, 10, WINDOW + timedelta(minutes=1)) == 0
 
 
 async def test_concurrent_leases_from_two_processes_grant_exactly_the_limit(
@@ -65,9 +63,9 @@ async def test_concurrent_leases_from_two_processes_grant_exactly_the_limit(
     key = await _key_id(uow_factory, portal)
     engines = [make_engine(database_url, pool_size=10) for _ in range(2)]  # two pools
     try:
-        stores = [SqlRateLimitUnitOfWorkFactory(engine) for engine in engines]
+        factories = [SqlUnitOfWorkFactory(engine) for engine in engines]
         answers = await asyncio.gather(
-            *(_lease(stores[n % 2], key, 3, 100, WINDOW) for n in range(60))
+            *(_lease(factories[n % 2], key, 3, 100, WINDOW) for n in range(60))
         )
         counts = await _counts(engines[0])
     finally:
@@ -84,9 +82,8 @@ async def test_concurrent_leases_from_two_processes_grant_exactly_the_limit(
 async def test_purge_keeps_the_current_and_the_previous_window(
     engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory, portal: Portal
 ) -> None:
-    store = SqlRateLimitUnitOfWorkFactory(engine)
     key = await _key_id(uow_factory, portal)
     for minutes in (-5, -2, -1, 0):
-        await _lease(store, key, 1, 10, WINDOW + timedelta(minutes=minutes))
-    assert await purge_rate_limit_windows(store, now=WINDOW + timedelta(seconds=59)) == 2
+        await _lease(uow_factory, key, 1, 10, WINDOW + timedelta(minutes=minutes))
+    assert await purge_rate_limit_windows(uow_factory, now=WINDOW + timedelta(seconds=59)) == 2
     assert sorted(await _counts(engine)) == [WINDOW - timedelta(minutes=1), WINDOW]

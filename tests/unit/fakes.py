@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Sequence
 from dataclasses import replace
@@ -38,6 +39,7 @@ from payments.services.ports import (
     PaymentEventRepository,
     PaymentFilter,
     PaymentRepository,
+    RateLimitRepository,
     ScheduleRepository,
 )
 from payments.services.reconcile_ports import ReconciliationRepository
@@ -65,6 +67,7 @@ class Store:
         self.outbox = OutboxState()
         self.refunds = RefundData()
         self.reconciliation = ReconciliationData()
+        self.rate_limit_windows: dict[tuple[int, datetime], int] = {}
 
 
 class FakeAgencies:
@@ -307,6 +310,31 @@ class FakeAudit:
         self.store.audit.append(entry)
 
 
+class FakeRateLimits:
+    """The lease statement as the adapter runs it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def lease(
+        self, *, api_key_id: int, window_start: datetime, block: int, limit: int
+    ) -> int | None:
+        await asyncio.sleep(0)  # a round trip: other requests run meanwhile
+        key = (api_key_id, window_start)
+        before = self.store.rate_limit_windows.get(key)
+        if before is not None and before >= limit:
+            return None
+        self.store.rate_limit_windows[key] = (before or 0) + block
+        return before or 0
+
+    async def purge(self, before: datetime) -> int:
+        windows = self.store.rate_limit_windows
+        old = [key for key in windows if key[1] < before]
+        for key in old:
+            del windows[key]
+        return len(old)
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, anything else throws it away."""
 
@@ -325,6 +353,7 @@ class FakeUnitOfWork:
     schedule: ScheduleRepository
     refunds: RefundRepository
     reconciliation: ReconciliationRepository
+    rate_limits: RateLimitRepository
 
     def __init__(self, store: Store) -> None:
         self.committed = store
@@ -345,6 +374,7 @@ class FakeUnitOfWork:
         self.schedule = FakeSchedule(self.working.outbox)
         self.refunds = FakeRefunds(self.working)
         self.reconciliation = FakeReconciliation(self.working)
+        self.rate_limits = FakeRateLimits(self.working)
         return self
 
     async def __aexit__(
@@ -362,6 +392,8 @@ class FakeUnitOfWork:
 class FakeUnitOfWorkFactory:
     def __init__(self) -> None:
         self.store = Store()
+        self.opened = 0  # units of work handed out: transactions, for tests that count them
 
     def __call__(self) -> FakeUnitOfWork:
+        self.opened += 1
         return FakeUnitOfWork(self.store)

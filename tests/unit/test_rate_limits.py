@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from types import TracebackType
-from typing import Self
 
 import pytest
 from hypothesis import example, given, settings
@@ -17,13 +15,12 @@ from payments.domain.rate_limits import (
     MAX_BLOCK,
     Allowance,
     granted,
-    key_limit,
     lease_block,
     seconds_to_reset,
     window_start,
 )
-from payments.services.rate_limit_ports import RateLimitWindows
 from payments.services.rate_limits import RateLimiter, purge_rate_limit_windows
+from tests.unit.fakes import FakeUnitOfWorkFactory
 
 T0 = datetime(2026, 11, 22, 8, 15, 0, tzinfo=UTC)
 VIETNAM = timezone(timedelta(hours=7))
@@ -75,12 +72,6 @@ def test_a_grant_is_what_is_left_of_the_limit_at_most_the_block() -> None:
     assert granted(100, 10, 95) == 5
     assert granted(100, 10, 100) == 0
     assert granted(100, 10, 120) == 0
-
-
-def test_a_key_limit_is_its_own_when_it_has_one() -> None:
-    assert key_limit(None, 6000) == 6000
-    assert key_limit(10, 6000) == 10
-    assert key_limit(0, 6000) == 0  # this key: no limit
 
 
 def _exhausted(allowance: Allowance) -> bool:
@@ -225,121 +216,69 @@ def test_one_process_admits_exactly_the_limit(limit: int, requests: int) -> None
     assert window.refused == max(0, requests - limit)
 
 
-# --- the limiter on a fake store --------------------------------------------------------------
-
-
-@dataclass
-class FakeWindows:
-    rows: dict[tuple[int, datetime], int] = field(default_factory=dict)
-    leases: int = 0
-    delay: float = 0.0
-
-    async def lease(
-        self, *, api_key_id: int, window_start: datetime, block: int, limit: int
-    ) -> int | None:
-        self.leases += 1
-        await asyncio.sleep(self.delay)
-        key = (api_key_id, window_start)
-        before = self.rows.get(key)
-        if before is not None and before >= limit:
-            return None
-        self.rows[key] = (before or 0) + block
-        return before or 0
-
-    async def purge(self, before: datetime) -> int:
-        old = [key for key in self.rows if key[1] < before]
-        for key in old:
-            del self.rows[key]
-        return len(old)
-
-
-@dataclass
-class FakeRateLimitUow:
-    windows: RateLimitWindows
-    commits: int = 0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.commits += 1
-
-
-@dataclass
-class FakeRateLimitStore:
-    windows: FakeWindows = field(default_factory=FakeWindows)
-
-    def __call__(self) -> FakeRateLimitUow:
-        return FakeRateLimitUow(self.windows)
+# --- the limiter on the fake unit of work ---------------------------------------------------
 
 
 async def _admitted(
-    limiter: RateLimiter, store: FakeRateLimitStore, limit: int, now: datetime
+    limiter: RateLimiter, uow: FakeUnitOfWorkFactory, limit: int, now: datetime
 ) -> bool:
     try:
-        await limiter.admit(store, api_key_id=7, limit=limit, now=now)
+        await limiter.admit(uow, api_key_id=7, limit=limit, now=now)
     except RateLimited:
         return False
     return True
 
 
 async def test_a_busy_key_costs_one_lease_per_block() -> None:
-    limiter, store = RateLimiter(), FakeRateLimitStore()
-    results = [await _admitted(limiter, store, 6000, T0 + timedelta(seconds=1)) for _ in range(240)]
+    limiter, uow = RateLimiter(), FakeUnitOfWorkFactory()
+    results = [await _admitted(limiter, uow, 6000, T0 + timedelta(seconds=1)) for _ in range(240)]
     assert all(results)
-    assert store.windows.leases == 2  # 240 requests, blocks of 120
-    assert store.windows.rows == {(7, T0): 240}
+    assert uow.opened == 2  # 240 requests, blocks of 120: two leases, each its own transaction
+    assert uow.store.rate_limit_windows == {(7, T0): 240}  # committed at once
 
 
 async def test_a_spent_window_refuses_without_asking_the_database() -> None:
-    limiter, store = RateLimiter(), FakeRateLimitStore()
+    limiter, uow = RateLimiter(), FakeUnitOfWorkFactory()
     now = T0 + timedelta(seconds=45, milliseconds=100)
-    results = [await _admitted(limiter, store, 3, now) for _ in range(10)]
+    results = [await _admitted(limiter, uow, 3, now) for _ in range(10)]
     assert results == [True] * 3 + [False] * 7
     # Three tokens one at a time; the third lease showed the count at the limit, so the
     # refusals asked nothing.
-    assert store.windows.leases == 3
+    assert uow.opened == 3
     with pytest.raises(RateLimited) as refused:
-        await limiter.admit(store, api_key_id=7, limit=3, now=now)
+        await limiter.admit(uow, api_key_id=7, limit=3, now=now)
     assert refused.value.limit == 3
     assert refused.value.retry_after_seconds == 15
-    assert store.windows.leases == 3
+    assert uow.opened == 3
 
 
 async def test_the_next_window_admits_again() -> None:
-    limiter, store = RateLimiter(), FakeRateLimitStore()
-    assert [await _admitted(limiter, store, 2, T0) for _ in range(3)] == [True, True, False]
+    limiter, uow = RateLimiter(), FakeUnitOfWorkFactory()
+    assert [await _admitted(limiter, uow, 2, T0) for _ in range(3)] == [True, True, False]
     later = T0 + timedelta(minutes=1)
-    assert [await _admitted(limiter, store, 2, later) for _ in range(3)] == [True, True, False]
+    assert [await _admitted(limiter, uow, 2, later) for _ in range(3)] == [True, True, False]
 
 
 async def test_concurrent_requests_of_one_key_share_one_lease() -> None:
-    limiter, store = RateLimiter(), FakeRateLimitStore()
-    store.windows.delay = 0.01
-    results = await asyncio.gather(*(_admitted(limiter, store, 6000, T0) for _ in range(50)))
+    limiter, uow = RateLimiter(), FakeUnitOfWorkFactory()
+    # The fake lease yields to the other requests, as a round trip to the database would.
+    results = await asyncio.gather(*(_admitted(limiter, uow, 6000, T0) for _ in range(50)))
     assert all(results)
-    assert store.windows.leases == 1
+    assert uow.opened == 1
 
 
 async def test_no_limit_asks_nothing() -> None:
-    limiter, store = RateLimiter(), FakeRateLimitStore()
-    assert all([await _admitted(limiter, store, 0, T0) for _ in range(100)])
-    assert store.windows.leases == 0
+    limiter, uow = RateLimiter(), FakeUnitOfWorkFactory()
+    assert all([await _admitted(limiter, uow, 0, T0) for _ in range(100)])
+    assert uow.opened == 0
 
 
 async def test_purge_keeps_the_current_and_previous_windows() -> None:
-    store = FakeRateLimitStore()
+    uow = FakeUnitOfWorkFactory()
     for minutes in (-3, -2, -1, 0):
-        await store.windows.lease(
-            api_key_id=1, window_start=T0 + timedelta(minutes=minutes), block=1, limit=10
-        )
-    assert await purge_rate_limit_windows(store, now=T0 + timedelta(seconds=20)) == 2
-    assert sorted(start for _, start in store.windows.rows) == [T0 - timedelta(minutes=1), T0]
+        uow.store.rate_limit_windows[(1, T0 + timedelta(minutes=minutes))] = 1
+    assert await purge_rate_limit_windows(uow, now=T0 + timedelta(seconds=20)) == 2
+    assert sorted(start for _, start in uow.store.rate_limit_windows) == [
+        T0 - timedelta(minutes=1),
+        T0,
+    ]

@@ -9,9 +9,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+SQLITE_BUSY_MS = 30_000  # how long a SQLite writer waits for another's write to end
+
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: int = 10
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 0,
+    pool_timeout: int = 10,
+    sqlite_busy_ms: int = SQLITE_BUSY_MS,
 ) -> AsyncEngine:
     """A PostgreSQL pool of ``pool_size`` connections kept open, plus ``max_overflow`` opened
     for a burst and closed as soon as they are returned.
@@ -20,10 +27,11 @@ def make_engine(
     close an overflow connection per request (a server backend started and torn down each
     time), which measured 15% slower than letting requests wait for a pooled connection
     (bench/payments_create.py). A request that waits longer than ``pool_timeout`` seconds
-    gets ``Unavailable`` from the unit of work, a 503 at the edge.
+    gets ``Unavailable`` from the unit of work, a 503 at the edge; so does a SQLite writer
+    that waited ``sqlite_busy_ms`` milliseconds for another connection's write to end.
     """
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, sqlite_busy_ms)
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -34,8 +42,8 @@ def make_engine(
     )
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+def _sqlite_engine(url: str, busy_ms: int) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -43,7 +51,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         if ":memory:" not in url:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")

@@ -3,10 +3,17 @@ PostgreSQL as one ``COPY``, and read back as the matcher reads them) and the pro
 settlement reports.
 
 A statement is known by (source, business day, content hash): the same bytes imported again
-for that source and day store nothing new. Treasury statements of a day all count (a day may
+for that source and day store nothing new (``complete_statement`` returns the earlier one, also
+when two imports of the same bytes race). Treasury statements of a day all count (a day may
 come in parts); a provider's settlement report is superseded by a newer one of the same
-provider and day (a corrected file), and a run reads only the newest
-(``latest_settlement_reports``).
+provider and day (a corrected file), newer meaning completed later (``imported_at``, the
+completion stamp, then the id), and a run reads only the newest (``latest_settlement_reports``).
+
+An import's placeholder row (``open_statement``) is only ever seen inside the import's own
+transaction: neither database shows an uncommitted row to another connection (and on SQLite
+every transaction begins IMMEDIATE, so no other one even starts while an import writes). So the
+listings need no filter for it; only the import's own queries (``statement_by_content`` after
+its lines are in, for the ``superseded`` mark) can meet it, and ``_NEWER`` leaves it out.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.pg_hot_path import _driver
@@ -42,12 +50,17 @@ PENDING = "pending:"  # open_statement's content hash while the lines stream in
 
 _S = reconcile_statements.c
 _LATER = reconcile_statements.alias("later")
-# A newer statement of the same source and day exists; for a settlement report that means
-# superseded (a corrected file). Treasury statements of a day all count.
+# A newer statement of the same source and day exists: completed later (``imported_at`` is
+# stamped at completion; the id breaks a tie). For a settlement report that means superseded
+# (a corrected file). Treasury statements of a day all count. The import's own placeholder,
+# which its own transaction sees, is no statement yet.
 _NEWER = exists().where(
     _LATER.c.source == _S.source,
     _LATER.c.business_date == _S.business_date,
-    _LATER.c.id > _S.id,
+    or_(
+        _LATER.c.imported_at > _S.imported_at,
+        and_(_LATER.c.imported_at == _S.imported_at, _LATER.c.id > _S.id),
+    ),
     _LATER.c.content_hash.not_like(f"{PENDING}%"),
 )
 _SUPERSEDED: ColumnElement[bool] = and_(_S.source != TREASURY, _NEWER)
@@ -168,7 +181,7 @@ class SqlStatements:
             .values(
                 source=source,
                 statement_id="",
-                content_hash=f"pending:{secrets.token_hex(16)}",
+                content_hash=f"{PENDING}{secrets.token_hex(16)}",
                 format="csv",
                 business_date=business_date,
                 account="",
@@ -183,9 +196,11 @@ class SqlStatements:
         )
         return int(result.scalar_one())
 
-    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None:
+    async def complete_statement(
+        self, statement_id: int, statement: NewStatement
+    ) -> StoredStatement | None:
         header = statement.header
-        await self._conn.execute(
+        completing = (
             update(reconcile_statements)
             .where(reconcile_statements.c.id == statement_id)
             .values(
@@ -197,8 +212,27 @@ class SqlStatements:
                 line_count=header.line_count,
                 credit_total=statement.credit_total,
                 debit_total=statement.debit_total,
+                imported_at=statement.imported_at,
             )
         )
+        try:
+            # A savepoint: the clash below leaves the transaction usable for reading the
+            # earlier statement (the caller then rolls the whole import back).
+            async with self._conn.begin_nested():
+                await self._conn.execute(completing)
+        except IntegrityError:
+            # The same bytes for the source and day: imported before, or by another import
+            # that committed while this one ran (PostgreSQL makes this UPDATE wait for it).
+            # On SQLite imports take turns (BEGIN IMMEDIATE), so the caller's check before
+            # completing already found it; this is the same answer either way.
+            source = await self._conn.scalar(select(_S.source).where(_S.id == statement_id))
+            earlier = await self.statement_by_content(
+                str(source), statement.business_date, header.content_hash
+            )
+            if earlier is None:  # another constraint: not a repeat
+                raise
+            return earlier
+        return None
 
     async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         if self._postgres:
@@ -266,20 +300,13 @@ class SqlStatements:
     async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
         rows = await self._conn.execute(
             _STATEMENTS.where(
-                _S.business_date == business_date,
-                _S.source != TREASURY,
-                _S.content_hash.not_like(f"{PENDING}%"),
-                ~_NEWER,
+                _S.business_date == business_date, _S.source != TREASURY, ~_NEWER
             ).order_by(_S.id)
         )
         return [_statement(row) for row in rows]
 
     async def statement(self, statement_id: int) -> StoredStatement | None:
-        row = (
-            await self._conn.execute(
-                _STATEMENTS.where(_S.id == statement_id, _S.content_hash.not_like(f"{PENDING}%"))
-            )
-        ).first()
+        row = (await self._conn.execute(_STATEMENTS.where(_S.id == statement_id))).first()
         return _statement(row) if row is not None else None
 
     async def statements(
@@ -291,9 +318,7 @@ class SqlStatements:
         source: str | None = None,
     ) -> Sequence[StoredStatement]:
         s = _S
-        # A placeholder is only ever seen inside its own import's transaction; the filter
-        # keeps a listing right even so.
-        query = _STATEMENTS.where(s.content_hash.not_like(f"{PENDING}%"))
+        query = _STATEMENTS
         if before_id is not None:
             query = query.where(s.id < before_id)
         if business_date is not None:

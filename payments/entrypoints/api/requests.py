@@ -1,10 +1,12 @@
-"""Reading requests at the edge: the body (bounded), the caller, query parameters."""
+"""Reading requests at the edge: the body (bounded, or streamed under a limit), the caller,
+query parameters."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import time
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -13,7 +15,6 @@ from starlette.requests import Request
 
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
-from payments.domain.rate_limits import key_limit
 from payments.domain.text import text_problem
 from payments.entrypoints.api.problems import ApiError, validation_problems
 from payments.entrypoints.container import Container
@@ -28,6 +29,12 @@ def container(request: Request) -> Container:
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
+    return b"".join([chunk async for chunk in limited(request, max_bytes)])
+
+
+def limited(request: Request, max_bytes: int) -> AsyncGenerator[bytes, None]:
+    """The request's body as it streams in; a 413 ApiError at once when its Content-Length
+    says more than ``max_bytes``, else as soon as more came."""
     declared = request.headers.get("content-length")
     if (
         declared is not None
@@ -36,14 +43,18 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         and int(declared) > max_bytes
     ):
         raise _too_large(max_bytes)
-    chunks: list[bytes] = []
+    return _counted(request.stream(), max_bytes)
+
+
+async def _counted(
+    chunks: AsyncGenerator[bytes, None], max_bytes: int
+) -> AsyncGenerator[bytes, None]:
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
 
 
 def _too_large(max_bytes: int) -> ApiError:
@@ -52,9 +63,14 @@ def _too_large(max_bytes: int) -> ApiError:
     )
 
 
+def media_type(raw: str | None) -> str:
+    """A Content-Type without its parameters, lower case ("" when absent)."""
+    return (raw or "").split(";")[0].strip().lower()
+
+
 async def parse_json_body(request: Request, model: type[M]) -> M:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in ("application/json", "") and not media_type.endswith("+json"):
+    media = media_type(request.headers.get("content-type"))
+    if media not in ("application/json", "") and not media.endswith("+json"):
         raise ApiError(
             415,
             "unsupported-media-type",
@@ -99,11 +115,11 @@ async def caller(request: Request, *roles: Role) -> Caller:
         app.keys.put(key_hash, found, now)
     # Every authenticated request counts, a refused role too, and before any work is done:
     # a 429 on POST /v1/payments leaves its Idempotency-Key untouched.
-    limit = key_limit(found.rate_limit_per_minute, app.settings.rate_limit_per_minute)
-    if limit:
-        await app.rate_limits.admit(
-            app.rate_limit_uow, api_key_id=found.api_key_id, limit=limit, now=app.clock()
-        )
+    own = found.rate_limit_per_minute  # the key's own limit, else the gateway's (0: none)
+    limit = app.settings.rate_limit_per_minute if own is None else own
+    await app.rate_limits.admit(
+        app.uow_factory, api_key_id=found.api_key_id, limit=limit, now=app.clock()
+    )
     if roles and found.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise NotPermitted(f"this action needs the role {allowed}; the key has {found.role.value}")

@@ -10,7 +10,6 @@ the phases; what became of each settlement report and a table of the outcomes cl
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,12 +22,12 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.settlement_reports import (
     ReportOutcome,
     ReportStatus,
-    fetch_settlement_reports,
     settlement_sources,
 )
 from payments.adapters.treasury import (
-    TreasuryStatementSource,
+    FORMATS,
     csv_mapping,
+    fetch_day,
     match_config,
     statement_reader,
 )
@@ -36,11 +35,20 @@ from payments.domain.errors import InvalidInput, PaymentsError
 from payments.reconcile.settlements import SettlementReport, read_settlement
 from payments.reconcile.statements import StatementLine
 from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import Imported, import_settlement, import_statement
+from payments.services.reconcile_import import (
+    SETTLEMENT_PROVIDERS,
+    Imported,
+    import_settlement,
+    import_statement,
+)
 from payments.settings import Settings
 
 PHASES = ("load", "match", "post", "persist", "done")
-PROVIDERS = ("vnpay", "momo", "vietqr")
+
+
+def wall_clock() -> datetime:
+    """Stamps each import when it completes: a later import supersedes an earlier report."""
+    return datetime.now(UTC)
 
 
 def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
@@ -134,11 +142,6 @@ def reports_summary(reports: list[ReportOutcome]) -> str:
     return "\n".join(lines)
 
 
-def _from_file(provider: str, imported: Imported) -> ReportOutcome:
-    status = ReportStatus.IMPORTED if imported.created else ReportStatus.ALREADY_IMPORTED
-    return ReportOutcome(provider, status, lines=imported.statement.line_count)
-
-
 async def _reconcile(
     settings: Settings,
     day: date,
@@ -155,42 +158,56 @@ async def _reconcile(
     imported = None
     reports: list[ReportOutcome] = []
     preloaded: dict[int, list[StatementLine]] = {}
+
+    async def import_file(path: Path) -> Imported:
+        lines = Bar("import   ", estimate_lines(path, fmt), quiet=quiet)
+        done = await import_statement(
+            uow,
+            statement_reader(path, fmt, csv_mapping(settings)),
+            business_date=day,
+            actor="cli",
+            now=now,
+            progress=lambda _phase, count: lines.to(count),
+            keep_lines=True,
+            clock=wall_clock,
+        )
+        lines.close()
+        if done.lines is not None:  # handed to the run, which frees them
+            preloaded[done.statement.id] = done.lines
+            done = replace(done, lines=None)
+        return done
+
     try:
-        with tempfile.TemporaryDirectory(prefix="statement-") as name:
-            folder = Path(name)
-            if fetch:
-                async with httpx.AsyncClient() as http:
-                    source = TreasuryStatementSource(
-                        http, settings.statement_url, settings.treasury_statement_token
-                    )
-                    statement = await source.fetch(day, fmt, folder / f"statement.{fmt}")
-            if statement is not None:
-                lines = Bar("import   ", estimate_lines(statement, fmt), quiet=quiet)
-                imported = await import_statement(
+        if fetch:
+            # A report given as a file is not fetched: the file is the one the run is to
+            # read (imported after, it would supersede the fetched one anyway).
+            given = {report.provider for report in settlements}
+            sources = [
+                s
+                for s in (settlement_sources(settings) if fetch_settlements else [])
+                if s.provider not in given
+            ]
+            async with httpx.AsyncClient() as http:
+                fetched = await fetch_day(
                     uow,
-                    statement_reader(statement, fmt, csv_mapping(settings)),
-                    business_date=day,
-                    actor="cli",
+                    http,
+                    settings,
+                    day,
                     now=now,
-                    progress=lambda _phase, done: lines.to(done),
-                    keep_lines=True,
+                    actor="cli",
+                    sources=sources,
+                    fmt=fmt,
+                    import_file=import_file,
+                    clock=wall_clock,
                 )
-                lines.close()
-                if imported.lines is not None:  # handed to the run, which frees them
-                    preloaded[imported.statement.id] = imported.lines
-                    imported = replace(imported, lines=None)
-            if fetch and fetch_settlements:
-                # A report given as a file is not fetched too: its lines would be stored
-                # twice and read as provider duplicates.
-                given = {report.provider for report in settlements}
-                sources = [s for s in settlement_sources(settings) if s.provider not in given]
-                async with httpx.AsyncClient() as http:
-                    reports = await fetch_settlement_reports(
-                        uow, http, sources, day, folder, now=now, actor="cli"
-                    )
+            imported, reports = fetched.statement, list(fetched.reports)
+        elif statement is not None:
+            imported = await import_file(statement)
         for report in settlements:
-            stored = await import_settlement(uow, report, business_date=day, actor="cli", now=now)
-            reports.append(_from_file(report.provider, stored))
+            stored = await import_settlement(
+                uow, report, business_date=day, actor="cli", now=now, clock=wall_clock
+            )
+            reports.append(ReportOutcome.of(report.provider, stored))
         phases = Bar("reconcile", len(PHASES), quiet=quiet)
         result = await reconcile_day(
             uow,
@@ -218,7 +235,7 @@ async def _reconcile(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "camt"]),
+    type=click.Choice(FORMATS),
     default=None,
     help="Statement format (default: PAYMENTS_STATEMENT_FORMAT).",
 )
@@ -233,7 +250,7 @@ async def _reconcile(
     "--provider",
     "settlement_providers",
     multiple=True,
-    type=click.Choice(PROVIDERS),
+    type=click.Choice(SETTLEMENT_PROVIDERS),
     help="Whose settlement report the --settlement at the same position is.",
 )
 @click.option(

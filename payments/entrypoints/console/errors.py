@@ -13,7 +13,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payments.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, NotPermitted
+from payments.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    Unavailable,
+)
 from payments.entrypoints.console.csrf import CsrfRefused
 from payments.entrypoints.console.render import render
 from payments.entrypoints.console.session import PREFIX, SignInRequired
@@ -33,6 +40,8 @@ def _message(exc: Exception) -> tuple[int, str, str]:
         return 409, "error_title", "conflict"
     if isinstance(exc, InvalidInput):
         return 400, "error_title", "bad_request"
+    if isinstance(exc, Unavailable):  # busy, not broken: nothing was done, retry later
+        return 503, "busy_title", "unavailable"
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
             return 404, "not_found_title", "not_found"
@@ -72,7 +81,9 @@ class ConsoleErrors:
             target = f"{PREFIX}/sign-in" + (f"?reason={reason}" if reason else "")
             return RedirectResponse(target, status_code=303)
         status, title, text = _message(exc)
-        if status >= 500:
+        if isinstance(exc, Unavailable):
+            log.warning("console_unavailable", path=request.url.path, reason=str(exc))
+        elif status >= 500:
             log.exception("console_page_failed", path=request.url.path)
         else:
             log.info("console_refused", path=request.url.path, status=status, reason=str(exc))
@@ -85,4 +96,6 @@ class ConsoleErrors:
         )
         if isinstance(exc, HTTPException) and exc.headers and "allow" in exc.headers:
             response.headers["allow"] = exc.headers["allow"]
+        if isinstance(exc, Unavailable):
+            response.headers["retry-after"] = str(exc.retry_after_seconds)
         return response

@@ -46,6 +46,7 @@ from payments.entrypoints.console.session import (
 )
 from payments.entrypoints.console.texts import TEXTS, choose
 from payments.reconcile.matching import EXCEPTIONS, Outcome
+from payments.services.reconcile_import import SETTLEMENT_PROVIDERS
 from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState
 from payments.services.reconcile_reports import (
     MAX_NOTE,
@@ -61,7 +62,6 @@ log = structlog.get_logger()
 RUNS_PAGE = 20
 ITEMS_PAGE = 50
 AGENCY = re.compile(r"[A-Za-z0-9_.-]{1,32}")
-PROVIDERS = ("vnpay", "momo", "vietqr")
 SIGN_IN_REASONS = ("session_ended", "signed_out")
 ALL = "all"  # the outcome filter's value for every item (the default is every exception)
 
@@ -101,8 +101,8 @@ class Filters:
             problems.append(FieldProblem("state", "open, resolved or closed"))
         if self.agency and not AGENCY.fullmatch(self.agency):
             problems.append(FieldProblem("agency", "an agency code"))
-        if self.provider not in ("", *PROVIDERS):
-            problems.append(FieldProblem("provider", "vnpay, momo or vietqr"))
+        if self.provider not in ("", *SETTLEMENT_PROVIDERS):
+            problems.append(FieldProblem("provider", ", ".join(SETTLEMENT_PROVIDERS)))
         if problems:
             raise InvalidInput(problems)
 
@@ -358,7 +358,7 @@ async def items_page(request: Request, staff: Staff) -> Response:
             "filters": filters,
             "outcomes": OUTCOME_ORDER,
             "states": list(ItemState),
-            "providers": PROVIDERS,
+            "providers": SETTLEMENT_PROVIDERS,
             "all_value": ALL,
             "next_url": f"{base}?{filters.query(after=str(page[-1].id))}" if more else None,
             "first_url": f"{base}?{filters.query()}" if after is not None else None,

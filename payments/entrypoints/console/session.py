@@ -148,14 +148,6 @@ async def _key(request: Request, digest: str) -> Caller | None:
         found = await uow.api_keys.by_hash(digest)
     if found is None or found[0].revoked_at is not None:
         return None
-    key, agency = found
-    caller = Caller(
-        api_key_id=key.id,
-        agency_id=agency.id,
-        agency_code=agency.code,
-        role=key.role,
-        allowed_hosts=agency.allowed_hosts,
-        rate_limit_per_minute=key.rate_limit_per_minute,
-    )
+    caller = Caller.of(*found)
     app.keys.put(digest, caller, now)
     return caller

@@ -11,34 +11,37 @@ business day at once (as ``POST /v1/reconciliation/runs`` does); otherwise the n
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import date
 
 import structlog
+from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from payments.adapters.treasury import FORMATS
 from payments.domain.errors import Conflict
-from payments.entrypoints.api.reconciliation import FIRST_DAY, LAST_DAY
-from payments.entrypoints.api.requests import container
-from payments.entrypoints.console.csrf import FIELD, check_origin, check_token, checked_form
+from payments.entrypoints.api.problems import ApiError
+from payments.entrypoints.api.requests import container, limited, media_type
+from payments.entrypoints.api.statements import UploadQuery
+from payments.entrypoints.console.csrf import (
+    FIELD,
+    CsrfRefused,
+    check_origin,
+    check_token,
+    checked_form,
+)
 from payments.entrypoints.console.render import render
 from payments.entrypoints.console.routes import _id, reconciled, staff_only
 from payments.entrypoints.console.session import PREFIX, Staff
 from payments.entrypoints.statement_upload import (
-    FORMATS,
     MEDIA_FORMATS,
     SHOWN_LINE_ERRORS,
     SOURCES,
     InvalidFormat,
-    TooLarge,
     choose_format,
-    declared_length,
     import_file,
-    media_type,
 )
 from payments.reconcile.statements import LineError, StatementError
 from payments.services.reconcile_ports import StoredStatement
@@ -47,15 +50,6 @@ from payments.services.reconcile_reports import statement_detail
 log = structlog.get_logger()
 FORM_OVERHEAD = 64 * 1024  # the form's other fields and the multipart boundaries
 EXTENSIONS = {".csv": "csv", ".xml": "camt"}
-
-
-async def _counted(chunks: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        yield chunk
 
 
 def _page(
@@ -92,25 +86,16 @@ async def upload_page(request: Request, staff: Staff) -> Response:
     return _page(request, staff)
 
 
-def _fields(form: FormData) -> tuple[dict[str, str], date | None, list[str]]:
-    """The form's values as typed, the business day, and which fields are wrong."""
+def _fields(form: FormData) -> tuple[dict[str, str], UploadQuery | None]:
+    """The form's values as typed, and as the API's upload query checks them (None: some
+    field is wrong). An empty field is one not given."""
     values = {
         name: str(form.get(name) or "").strip() for name in ("business_date", "source", "format")
     }
-    wrong = []
-    day: date | None = None
     try:
-        day = date.fromisoformat(values["business_date"])
-    except ValueError:
-        wrong.append("business_date")
-    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-        wrong.append("business_date")
-        day = None
-    if values["source"] not in SOURCES:
-        wrong.append("source")
-    if values["format"] not in ("", *FORMATS):
-        wrong.append("format")
-    return values, day, wrong
+        return values, UploadQuery.model_validate({k: v or None for k, v in values.items()})
+    except ValidationError:
+        return values, None
 
 
 def _file_format(upload: UploadFile) -> str | None:
@@ -124,24 +109,22 @@ def _file_format(upload: UploadFile) -> str | None:
 
 @staff_only
 async def upload_post(request: Request, staff: Staff) -> Response:
+    # A browser sends Origin (or at least Referer) with a form POST: one that says neither
+    # is refused before hundreds of megabytes are read and spooled for its token to decide.
+    if "origin" not in request.headers and "referer" not in request.headers:
+        raise CsrfRefused("an upload without Origin or Referer")
     check_origin(request)
-    app = container(request)
-    limit = app.settings.statement_max_bytes
-    declared = declared_length(request)
-    if declared is not None and declared > limit + FORM_OVERHEAD:
-        return _page(request, staff, status_code=413, error_key="upload_too_large")
     if media_type(request.headers.get("content-type")) != "multipart/form-data":
         return _page(request, staff, status_code=400, error_key="upload_no_file")
-    parser = MultiPartParser(
-        request.headers,
-        _counted(request.stream(), limit + FORM_OVERHEAD),
-        max_files=1,
-        max_fields=8,
-        max_part_size=4096,
-    )
+    limit = container(request).settings.statement_max_bytes
     try:
-        form = await parser.parse()
-    except TooLarge:
+        body = limited(request, limit + FORM_OVERHEAD)  # refused at once when declared larger
+        form = await MultiPartParser(
+            request.headers, body, max_files=1, max_fields=8, max_part_size=4096
+        ).parse()
+    except ApiError as exc:  # the body beyond the limit (413), the only one raised here
+        if exc.status != 413:
+            raise
         return _page(request, staff, status_code=413, error_key="upload_too_large")
     except (MultiPartException, ClientDisconnect):
         return _page(request, staff, status_code=400, error_key="upload_no_file")
@@ -153,18 +136,18 @@ async def upload_post(request: Request, staff: Staff) -> Response:
 
 
 async def _import(request: Request, staff: Staff, form: FormData, limit: int) -> Response:
-    values, day, wrong = _fields(form)
+    values, query = _fields(form)
     upload = form.get("file")
-    if wrong or day is None:
+    if query is None:
         return _page(request, staff, status_code=400, error_key="upload_bad_fields", values=values)
     if not isinstance(upload, UploadFile) or not upload.size:
         return _page(request, staff, status_code=400, error_key="upload_no_file", values=values)
     if upload.size > limit:
         return _page(request, staff, status_code=413, error_key="upload_too_large", values=values)
     app = container(request)
-    asked = values["format"] or _file_format(upload)
+    asked = query.format or _file_format(upload)
     try:
-        fmt = choose_format(values["source"], asked, "", app.settings.statement_format)
+        fmt = choose_format(query.source, asked, "", app.settings.statement_format)
     except InvalidFormat:
         return _page(
             request, staff, status_code=400, error_key="upload_settlement_csv", values=values
@@ -173,9 +156,9 @@ async def _import(request: Request, staff: Staff, form: FormData, limit: int) ->
         imported = await import_file(
             app,
             upload.file,
-            source=values["source"],
+            source=query.source,
             fmt=fmt,
-            business_date=day,
+            business_date=query.business_date,
             actor=staff.actor,
             size=upload.size,
         )
@@ -183,8 +166,8 @@ async def _import(request: Request, staff: Staff, form: FormData, limit: int) ->
         log.info(
             "console_statement_rejected",
             actor=staff.actor,
-            source=values["source"],
-            line_errors=len(error.line_errors),
+            source=query.source,
+            line_errors=error.line_error_count,
         )
         return _page(
             request,
@@ -193,13 +176,13 @@ async def _import(request: Request, staff: Staff, form: FormData, limit: int) ->
             error_key="upload_rejected",
             detail=error.detail if not error.line_errors else "",
             line_errors=error.line_errors[:SHOWN_LINE_ERRORS],
-            more_errors=max(0, len(error.line_errors) - SHOWN_LINE_ERRORS),
+            more_errors=max(0, error.line_error_count - SHOWN_LINE_ERRORS),
             values=values,
         )
     log.info(
         "console_statement_uploaded",
         actor=staff.actor,
-        source=values["source"],
+        source=query.source,
         statement=imported.statement.id,
         created=imported.created,
     )

@@ -225,15 +225,15 @@ async def test_unset_reports_are_skipped_and_a_refused_one_is_reported(
     assert result.day.run.posted_payments == 2
 
 
-async def test_without_settlements_only_the_statement_is_fetched(
+async def test_without_settlement_urls_only_the_statement_is_fetched(
     uow_factory: UnitOfWorkFactory, day: Day
 ) -> None:
     endpoints = Endpoints(report_answers(day))
-    async with endpoints.client() as http:
-        result = await fetch_and_reconcile(
-            uow_factory, http, settings(), DAY, now=NIGHT, settlements=False
-        )
-    assert result.reports == ()
+    result = await night(
+        uow_factory, endpoints, vnpay_settlement_url=None, momo_settlement_url=None
+    )
+    assert {r.status for r in result.reports} == {ReportStatus.SKIPPED}
+    assert result.missing_reports == []
     assert [r.url.host for r in endpoints.seen] == ["kbnn.test"]
     assert result.day.run.posted_payments == 2
 
@@ -246,3 +246,22 @@ async def test_no_treasury_statement_no_run_and_no_report_fetched(
     with pytest.raises(StatementUnavailable, match="answered 503 for 2025-03-12"):
         await night(uow_factory, endpoints)
     assert [r.url.host for r in endpoints.seen] == ["kbnn.test"]
+
+
+async def test_files_beyond_the_statement_limit_are_not_fetched_whole(
+    uow_factory: UnitOfWorkFactory, day: Day
+) -> None:
+    # A report larger than PAYMENTS_STATEMENT_MAX_BYTES fails as an unreachable one does.
+    cap = max(len(day.statement), len(day.reports["momo"]))
+    padded = day.reports["vnpay"] + b"\n" * (cap + 1 - len(day.reports["vnpay"]))
+    endpoints = Endpoints(report_answers(day, **{"vnpay.test": serve(padded)}))
+    result = await night(uow_factory, endpoints, statement_max_bytes=cap)
+    vnpay, momo = result.reports
+    assert vnpay.status is ReportStatus.FAILED
+    assert vnpay.reason == f"the vnpay settlement endpoint sent more than {cap} bytes"
+    assert momo.status is ReportStatus.IMPORTED
+    assert result.missing_reports == ["vnpay"]
+
+    # The treasury statement too: no statement, no run.
+    with pytest.raises(StatementUnavailable, match="sent more than 10 bytes"):
+        await night(uow_factory, Endpoints(report_answers(day)), statement_max_bytes=10)

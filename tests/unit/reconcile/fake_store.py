@@ -65,7 +65,7 @@ class FakeReconciliation:
     def _marked(self, statement: StoredStatement) -> StoredStatement:
         """``superseded`` as the database computes it: a newer report, same provider and day."""
         newer = any(
-            s.id > statement.id
+            (s.imported_at, s.id) > (statement.imported_at, statement.id)
             and (s.source, s.business_date) == (statement.source, statement.business_date)
             and not s.content_hash.startswith("pending:")
             for s in self.data.statements.values()
@@ -75,7 +75,7 @@ class FakeReconciliation:
     async def open_statement(
         self, source: str, business_date: date, imported_at: datetime, imported_by: str
     ) -> int:
-        new_id = len(self.data.statements) + 1
+        new_id = max(self.data.statements, default=0) + 1
         self.data.statements[new_id] = StoredStatement(
             new_id,
             source,
@@ -94,12 +94,18 @@ class FakeReconciliation:
         self.data.lines[new_id] = []
         return new_id
 
-    async def complete_statement(self, statement_id: int, statement: NewStatement) -> None:
+    async def complete_statement(
+        self, statement_id: int, statement: NewStatement
+    ) -> StoredStatement | None:
         header = statement.header
         opened = self.data.statements[statement_id]
         key = (opened.source, opened.business_date, header.content_hash)
-        if await self.statement_by_content(*key) is not None:
-            raise ValueError("duplicate content for the source and day")  # the unique key
+        earlier = await self.statement_by_content(*key)
+        if earlier is not None:  # the unique key: the caller rolls back
+            del self.data.statements[statement_id]  # what the rollback would undo
+            self.data.lines.pop(statement_id, None)
+            self.data.settlements.pop(statement_id, None)
+            return earlier
         self.data.statements[statement_id] = replace(
             self.data.statements[statement_id],
             statement_id=header.statement_id,
@@ -110,7 +116,9 @@ class FakeReconciliation:
             line_count=header.line_count,
             credit_total=statement.credit_total,
             debit_total=statement.debit_total,
+            imported_at=statement.imported_at,
         )
+        return None
 
     async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         self.data.lines[statement_id].extend(lines)
@@ -134,7 +142,8 @@ class FakeReconciliation:
 
     async def latest_settlement_reports(self, business_date: date) -> Sequence[StoredStatement]:
         latest: dict[str, StoredStatement] = {}
-        for s in sorted(self.data.statements.values(), key=lambda s: s.id):
+        # The last completed wins: imported_at (the completion stamp), then the id.
+        for s in sorted(self.data.statements.values(), key=lambda s: (s.imported_at, s.id)):
             if (
                 s.business_date == business_date
                 and s.source != "treasury"

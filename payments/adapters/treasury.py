@@ -32,6 +32,7 @@ from payments.ledger.chart import HOME_CURRENCY
 from payments.reconcile.camt import read_camt
 from payments.reconcile.csv_format import DEFAULT_MAPPING, CsvMapping, read_csv
 from payments.reconcile.matching import MatchConfig
+from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES
 from payments.reconcile.statements import StatementReader
 from payments.services.ports import StatusQuery, UnitOfWorkFactory
 from payments.services.reconcile_day import DayResult, reconcile_day
@@ -195,7 +196,8 @@ async def fetch_day(
             folder,
             now=now,
             actor=actor,
-            max_bytes=max_bytes,
+            # A report is read whole: refused at its own cap as it downloads, not after.
+            max_bytes=min(max_bytes, SETTLEMENT_MAX_BYTES),
             clock=clock,
         )
     return FetchedDay(imported, tuple(reports))

@@ -17,7 +17,7 @@ import anyio.to_thread
 from payments.adapters.treasury import csv_mapping, statement_reader
 from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
-from payments.reconcile.settlements import read_settlement
+from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES, read_settlement
 from payments.reconcile.statements import SHOWN_LINE_ERRORS as KEPT_LINE_ERRORS
 from payments.reconcile.statements import StatementError
 from payments.services.ports import UnitOfWorkFactory
@@ -47,6 +47,14 @@ IN_LOOP_BYTES = 4 << 20  # larger files are imported off the event loop (``impor
 
 class InvalidFormat(Exception):
     """The source and format do not go together (a settlement report in camt)."""
+
+
+def upload_limit(settings: Settings, source: str) -> int:
+    """The most bytes a file of ``source`` may have: a settlement report is read whole, so it
+    is refused at its own (smaller) cap before it is spooled, not after."""
+    if source == TREASURY:
+        return settings.statement_max_bytes
+    return min(settings.statement_max_bytes, SETTLEMENT_MAX_BYTES)
 
 
 def choose_format(source: str, asked: str | None, content_type: str, default: str) -> str:
@@ -106,8 +114,8 @@ async def import_file(
             own.uow_factory, settings, file, source, fmt, business_date, actor, now, app.clock
         )
 
-    # A SQLite file database is written from that thread's connection too: busy_timeout
-    # makes either side wait for the other's write rather than fail.
+    # A SQLite file database is written from that thread's connection too: a writer on the
+    # other side waits up to the busy timeout for the import's write, then gets a 503.
     return await run_on_own_loop(app, off_loop)
 
 

@@ -226,6 +226,9 @@ async def import_settlement(
         )
         if earlier is not None:
             return Imported(earlier, created=False)
+        # Read at the start: two different reports of one provider and day imported at once
+        # may both name the same predecessor in the log and audit (best effort); what runs
+        # read is decided by the completion stamps, and is right either way.
         previous = next(
             (
                 r

@@ -148,14 +148,6 @@ async def list_statements(
         )
 
 
-async def find_statement(
-    uow_factory: UnitOfWorkFactory, source: str, business_date: date, content_hash: str
-) -> StoredStatement | None:
-    """The statement of ``source`` and day imported from exactly these bytes, if any."""
-    async with uow_factory() as uow:
-        return await uow.reconciliation.statement_by_content(source, business_date, content_hash)
-
-
 async def statement_detail(uow_factory: UnitOfWorkFactory, statement_id: int) -> StoredStatement:
     async with uow_factory() as uow:
         found = await uow.reconciliation.statement(statement_id)

@@ -24,6 +24,7 @@ from payments.adapters.db.reconcile_tables import (
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints import statement_upload
+from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES
 from payments.reconcile.statements import (
     BookingStatus,
     Direction,
@@ -446,3 +447,25 @@ async def test_large_files_are_imported_off_the_event_loop(
         "/v1/reconciliation/runs", json={"business_date": DAY.isoformat()}, headers=day.auth()
     )
     assert run.json()["totals"]["matched"]["count"] == 2
+
+
+async def test_a_settlement_report_is_refused_at_its_own_cap_while_it_streams(
+    database_url: str, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    # Reports are read whole, so their cap is below the statements' and applies as the body
+    # arrives (413), not after the whole body was spooled (a 422 from the parser).
+    cap = SETTLEMENT_MAX_BYTES
+    async with api_client(database_url, statement_max_bytes=4 * cap) as client:
+        block = b"x" * (1 << 20)
+
+        async def body() -> AsyncIterator[bytes]:
+            for _ in range(cap // len(block) + 1):
+                yield block
+
+        refused = await client.post(
+            f"{URL}?business_date={DAY.isoformat()}&source=vnpay",
+            content=body(),
+            headers=day.auth(content_type=CSV),
+        )
+    assert f"limited to {cap} bytes" in str(problem(refused, 413)["detail"])
+    assert await stored_counts(uow_factory) == (0, 0, 0)

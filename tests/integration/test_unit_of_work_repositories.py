@@ -25,3 +25,6 @@ async def test_a_repository_is_kept_for_one_transaction_and_made_again_for_the_n
         again = uow.payments
         assert again is not first
         assert await again.by_id("pay_none") is None  # works on the new connection
+    # After exit its repositories are gone with the connection: no stale one is handed out.
+    with pytest.raises(RuntimeError, match="outside 'async with'"):
+        _ = uow.payments

@@ -215,19 +215,24 @@ class SqlStatements:
                 imported_at=statement.imported_at,
             )
         )
+        source = str(await self._conn.scalar(select(_S.source).where(_S.id == statement_id)))
+        # The common repeat (imported before) is found by a read; only an import that
+        # committed while this one ran reaches the unique index below.
+        earlier = await self.statement_by_content(
+            source, statement.business_date, header.content_hash
+        )
+        if earlier is not None:
+            return earlier
         try:
             # A savepoint: the clash below leaves the transaction usable for reading the
             # earlier statement (the caller then rolls the whole import back).
             async with self._conn.begin_nested():
                 await self._conn.execute(completing)
         except IntegrityError:
-            # The same bytes for the source and day: imported before, or by another import
-            # that committed while this one ran (PostgreSQL makes this UPDATE wait for it).
-            # On SQLite imports take turns (BEGIN IMMEDIATE), so the caller's check before
-            # completing already found it; this is the same answer either way.
-            source = await self._conn.scalar(select(_S.source).where(_S.id == statement_id))
+            # The same bytes for the source and day, committed by another import while this
+            # one ran (PostgreSQL makes this UPDATE wait for it; on SQLite imports take turns).
             earlier = await self.statement_by_content(
-                str(source), statement.business_date, header.content_hash
+                source, statement.business_date, header.content_hash
             )
             if earlier is None:  # another constraint: not a repeat
                 raise

@@ -176,6 +176,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn, self._conn = self._conn, None
+        self._repositories = {}  # they are bound to the connection closed below
         if conn is None:
             return
         try:

@@ -49,6 +49,7 @@ from payments.entrypoints.statement_upload import (
     choose_format,
     import_file,
     spool,
+    upload_limit,
 )
 from payments.reconcile.statements import StatementError
 from payments.services.reconcile_ports import StoredStatement
@@ -190,7 +191,7 @@ async def post_statement(request: Request) -> Response:
         fmt = choose_format(query.source, query.format, content_type, app.settings.statement_format)
     except InvalidFormat as exc:
         raise _bad_query("format", str(exc)) from None
-    body = limited(request, app.settings.statement_max_bytes)  # 413 beyond the limit
+    body = limited(request, upload_limit(app.settings, query.source))  # 413 beyond it
     with tempfile.TemporaryDirectory(prefix="statement-upload-") as folder:
         path = Path(folder) / f"upload.{fmt}"
         try:

@@ -131,7 +131,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "conflict": "Thao tác không thực hiện được với trạng thái hiện tại.",
         "unexpected": "Hệ thống đang gặp sự cố. Vui lòng thử lại sau ít phút.",
         "busy_title": "Hệ thống đang bận",
-        "unavailable": "Hệ thống đang bận (một lần nhập sao kê hoặc đối soát khác đang chạy). "
+        "unavailable": "Hệ thống đang bận hoặc tạm thời không kết nối được cơ sở dữ liệu. "
         "Chưa có thay đổi nào được thực hiện. Vui lòng thử lại sau giây lát.",
         "forbidden_title": "Yêu cầu bị từ chối",
         "csrf_failed": "Biểu mẫu đã hết hiệu lực hoặc không đến từ trang này. "
@@ -307,8 +307,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "conflict": "This cannot be done in the item's current state.",
         "unexpected": "Something went wrong on our side. Please try again in a few minutes.",
         "busy_title": "Busy",
-        "unavailable": "The system is busy (another statement import or reconciliation run is "
-        "under way). Nothing was done; please try again in a moment.",
+        "unavailable": "The system is busy or cannot reach its database right now. "
+        "Nothing was done; please try again in a moment.",
         "forbidden_title": "Request refused",
         "csrf_failed": "The form has expired or did not come from this site. "
         "Please reload the page and try again.",

@@ -11,7 +11,7 @@ from payments.domain.errors import NotFound
 from payments.reconcile.settlements import read_settlement
 from payments.reconcile.statements import StatementError
 from payments.services.reconcile_import import import_settlement
-from payments.services.reconcile_reports import find_statement, list_statements, statement_detail
+from payments.services.reconcile_reports import list_statements, statement_detail
 from tests.integration.reconcile.days import DAY, NIGHT, csv_line, import_csv, next_day, statement
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
@@ -42,9 +42,11 @@ async def test_statements_newest_first_filtered_and_paged() -> None:
         150_000,
         900,
     )
-    assert await find_statement(uow, "momo", DAY, one.content_hash) == one
-    assert await find_statement(uow, "momo", next_day(DAY), one.content_hash) is None
-    assert await find_statement(uow, "vnpay", DAY, one.content_hash) is None
-    assert await find_statement(uow, "momo", DAY, "0" * 64) is None
+    async with uow() as tx:
+        found = tx.reconciliation.statement_by_content
+        assert await found("momo", DAY, one.content_hash) == one
+        assert await found("momo", next_day(DAY), one.content_hash) is None
+        assert await found("vnpay", DAY, one.content_hash) is None
+        assert await found("momo", DAY, "0" * 64) is None
     with pytest.raises(NotFound):
         await statement_detail(uow, 99)

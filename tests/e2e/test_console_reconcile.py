@@ -9,28 +9,23 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.domain.access import Role
 from payments.entrypoints.console.texts import TEXTS
 from payments.reconcile.settlements import read_settlement
-from payments.services.access import create_api_key
 from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_ports import RunRecord
 from payments.services.reconcile_reports import list_runs
 from tests.api import api_client
 from tests.e2e.test_console import page, signed_in, token_of
-from tests.e2e.test_console_upload import upload
+from tests.e2e.test_console_upload import Day, make_day, upload
 from tests.integration.reconcile.days import (
     DAY,
     NIGHT,
     csv_line,
-    gateway,
     import_csv,
     next_day,
     statement,
@@ -42,30 +37,9 @@ STATEMENT_AT = re.compile(r"^/console/statements/(\d+)\?uploaded=1$")
 MOMO_REPORT = b"orderId,transId,amount,fee,settlementDate\nx,1,150000,0,2025-03-12\n"
 
 
-@dataclass(frozen=True)
-class Day:
-    paid: tuple[str, str]
-    key: str
-    key_id: int
-
-    @property
-    def actor(self) -> str:
-        return f"apikey:{self.key_id}"
-
-
 @pytest.fixture
 async def day(uow_factory: SqlUnitOfWorkFactory) -> Day:
-    gw = await gateway(uow_factory)
-    first, second = await gw.paid(150_000), await gw.paid(90_000)
-    key, plain = await create_api_key(
-        uow_factory,
-        agency_code="DVC",
-        role=Role.TREASURY,
-        label="Nguyễn Thị Lan",
-        actor="t",
-        now=datetime.now(UTC),
-    )
-    return Day((first.id, second.id), plain, key.id)
+    return await make_day(uow_factory)
 
 
 @pytest.fixture

@@ -37,9 +37,18 @@ class Day:
     key: str
     key_id: int
 
+    @property
+    def actor(self) -> str:
+        return f"apikey:{self.key_id}"
+
 
 @pytest.fixture
 async def day(uow_factory: SqlUnitOfWorkFactory) -> Day:
+    return await make_day(uow_factory)
+
+
+async def make_day(uow_factory: SqlUnitOfWorkFactory) -> Day:
+    """Two payments paid that day, and a treasury staff member's key."""
     gw = await gateway(uow_factory)
     first, second = await gw.paid(150_000), await gw.paid(90_000)
     key, plain = await create_api_key(

@@ -26,7 +26,7 @@ import hashlib
 import re
 from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, cast
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
@@ -286,8 +286,8 @@ class CamtReader:
             self._created_at = _instant(element.text)
         elif local == "FrToDt":
             self._period = (
-                _date(element.findtext(ns + "FrDtTm")),
-                _date(element.findtext(ns + "ToDtTm")),
+                _period_day(element.findtext(ns + "FrDtTm"), end=False),
+                _period_day(element.findtext(ns + "ToDtTm"), end=True),
             )
         elif local == "Acct":
             identifier = element.find(ns + "Id")
@@ -480,6 +480,22 @@ def _date(text: str | None) -> date | None:
     """ISO date or date-time -> the calendar day written in the file."""
     text = _text(text)
     return date.fromisoformat(text[:10]) if text else None
+
+
+def _period_day(text: str | None, *, end: bool) -> date | None:
+    """A period bound as a Vietnam day. A date-time is read in Vietnam time (a bank may write
+    the period in UTC: 17:00Z the day before is our midnight), and an end at midnight exactly
+    is exclusive: the period ended with the day before."""
+    text = _text(text)
+    if text is None or len(text) == 10:
+        return _date(text)
+    moment = _instant(text)
+    if moment is None:
+        return None
+    local = moment.astimezone(VIETNAM)
+    if end and local.time() == time(0):
+        return local.date() - timedelta(days=1)
+    return local.date()
 
 
 def _instant(text: str | None) -> datetime | None:

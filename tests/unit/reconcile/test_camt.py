@@ -16,6 +16,7 @@ from payments.reconcile.statements import (
     StatementFormat,
     read_all,
 )
+from payments.reconcile.writers import camt053
 
 SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "camt"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
@@ -49,7 +50,9 @@ def test_camt053_sample_with_debit_reversal_batch_and_credit() -> None:
     assert statement.statement_id == "1234Test/1"
     assert statement.account == "NL77ABNA0574908765"
     assert statement.currency == "EUR"
-    assert (statement.period_start, statement.period_end) == (date(2014, 1, 5), date(2014, 1, 5))
+    # The period is written in UTC (05T00:00Z..05T23:59:59.999Z): in Vietnam days, the 5th
+    # from 07:00 to 06:59 on the 6th.
+    assert (statement.period_start, statement.period_end) == (date(2014, 1, 5), date(2014, 1, 6))
     assert statement.created_at == datetime(2014, 1, 6, 16, 20, 26, 673000, tzinfo=UTC)
     assert len(statement.content_hash) == 64
     assert [line.amount for line in lines] == [75425, 66405, 140531]
@@ -193,3 +196,27 @@ def test_malformed_booking_date_is_a_line_error() -> None:
     assert [line.amount for line in reader] == [2]
     assert reader.errors[0].line_number == 7
     assert reader.errors[0].message.startswith("entry: ")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days"),
+    [
+        # Written in Vietnam time, the end the last second of the day.
+        ("2025-03-12T00:00:00+07:00", "2025-03-12T23:59:59+07:00", ("2025-03-12", "2025-03-12")),
+        # The same day written in UTC: 17:00Z the day before is our midnight.
+        ("2025-03-11T17:00:00Z", "2025-03-12T16:59:59Z", ("2025-03-12", "2025-03-12")),
+        # An end at midnight exactly is exclusive: the period ended with the day before.
+        ("2025-03-12T00:00:00", "2025-03-13T00:00:00", ("2025-03-12", "2025-03-12")),
+        # Plain dates are the days written.
+        ("2025-03-12", "2025-03-13", ("2025-03-12", "2025-03-13")),
+    ],
+)
+def test_the_period_is_read_as_vietnam_days(start: str, end: str, days: tuple[str, str]) -> None:
+    day = date(2025, 3, 12)
+    text = "".join(camt053([], statement_id="S", account="7111", currency="VND", day=day))
+    text = text.replace(f"{day}T00:00:00+07:00</FrDtTm>", f"{start}</FrDtTm>")
+    text = text.replace(f"{day}T23:59:59+07:00</ToDtTm>", f"{end}</ToDtTm>")
+    reader = read_camt(io.BytesIO(text.encode()))
+    assert list(reader) == []
+    header = reader.statement
+    assert (header.period_start, header.period_end) == tuple(date.fromisoformat(d) for d in days)

@@ -58,8 +58,9 @@ class LedgerStore(Protocol):
     async def insert_entry(
         self, draft: EntryDraft, accounts: dict[str, Account], recorded_at: datetime
     ) -> int | None:
-        """Write the entry and its legs; return its id, or None when its source key is
-        taken or its ``reversal_of`` already has a reversal (nothing is written then)."""
+        """Write the entry and its legs and queue it for sealing; return its id, or None when
+        its source key is taken or its ``reversal_of`` already has a reversal (nothing is
+        written then)."""
 
     async def entry(self, entry_id: int) -> Entry | None: ...
 
@@ -85,9 +86,14 @@ class LedgerStore(Protocol):
     async def chain_after(self, after_position: int, limit: int) -> Sequence[ChainLink]: ...
 
     async def unsealed_entries(self, limit: int) -> Sequence[Entry]:
-        """Committed entries not yet in the chain, in id order."""
+        """The oldest ``limit`` committed entries of the sealing queue that are not in the
+        chain, in id order; the cost is the batch's, not the journal's."""
 
-    async def append_links(self, links: Sequence[ChainLink], sealed_at: datetime) -> None: ...
+    async def queued_after(self, after_id: int, limit: int) -> Sequence[int]:
+        """Entry ids in the sealing queue greater than ``after_id``, in order."""
+
+    async def append_links(self, links: Sequence[ChainLink], sealed_at: datetime) -> None:
+        """Store the links and take their entries off the sealing queue."""
 
 
 class LedgerUnitOfWork(Protocol):

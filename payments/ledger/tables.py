@@ -91,3 +91,20 @@ ledger_chain = Table(
     Column("chain_hash", String(64), nullable=False),
     Column("sealed_at", UtcDateTime, nullable=False),
 )
+
+# The sealing queue: every entry's id, written with the entry and deleted in the transaction
+# that seals it, so a seal reads the next batch in O(batch) however long the journal grows.
+# Entries commit out of id order (a lower id may show up after higher ones were sealed), so a
+# watermark on ids would skip them; a queue row cannot be skipped. Not part of the immutable
+# record: the chain is. ``verify`` checks that queue and chain partition the journal.
+ledger_unsealed = Table(
+    "ledger_unsealed",
+    metadata,
+    Column(
+        "entry_id",
+        BigId,
+        ForeignKey("ledger_entries.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+)

@@ -5,7 +5,8 @@ chain, sealers take turns on a lock of their own, and each seal appends one batc
 
 ``verify_ledger`` trusts nothing it did not recompute: it walks every entry, checks each rule
 of ARCHITECTURE.md section 5 it can see, folds every balance from the legs and compares it with
-the database's own sums, and recomputes every link of the chain.
+the database's own sums, recomputes every link of the chain, and checks that every entry is
+either sealed or on the sealing queue (an entry on neither would never be sealed).
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ async def verify_ledger(store: LedgerStore) -> VerifyReport:
                 await _check_reversal(store, entry, reversed_by, report)
         after = batch[-1].id
     _check_balances(accounts, nets, report)
-    await _check_chain(store, hashes, report)
+    sealed = await _check_chain(store, hashes, report)
+    await _check_queue(store, hashes, sealed, report)
     return report
 
 
@@ -148,7 +150,9 @@ def _check_balances(
             )
 
 
-async def _check_chain(store: LedgerStore, hashes: dict[int, str], report: VerifyReport) -> None:
+async def _check_chain(
+    store: LedgerStore, hashes: dict[int, str], report: VerifyReport
+) -> set[int]:
     previous, position, seen = GENESIS, 0, set[int]()
     while links := await store.chain_after(position, BATCH):
         for link in links:
@@ -176,3 +180,23 @@ async def _check_chain(store: LedgerStore, hashes: dict[int, str], report: Verif
             seen.add(link.entry_id)
     report.sealed = len(seen)
     report.head_hash = previous
+    return seen
+
+
+async def _check_queue(
+    store: LedgerStore, hashes: dict[int, str], sealed: set[int], report: VerifyReport
+) -> None:
+    """Chain and sealing queue must split the journal: each entry in exactly one of them."""
+    queued: set[int] = set()
+    after = 0
+    while ids := await store.queued_after(after, BATCH):
+        queued.update(ids)
+        after = ids[-1]
+    for entry_id in sorted(queued & sealed):
+        report.problems.append(Problem(entry_id, "is sealed but still in the sealing queue"))
+    for entry_id in sorted(queued - hashes.keys()):
+        report.problems.append(Problem(entry_id, "is in the sealing queue but missing"))
+    for entry_id in sorted(hashes.keys() - sealed - queued):
+        report.problems.append(
+            Problem(entry_id, "is neither sealed nor in the sealing queue: no seal will cover it")
+        )

@@ -20,6 +20,7 @@ class LedgerData:
     accounts: dict[str, Account] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     chain: list[ChainLink] = field(default_factory=list)
+    unsealed: set[int] = field(default_factory=set)  # the sealing queue
 
 
 class FakeLedgerStore:
@@ -70,6 +71,7 @@ class FakeLedgerStore:
                 draft.reversal_of,
             )
         )
+        self.data.unsealed.add(entry_id)
         return entry_id
 
     async def entry(self, entry_id: int) -> Entry | None:
@@ -114,7 +116,12 @@ class FakeLedgerStore:
 
     async def unsealed_entries(self, limit: int) -> Sequence[Entry]:
         sealed = {link.entry_id for link in self.data.chain}
-        return [e for e in self.data.entries if e.id not in sealed][:limit]
+        queued = set(sorted(self.data.unsealed - sealed)[:limit])
+        return [e for e in self.data.entries if e.id in queued]
+
+    async def queued_after(self, after_id: int, limit: int) -> Sequence[int]:
+        return sorted(i for i in self.data.unsealed if i > after_id)[:limit]
 
     async def append_links(self, links: Sequence[ChainLink], sealed_at: datetime) -> None:
         self.data.chain.extend(links)
+        self.data.unsealed.difference_update(link.entry_id for link in links)

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -29,6 +30,7 @@ from payments.ledger.entries import EntryDraft
 from payments.ledger.errors import AlreadyReversed, SourceKeyConflict, UnbalancedEntry
 from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
+from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.unit.ledger.reference_model import Outcome, ReferenceLedger
@@ -159,6 +161,24 @@ class LedgerMachine(RuleBasedStateMachine):
         assert {c: n for c, n in mine.items() if n} == {c: n for c, n in expected.items() if n}
         assert all(total == 0 for total in per_currency.values()), per_currency
         assert all(total == 0 for total in self.model.nets_by_currency().values())
+
+    @invariant()
+    def queue_holds_exactly_the_unsealed_entries(self) -> None:
+        """Each of this example's entries is either sealed or queued for sealing, never both."""
+        mine = set(self.ids.values())
+
+        async def go() -> tuple[set[int], set[int]]:
+            async with self.uow_factory.engine.connect() as conn:
+                queued = await conn.scalars(
+                    select(ledger_unsealed.c.entry_id).where(ledger_unsealed.c.entry_id.in_(mine))
+                )
+                sealed = await conn.scalars(
+                    select(ledger_chain.c.entry_id).where(ledger_chain.c.entry_id.in_(mine))
+                )
+                return set(queued), set(sealed)
+
+        queued, sealed = self.loop.run(go())
+        assert queued == mine - sealed
 
     @property
     def codes(self) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -114,3 +115,56 @@ async def test_verify_cli_passes_on_a_sound_ledger(
     result = run_cli("verify", "--database-url", database_url)
     assert result.exit_code == 0, result.output
     assert "ledger OK" in result.output
+
+
+async def test_verify_names_an_entry_neither_sealed_nor_queued(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, database_url: str
+) -> None:
+    entries = await _post_some(uow_factory, 4)
+    await _seal(uow_factory)
+    lost = entries[3]
+    # The queue is not part of the immutable record: a plain DELETE goes through the guards.
+    async with engine.begin() as conn:
+        await conn.execute(text(f"DELETE FROM ledger_unsealed WHERE entry_id = {lost.id}"))
+    assert await _seal(uow_factory) == 0
+    async with ledger_snapshot(engine) as store:
+        report = await verify_ledger(store)
+    assert [str(p) for p in report.problems] == [
+        f"entry {lost.id}: is neither sealed nor in the sealing queue: no seal will cover it"
+    ]
+    result = run_cli("verify", "--database-url", database_url)
+    assert result.exit_code == 1
+    assert f"first broken entry: {lost.id}" in result.output
+
+
+async def test_verify_names_a_sealed_entry_still_queued_and_sealing_goes_on(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    entries = await _post_some(uow_factory, 2)
+    await _seal(uow_factory)
+    stale = entries[0]
+    async with engine.begin() as conn:
+        await conn.execute(text(f"INSERT INTO ledger_unsealed (entry_id) VALUES ({stale.id})"))
+    (later,) = await _post_some(uow_factory, 1)
+    # The stale row is skipped, not sealed twice: sealing of new entries carries on.
+    assert await _seal(uow_factory) == 1
+    async with ledger_snapshot(engine) as store:
+        report = await verify_ledger(store)
+    assert [str(p) for p in report.problems] == [
+        f"entry {stale.id}: is sealed but still in the sealing queue"
+    ]
+    assert (report.entries, report.sealed) == (3, 3)
+    assert later.id not in {p.entry_id for p in report.problems}
+
+
+@pytest.mark.postgres_only
+async def test_verify_names_a_queued_entry_that_does_not_exist(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    await _post_some(uow_factory, 1)
+    async with engine.begin() as conn:  # replica role: past the foreign key, as an intruder
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("INSERT INTO ledger_unsealed (entry_id) VALUES (999)"))
+    async with ledger_snapshot(engine) as store:
+        report = await verify_ledger(store)
+    assert [str(p) for p in report.problems] == ["entry 999: is in the sealing queue but missing"]

@@ -55,12 +55,12 @@ class Row:
     pgbench_tps: int
 
 
-def _url(name: str, driver: str = "postgresql") -> str:
+def database_url(name: str, driver: str = "postgresql") -> str:
     base = ADMIN_URL.rpartition("/")[0].replace("postgresql://", f"{driver}://")
     return f"{base}/{name}"
 
 
-async def _admin(sql: str) -> None:
+async def admin(sql: str) -> None:
     conn = await asyncpg.connect(ADMIN_URL)
     try:
         await conn.execute(sql)
@@ -142,17 +142,17 @@ def _pgbench_tps(database: str, clients: int, seconds: int) -> int:
 async def _run(seconds: float, pgbench_seconds: int, processes: int, rounds: int) -> list[Row]:
     ledger_db = f"ledger_bench_{uuid.uuid4().hex[:8]}"
     pgbench_db = f"pgbench_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{ledger_db}"')
-    await _admin(f'CREATE DATABASE "{pgbench_db}"')
+    await admin(f'CREATE DATABASE "{ledger_db}"')
+    await admin(f'CREATE DATABASE "{pgbench_db}"')
     try:
-        await asyncio.to_thread(upgrade_to_head, _url(ledger_db, "postgresql+asyncpg"))
+        await asyncio.to_thread(upgrade_to_head, database_url(ledger_db, "postgresql+asyncpg"))
         # Writer counts take turns, round after round, and each reports its median: on a
         # shared machine a neighbour's burst then hits every count alike.
         samples: dict[int, list[int]] = {writers: [] for writers in WRITERS}
         for round_number in range(1, rounds + 1):
             for writers in WRITERS:
                 rate = await _ledger_rate_processes(
-                    _url(ledger_db, "postgresql+asyncpg"), writers, seconds, processes
+                    database_url(ledger_db, "postgresql+asyncpg"), writers, seconds, processes
                 )
                 samples[writers].append(rate)
                 print(
@@ -168,8 +168,8 @@ async def _run(seconds: float, pgbench_seconds: int, processes: int, rounds: int
             rows.append(Row(writers, rates[writers], tps))
         return rows
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{ledger_db}" WITH (FORCE)')
-        await _admin(f'DROP DATABASE IF EXISTS "{pgbench_db}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{ledger_db}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{pgbench_db}" WITH (FORCE)')
 
 
 def main() -> None:

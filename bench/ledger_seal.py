@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy import exists, select
 
+from bench.ledger_hot_account import admin, database_url
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.migrations import upgrade_to_head
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -35,9 +35,6 @@ from payments.ledger.sql_store import SqlLedgerStore
 from payments.ledger.tables import ledger_chain, ledger_entries
 from payments.ledger.verification import seal_journal
 
-ADMIN_URL = os.environ.get(
-    "PAYMENTS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 CLEARING = chart.provider_clearing("vnpay")
 PAYABLE = chart.budget_payable("DVC", "2862")
 
@@ -50,19 +47,6 @@ class AntiJoinStore(SqlLedgerStore):
         sealed = exists().where(c.entry_id == e.id)
         query = select(ledger_entries).where(~sealed).order_by(e.id).limit(limit)
         return await self._load(query)
-
-
-def _url(name: str, driver: str = "postgresql") -> str:
-    base = ADMIN_URL.rpartition("/")[0].replace("postgresql://", f"{driver}://")
-    return f"{base}/{name}"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _post(uow_factory: SqlUnitOfWorkFactory, count: int, run: str) -> None:
@@ -91,7 +75,7 @@ async def _seal_all(uow_factory: SqlUnitOfWorkFactory) -> None:
 async def _grow(db: str, uow_factory: SqlUnitOfWorkFactory, target: int) -> None:
     """Bulk-load sealed entries until the journal holds ``target`` of them."""
     await _seal_all(uow_factory)
-    conn = await asyncpg.connect(_url(db))
+    conn = await asyncpg.connect(database_url(db))
     try:
         have = await conn.fetchval("SELECT count(*) FROM ledger_entries")
         if have >= target:
@@ -157,10 +141,10 @@ async def _timed_seal(uow_factory: SqlUnitOfWorkFactory, *, anti_join: bool, bat
 
 async def _run(sizes: list[int], batch: int, rounds: int) -> list[tuple[int, float, float]]:
     db = f"ledger_seal_bench_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{db}"')
-    engine = make_engine(_url(db, "postgresql+asyncpg"), pool_size=2)
+    await admin(f'CREATE DATABASE "{db}"')
+    engine = make_engine(database_url(db, "postgresql+asyncpg"), pool_size=2)
     try:
-        await asyncio.to_thread(upgrade_to_head, _url(db, "postgresql+asyncpg"))
+        await asyncio.to_thread(upgrade_to_head, database_url(db, "postgresql+asyncpg"))
         uow_factory = SqlUnitOfWorkFactory(engine)
         await _post(uow_factory, 1, "accounts")  # opens the two accounts the bulk load uses
         rows = []
@@ -181,7 +165,7 @@ async def _run(sizes: list[int], batch: int, rounds: int) -> list[tuple[int, flo
         return rows
     finally:
         await engine.dispose()
-        await _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def main() -> None:

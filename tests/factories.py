@@ -13,6 +13,7 @@ from payments.services.ports import StoredResponse, UnitOfWorkFactory
 
 LIMITS = service.CreationLimits(
     max_amount=1_000_000,
+    currencies=frozenset({"VND"}),  # what every provider takes today
     allow_plain_http=False,
     default_expiry=timedelta(hours=1),
     max_expiry=timedelta(days=30),

@@ -71,6 +71,7 @@ async def paid_payment(
         token=created.payment.checkout_token,
         provider=provider,
         merchant=MERCHANT,
+        currencies=frozenset({"VND"}),
         now=now,
     )
     applied = await checkout.apply_provider_outcome(

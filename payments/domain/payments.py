@@ -89,6 +89,7 @@ class CreationRules:
     """The limits a draft is checked against; built from settings and the agency."""
 
     max_amount: int
+    currencies: frozenset[str]  # what the agency's providers can take (ProviderRegistry)
     allowed_hosts: frozenset[str]
     allow_plain_http: bool
     now: datetime
@@ -146,6 +147,17 @@ def url_problem(url: str, rules: CreationRules) -> str | None:
     return None
 
 
+def currency_problem(currency: str, accepted: frozenset[str]) -> str | None:
+    """Why a payment in ``currency`` cannot be taken by what takes ``accepted`` (a provider,
+    or all the providers of an agency); None when it can. The message names what is accepted."""
+    if currency in accepted:
+        return None
+    allowed = f"accepted currencies: {', '.join(sorted(accepted)) or 'none'}"
+    if not is_known_currency(currency):
+        return f"{currency!r} is not an ISO 4217 code ({allowed})"
+    return f"{currency!r} is not accepted ({allowed})"
+
+
 def validate_draft(draft: PaymentDraft, rules: CreationRules) -> datetime:
     """Check every business rule at once; return the effective expiry.
 
@@ -156,8 +168,9 @@ def validate_draft(draft: PaymentDraft, rules: CreationRules) -> datetime:
         problems.append(FieldProblem("amount", "must be a positive integer of minor units"))
     elif draft.amount > rules.max_amount:
         problems.append(FieldProblem("amount", f"must not exceed {rules.max_amount}"))
-    if not is_known_currency(draft.currency):
-        problems.append(FieldProblem("currency", f"{draft.currency!r} is not an ISO 4217 code"))
+    problem = currency_problem(draft.currency, rules.currencies)
+    if problem:
+        problems.append(FieldProblem("currency", problem))
     problems.extend(draft.budget.problems())
     problems.extend(_kind_problems(draft))
     problems.extend(_payer_problems(draft.payer))

@@ -6,6 +6,8 @@
     refund           give money back: a typed request, a typed outcome (see ``refunds``)
     refund_status    settle a refund whose answer we never got (or that is still pending)
     acknowledge      the answer the provider expects to a callback, per verdict
+    currencies       the ISO 4217 codes it can take: a payment in another is never offered
+                     to it, and ``start_checkout`` refuses one (InvalidInput on ``currency``)
 
 Implementations never raise on provider trouble: a message we cannot trust is ``Rejected``,
 an answer we could not get is ``Unknown`` (see ``outcomes``).
@@ -55,6 +57,11 @@ class PaymentProvider(Protocol):
     def merchant(self) -> str:
         """Our merchant / terminal code at the provider, stored on every attempt."""
 
+    @property
+    def currencies(self) -> frozenset[str]:
+        """The ISO 4217 codes this provider can take a payment in: no other is ever sent to it
+        (``start_checkout`` refuses one)."""
+
     async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown: ...
 
     def verify_callback(self, params: Mapping[str, object]) -> ProviderOutcome | Rejected: ...
@@ -80,7 +87,11 @@ class PaymentProvider(Protocol):
 
 
 class ProviderRegistry:
-    """The providers configured for this process, built once in the app's lifespan."""
+    """The providers configured for this process, built once in the app's lifespan.
+
+    Every agency pays through every provider configured here (there is no per-agency choice of
+    providers), so the currencies an agency's payments may have are ``currencies``.
+    """
 
     def __init__(self, providers: Mapping[Provider, PaymentProvider]) -> None:
         self._providers = dict(providers)
@@ -91,3 +102,12 @@ class ProviderRegistry:
     @property
     def names(self) -> tuple[Provider, ...]:
         return tuple(self._providers)
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        """Every currency at least one configured provider can take."""
+        return frozenset().union(*(p.currencies for p in self._providers.values()))
+
+    def for_currency(self, currency: str) -> tuple[PaymentProvider, ...]:
+        """The providers that can take a payment in ``currency``, in configuration order."""
+        return tuple(p for p in self._providers.values() if currency in p.currencies)

@@ -31,6 +31,8 @@ REFUND_SIGNED = (
 )  # fmt: skip
 
 IPN_ACK_STATUS = 204  # MoMo wants an empty 204 within 15 s
+CURRENCY = "VND"  # MoMo takes and reports amounts in dong only (no currency on the wire)
+CURRENCIES = frozenset({CURRENCY})
 REQUEST_TYPES = frozenset({"captureWallet", "payWithATM", "payWithCC"})
 MIN_AMOUNT = 10_000
 MAX_AMOUNT = 50_000_000

@@ -9,6 +9,8 @@ from datetime import datetime
 import httpx
 
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
+from payments.domain.errors import FieldProblem, InvalidInput
+from payments.domain.payments import currency_problem
 from payments.providers import momo, momo_refunds
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.momo_api import TIMEOUT_SECONDS, MomoClient
@@ -27,6 +29,8 @@ def new_request_id() -> str:
 
 
 class MomoProvider:
+    currencies = momo.CURRENCIES
+
     def __init__(
         self,
         config: momo.MomoConfig,
@@ -46,6 +50,10 @@ class MomoProvider:
         return self._config.partner_code
 
     async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown:
+        # MoMo's create carries no currency: an amount in another one would be taken as dong.
+        problem = currency_problem(request.attempt.currency, self.currencies)
+        if problem:
+            raise InvalidInput([FieldProblem("currency", f"MoMo cannot take it: {problem}")])
         answer = await self._client.create(
             request_id=new_request_id(),
             order_id=request.attempt.provider_ref,
@@ -76,7 +84,7 @@ class MomoProvider:
             provider_ref=checked.order_id,
             merchant=self._config.partner_code,  # verify_ipn refused any other partner
             amount=checked.amount,
-            currency="VND",
+            currency=momo.CURRENCY,
             result=RESULTS[checked.status],
             result_code=str(checked.result_code),
             provider_txn_id=str(checked.trans_id),
@@ -99,7 +107,7 @@ class MomoProvider:
             provider_ref=attempt.provider_ref,
             merchant=self._config.partner_code,
             amount=attempt.amount if answer.amount is None else answer.amount,
-            currency="VND",
+            currency=momo.CURRENCY,
             result=result,
             result_code=str(answer.result_code),
             provider_txn_id="" if answer.trans_id is None else str(answer.trans_id),

@@ -24,7 +24,10 @@ TO_ACCOUNT = "QRIBFTTA"
 TO_CARD = "QRIBFTTC"
 STATIC = "11"
 DYNAMIC = "12"
-VND_NUMERIC = "704"
+# Tag 53 is the ISO 4217 numeric code; NAPAS 247 transfers are in dong only.
+NUMERIC_CURRENCIES = {"VND": "704"}
+CURRENCIES = frozenset(NUMERIC_CURRENCIES)
+_ALPHA_CURRENCIES = {numeric: alpha for alpha, numeric in NUMERIC_CURRENCIES.items()}
 PURPOSE_MAX = 25
 _BIN = re.compile(r"[0-9]{6}")
 _ACCOUNT = re.compile(r"[0-9A-Za-z]{1,19}")
@@ -63,17 +66,21 @@ def build_payload(
     bank_bin: str,
     account: str,
     amount: int,
+    currency: str,
     purpose: str,
     to_card: bool = False,
     merchant_name: str | None = None,
     merchant_city: str | None = None,
 ) -> str:
-    """A dynamic VietQR payload; ``amount`` in VND, ``purpose`` must carry the reference.
+    """A dynamic VietQR payload; ``amount`` in minor units of ``currency`` (one of
+    ``CURRENCIES``: any other is refused), ``purpose`` must carry the reference.
 
     ``purpose`` is folded to ASCII (banks strip diacritics anyway) and refused, not cut, when
     longer than 25 characters: cutting could cut the reference off.
     """
     problems: list[FieldProblem] = []
+    if currency not in NUMERIC_CURRENCIES:
+        problems.append(FieldProblem("currency", f"VietQR takes {', '.join(sorted(CURRENCIES))}"))
     if not _BIN.fullmatch(bank_bin):
         problems.append(FieldProblem("bank_bin", "6 digits"))
     if not _ACCOUNT.fullmatch(account):
@@ -92,7 +99,7 @@ def build_payload(
         _tlv("00", "01"),
         _tlv("01", DYNAMIC),
         _tlv("38", merchant_account),
-        _tlv("53", VND_NUMERIC),
+        _tlv("53", NUMERIC_CURRENCIES[currency]),
         _tlv("54", str(amount)),
         _tlv("58", "VN"),
     ]
@@ -163,8 +170,11 @@ def parse_payload(payload: str) -> VietQrPayload:
         raise InvalidQrPayload("no NAPAS beneficiary in merchant account information (38)")
     amount: int | None = None
     if "54" in tags:
+        currency = _ALPHA_CURRENCIES.get(tags.get("53", ""))
+        if currency is None:
+            raise InvalidQrPayload(f"currency (53) {tags.get('53', '')!r} is not one VietQR takes")
         try:
-            amount = parse_decimal_amount(tags["54"], "VND")
+            amount = parse_decimal_amount(tags["54"], currency)
         except ValueError as exc:
             raise InvalidQrPayload(f"amount (54): {exc}") from exc
     return VietQrPayload(

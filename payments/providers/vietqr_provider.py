@@ -19,6 +19,8 @@ from datetime import datetime
 
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
 from payments.domain.credits import REFERENCE_PATTERN
+from payments.domain.errors import FieldProblem, InvalidInput
+from payments.domain.payments import currency_problem
 from payments.providers import vietqr, vietqr_credit
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
@@ -38,6 +40,8 @@ class VietqrConfig:
 
 
 class VietqrProvider:
+    currencies = vietqr.CURRENCIES
+
     def __init__(self, config: VietqrConfig) -> None:
         self.config = config
 
@@ -50,6 +54,9 @@ class VietqrProvider:
         return f"{self.config.bank_bin}:{self.config.account_no}"
 
     async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown:
+        problem = currency_problem(request.attempt.currency, self.currencies)
+        if problem:
+            raise InvalidInput([FieldProblem("currency", f"VietQR cannot take it: {problem}")])
         return Redirect(f"{request.checkout_url}/vietqr/{request.attempt.id}")
 
     def payload(self, attempt: Attempt) -> str:
@@ -58,6 +65,7 @@ class VietqrProvider:
             bank_bin=self.config.bank_bin,
             account=self.config.account_no,
             amount=attempt.amount,
+            currency=attempt.currency,
             purpose=attempt.provider_ref,
         )
 

@@ -23,6 +23,8 @@ from payments.providers.outcomes import Rejected, Rejection
 from payments.providers.signing import hmac_sha512_hex, signature_matches
 
 VERSION = "2.1.0"
+CURRENCY = "VND"  # vnp_CurrCode: VNPay 2.1.0 takes payments in dong, and reports amounts in it
+CURRENCIES = frozenset({CURRENCY})
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 _UNSIGNED = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
 _TXN_REF = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -131,6 +133,7 @@ def build_pay_url(
     *,
     txn_ref: str,
     amount: int,
+    currency: str,
     order_info: str,
     return_url: str,
     ip_addr: str,
@@ -140,8 +143,11 @@ def build_pay_url(
     order_type: str = "other",
     bank_code: str | None = None,
 ) -> str:
-    """The URL to redirect the payer's browser to; ``amount`` is in VND."""
+    """The URL to redirect the payer's browser to; ``amount`` in minor units of ``currency``,
+    which must be one VNPay takes (``CURRENCIES``): any other is refused, never sent as VND."""
     problems: list[FieldProblem] = []
+    if currency not in CURRENCIES:
+        problems.append(FieldProblem("currency", f"VNPay takes {', '.join(sorted(CURRENCIES))}"))
     if type(amount) is not int or amount <= 0:
         problems.append(FieldProblem("amount", "must be a positive whole number of VND"))
     if not _TXN_REF.fullmatch(txn_ref):
@@ -158,7 +164,7 @@ def build_pay_url(
         "vnp_Command": "pay",
         "vnp_TmnCode": config.tmn_code,
         "vnp_Amount": to_wire_amount(amount),
-        "vnp_CurrCode": "VND",
+        "vnp_CurrCode": currency,
         "vnp_TxnRef": txn_ref,
         "vnp_OrderInfo": info,
         "vnp_OrderType": order_type,

@@ -26,6 +26,8 @@ def order_info(attempt: Attempt, reference: str) -> str:
 
 
 class VnpayProvider:
+    currencies = vnpay.CURRENCIES
+
     def __init__(
         self,
         config: vnpay.VnpayConfig,
@@ -50,6 +52,7 @@ class VnpayProvider:
             self._config,
             txn_ref=request.attempt.provider_ref,
             amount=request.attempt.amount,
+            currency=request.attempt.currency,
             order_info=order_info(request.attempt, request.payment.draft.reference),
             return_url=request.return_url,
             ip_addr=request.payer_ip,
@@ -80,7 +83,7 @@ class VnpayProvider:
             provider_ref=checked.txn_ref,
             merchant=self._config.tmn_code,  # verify_callback refused any other terminal
             amount=checked.amount,
-            currency="VND",
+            currency=vnpay.CURRENCY,
             result=result,
             result_code=f"{checked.response_code}/{checked.transaction_status}",
             provider_txn_id=checked.transaction_no,
@@ -116,7 +119,7 @@ class VnpayProvider:
             provider_ref=attempt.provider_ref,
             merchant=self._config.tmn_code,
             amount=attempt.amount if answer.amount is None else answer.amount,
-            currency="VND",
+            currency=vnpay.CURRENCY,
             result=result,
             result_code=f"{answer.response_code}/{answer.transaction_status}",
             provider_txn_id=answer.transaction_no,

@@ -28,9 +28,9 @@ from payments.domain.attempts import (
     provider_reference,
 )
 from payments.domain.callbacks import ProviderCallback
-from payments.domain.errors import CheckoutClosed, NotFound
+from payments.domain.errors import CheckoutClosed, FieldProblem, InvalidInput, NotFound
 from payments.domain.events import PaymentEvent
-from payments.domain.payments import Payment, PaymentStatus, check_transition
+from payments.domain.payments import Payment, PaymentStatus, check_transition, currency_problem
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
@@ -93,10 +93,13 @@ async def start_attempt(
     token: str,
     provider: Provider,
     merchant: str,
+    currencies: frozenset[str],
     now: datetime,
     actor: str = "payer",
 ) -> StartedAttempt:
-    """Open a new attempt at ``provider``; the payment becomes (or stays) ``pending``."""
+    """Open a new attempt at ``provider``, which takes ``currencies``; the payment becomes (or
+    stays) ``pending``. A payment in a currency the provider cannot take is refused
+    (InvalidInput on ``provider``) and nothing changes."""
     async with uow_factory() as uow:
         found = await uow.payments.by_checkout_token(token)
         if found is None:
@@ -109,6 +112,10 @@ async def start_attempt(
         if payment.expires_at <= now:
             # The sweep has not caught up yet; the payer must not start paying regardless.
             raise CheckoutClosed(payment.id, PaymentStatus.EXPIRED.value)
+        problem = currency_problem(payment.draft.currency, currencies)
+        if problem:
+            # Never a message in another currency: a provider would charge the amount as its own.
+            raise InvalidInput([FieldProblem("provider", f"{provider} cannot take it: {problem}")])
         attempt_id = new_attempt_id(now)
         attempt = Attempt(
             id=attempt_id,

@@ -63,6 +63,7 @@ class Created:
 @dataclass(frozen=True)
 class CreationLimits:
     max_amount: int
+    currencies: frozenset[str]  # the currencies the agency's providers can take
     allow_plain_http: bool
     default_expiry: timedelta
     max_expiry: timedelta
@@ -82,6 +83,7 @@ async def create_payment(
 ) -> Created:
     rules = CreationRules(
         max_amount=limits.max_amount,
+        currencies=limits.currencies,
         allowed_hosts=caller.allowed_hosts,
         allow_plain_http=limits.allow_plain_http,
         now=now,

@@ -29,6 +29,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("amount as float", {"amount": 150000.0}, "amount", "integer"),
     ("amount as bool", {"amount": True}, "amount", "integer"),
     ("unknown currency", {"currency": "ABC"}, "currency", "ISO 4217"),
+    ("currency no provider takes", {"currency": "USD"}, "currency", "accepted currencies: VND"),
     ("lower-case currency", {"currency": "vnd"}, "currency", "pattern"),
     ("unknown kind", {"kind": "donation"}, "kind", "fee"),
     ("tax without tax code", {"kind": "tax"}, "tax_code", "required for kind 'tax'"),
@@ -112,7 +113,7 @@ async def test_valid_kind_specific_payments_are_accepted(
     for i, extra in enumerate(
         [
             {"kind": "tax", "tax_code": "0101234567-001"},
-            {"kind": "customs_duty", "declaration_number": "103456789012", "currency": "USD"},
+            {"kind": "customs_duty", "declaration_number": "103456789012", "currency": "VND"},
             {"kind": "charge", "expires_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()},
         ]
     ):

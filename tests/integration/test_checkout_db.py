@@ -53,7 +53,12 @@ def raw(ref: str) -> ProviderCallback:
 
 async def start(uow: SqlUnitOfWorkFactory, payment: Payment) -> checkout.StartedAttempt:
     return await checkout.start_attempt(
-        uow, token=payment.checkout_token, provider=Provider.VNPAY, merchant=MERCHANT, now=NOW
+        uow,
+        token=payment.checkout_token,
+        provider=Provider.VNPAY,
+        merchant=MERCHANT,
+        currencies=frozenset({"VND"}),
+        now=NOW,
     )
 
 

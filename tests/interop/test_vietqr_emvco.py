@@ -27,7 +27,7 @@ def test_our_payloads_pass_their_parser(
     reference: str, amount: int, account: str, bank_bin: str
 ) -> None:
     payload = vietqr.build_payload(
-        bank_bin=bank_bin, account=account, amount=amount, purpose=reference
+        bank_bin=bank_bin, account=account, amount=amount, currency="VND", purpose=reference
     )
     assert VietQRParser.verify_checksum(payload)
     parsed = VietQRParser.parse(payload)
@@ -40,7 +40,11 @@ def test_our_payloads_pass_their_parser(
 
 def test_their_tampered_crc_check_agrees_with_ours() -> None:
     payload = vietqr.build_payload(
-        bank_bin="970415", account="0011001932418", amount=120_000, purpose="PF7K2M9Q4X"
+        bank_bin="970415",
+        account="0011001932418",
+        amount=120_000,
+        currency="VND",
+        purpose="PF7K2M9Q4X",
     )
     tampered = payload.replace("120000", "920000")
     assert not VietQRParser.verify_checksum(tampered)

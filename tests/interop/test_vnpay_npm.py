@@ -30,6 +30,7 @@ def test_our_pay_url_verifies_in_the_npm_package(npm_vnpay: NpmVnpay) -> None:
         CONFIG,
         txn_ref="PF7K2M9Q4X-1",
         amount=1_250_000,
+        currency="VND",
         order_info="Nộp phí đăng ký hộ kinh doanh (hồ sơ 000.00.12.H29-250102-0001) *khẩn*",
         return_url="https://pay.example.gov.vn/return/vnpay?lang=vi&p=pay_01J0",
         ip_addr="2001:db8::7",

@@ -85,7 +85,12 @@ async def run(sequence: list[Step]) -> None:
     started = [
         [
             await checkout.start_attempt(
-                uow, token=p.checkout_token, provider=provider, merchant=MERCHANT, now=NOW
+                uow,
+                token=p.checkout_token,
+                provider=provider,
+                merchant=MERCHANT,
+                currencies=frozenset({"VND"}),
+                now=NOW,
             )
             for provider in PROVIDERS
         ]

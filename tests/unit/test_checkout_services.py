@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
-from payments.domain.errors import CheckoutClosed, NotFound
+from payments.domain.errors import CheckoutClosed, InvalidInput, NotFound
 from payments.domain.payments import Payment, PaymentStatus
 from payments.services import checkout
 from payments.services import payments as service
@@ -17,6 +18,7 @@ from tests.unit.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MERCHANT = "DEMOTMN1"
+TAKES_VND = frozenset({"VND"})
 
 
 async def new_payment(
@@ -30,7 +32,12 @@ async def start(
     uow: FakeUnitOfWorkFactory, payment: Payment, provider: Provider = Provider.VNPAY
 ) -> checkout.StartedAttempt:
     return await checkout.start_attempt(
-        uow, token=payment.checkout_token, provider=provider, merchant=MERCHANT, now=NOW
+        uow,
+        token=payment.checkout_token,
+        provider=provider,
+        merchant=MERCHANT,
+        currencies=TAKES_VND,
+        now=NOW,
     )
 
 
@@ -86,7 +93,12 @@ async def test_start_attempt_refuses_unknown_token_paid_and_overdue_payments() -
     uow, payment = await new_payment()
     with pytest.raises(NotFound):
         await checkout.start_attempt(
-            uow, token="nope", provider=Provider.VNPAY, merchant=MERCHANT, now=NOW
+            uow,
+            token="nope",
+            provider=Provider.VNPAY,
+            merchant=MERCHANT,
+            currencies=TAKES_VND,
+            now=NOW,
         )
     with pytest.raises(CheckoutClosed) as overdue:
         await checkout.start_attempt(
@@ -94,6 +106,7 @@ async def test_start_attempt_refuses_unknown_token_paid_and_overdue_payments() -
             token=payment.checkout_token,
             provider=Provider.VNPAY,
             merchant=MERCHANT,
+            currencies=TAKES_VND,
             now=payment.expires_at,
         )
     assert overdue.value.status == "expired"
@@ -101,6 +114,34 @@ async def test_start_attempt_refuses_unknown_token_paid_and_overdue_payments() -
     await apply(uow, outcome(started))
     with pytest.raises(CheckoutClosed):
         await start(uow, payment)
+
+
+async def test_start_attempt_refuses_a_provider_that_cannot_take_the_currency() -> None:
+    """A payment stored in USD before creation checked currencies is never sent to a provider
+    that takes VND only (it would charge 1500 USD cents as 1.500 dong): nothing starts."""
+    uow, payment = await new_payment()
+    in_usd = replace(payment, draft=replace(payment.draft, amount=1500, currency="USD"))
+    uow.store.payments[payment.id] = in_usd  # the row as it was stored before the fix
+    events = list(uow.store.events)
+    for provider in Provider:
+        with pytest.raises(InvalidInput) as refused:
+            await start(uow, in_usd, provider)
+        assert [p.field for p in refused.value.problems] == ["provider"]
+        assert "'USD' is not accepted" in refused.value.detail
+        assert "accepted currencies: VND" in refused.value.detail
+    assert uow.store.attempts == {}
+    assert uow.store.payments[payment.id].status is PaymentStatus.CREATED
+    assert uow.store.events == events
+    # A provider that does take the currency may start an attempt at it.
+    started = await checkout.start_attempt(
+        uow,
+        token=payment.checkout_token,
+        provider=Provider.VNPAY,
+        merchant=MERCHANT,
+        currencies=frozenset({"VND", "USD"}),
+        now=NOW,
+    )
+    assert (started.attempt.amount, started.attempt.currency) == (1500, "USD")
 
 
 async def test_success_posts_one_balanced_capture_entry_even_when_repeated() -> None:

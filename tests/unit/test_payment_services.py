@@ -61,6 +61,37 @@ async def test_rejected_draft_changes_nothing() -> None:
     assert uow.store.idempotency == {}
 
 
+async def test_a_currency_no_provider_takes_is_refused_and_leaves_the_key_unused() -> None:
+    """USD used to be accepted and then charged as VND: it is refused at creation, naming the
+    currencies the agency's providers take; the Idempotency-Key stays free."""
+    uow, caller = await setup()
+    with pytest.raises(InvalidInput) as caught:
+        await create(uow, caller, draft(amount=1500, currency="USD"), key="k1", fp="usd")
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("currency", "'USD' is not accepted (accepted currencies: VND)")
+    ]
+    assert "VND" in caught.value.detail
+    assert uow.store.payments == {}
+    assert uow.store.events == []
+    assert uow.store.idempotency == {}
+    fixed = await create(uow, caller, draft(), key="k1", fp="vnd")  # the same key, now in VND
+    assert fixed.payment is not None
+    assert not fixed.replayed
+    assert fixed.payment.draft.currency == "VND"
+    # The accepted currencies are whatever the limits say (the providers' declarations).
+    several = service.CreationLimits(**{**LIMITS.__dict__, "currencies": frozenset({"VND", "USD"})})
+    in_usd = await service.create_payment(
+        uow,
+        caller=caller,
+        draft=draft(reference="HS-2", amount=1500, currency="USD"),
+        idempotency=service.IdempotentRequest("k2", "usd"),
+        limits=several,
+        respond=respond,
+        now=NOW,
+    )
+    assert in_usd.payment is not None
+
+
 async def test_idempotent_replay_and_reuse() -> None:
     uow, caller = await setup()
     first = await create(uow, caller, draft(), key="a", fp="one")

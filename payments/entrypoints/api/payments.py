@@ -143,6 +143,8 @@ async def create_payment(request: Request) -> Response:
         ),
         limits=service.CreationLimits(
             max_amount=settings.max_amount,
+            # Every agency pays through every configured provider: what they can take.
+            currencies=app.providers.currencies,
             allow_plain_http=settings.sandbox,
             default_expiry=timedelta(minutes=settings.default_expiry_minutes),
             max_expiry=timedelta(minutes=settings.max_expiry_minutes),

@@ -70,7 +70,14 @@ class CreatePayment(Strict):
     reference: Short = Field(description="The portal's dossier or voucher number.")
     kind: Kind
     amount: StrictInt = Field(description="Integer amount in minor units (VND has none).")
-    currency: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")] = "VND"
+    currency: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")] = Field(
+        default="VND",
+        description=(
+            "ISO 4217 code. Only a currency the agency's payment providers can take is accepted "
+            "(today VND only); any other is refused with 422, the problem naming the accepted "
+            "currencies."
+        ),
+    )
     description: Description
     payer: PayerIn
     budget: BudgetIn

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from payments.domain.attempts import Provider, Result
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
-from payments.domain.errors import CheckoutClosed, NotFound
+from payments.domain.errors import CheckoutClosed, InvalidInput, NotFound
 from payments.domain.money import format_minor_units
 from payments.domain.payments import PaymentStatus
 from payments.domain.text import text_problem
@@ -58,7 +58,8 @@ async def checkout_page(request: Request) -> Response:
             "expires_iso": payment.expires_at.isoformat(),
             "payable": payable,
             "state": state,
-            "providers": [p.value for p in app.providers.names],
+            # Only providers that can take the payment's currency: none may charge it as another.
+            "providers": [p.name.value for p in app.providers.for_currency(payment.draft.currency)],
             "action": request.url.path,
         },
     )
@@ -108,10 +109,13 @@ async def choose_provider(request: Request) -> Response:
             token=token,
             provider=provider.name,
             merchant=provider.merchant,
+            currencies=provider.currencies,
             now=now,
         )
     except NotFound:
         return message(request, "not_found_title", "not_found", status_code=404, lang=lang)
+    except InvalidInput:  # the provider cannot take the payment's currency: nothing started
+        return message(request, "error_title", "currency_not_accepted", status_code=422, lang=lang)
     except CheckoutClosed:
         return RedirectResponse(with_query(request.url.path, lang=lang), status_code=303)
     target = await provider.start_checkout(
@@ -190,6 +194,8 @@ async def vietqr_page(request: Request) -> Response:
     attempt = next((a for a in view.attempts if a.id == request.path_params["attempt_id"]), None)
     if attempt is None or attempt.provider is not Provider.VIETQR:
         return message(request, "not_found_title", "not_found", status_code=404)
+    if attempt.currency not in provider.currencies:  # an attempt stored before the check
+        return message(request, "error_title", "currency_not_accepted", status_code=409)
     payment = view.payment
     payload = provider.payload(attempt)
     currency = payment.draft.currency

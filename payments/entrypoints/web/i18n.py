@@ -39,6 +39,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "error_title": "Không thể tiếp tục",
         "provider_unavailable": "Nhà cung cấp thanh toán chưa phản hồi. Vui lòng thử lại.",
         "bad_provider": "Vui lòng chọn một cách thanh toán.",
+        "currency_not_accepted": (
+            "Không có cách thanh toán trực tuyến nào nhận loại tiền của khoản này. "
+            "Vui lòng liên hệ cơ quan thu."
+        ),
         "bad_request": "Yêu cầu không hợp lệ. Vui lòng mở lại trang thanh toán.",
         "unexpected": "Hệ thống đang gặp sự cố. Vui lòng thử lại sau ít phút.",
         "request_id": "Mã tra cứu",
@@ -92,6 +96,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "error_title": "Cannot continue",
         "provider_unavailable": "The payment provider is not answering right now. Please retry.",
         "bad_provider": "Please choose a way to pay.",
+        "currency_not_accepted": (
+            "No way to pay online here accepts the currency of this payment. "
+            "Please contact the collecting agency."
+        ),
         "bad_request": "This request is not valid. Please open the payment page again.",
         "unexpected": "Something went wrong on our side. Please try again in a few minutes.",
         "request_id": "Reference for the help desk",

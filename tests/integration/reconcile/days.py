@@ -54,6 +54,7 @@ class Gateway:
             token=payment.checkout_token,
             provider=Provider.VNPAY,
             merchant=MERCHANT,
+            currencies=frozenset({"VND"}),
             now=CREATED,
         )
 

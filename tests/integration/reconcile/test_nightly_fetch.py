@@ -87,7 +87,12 @@ async def paid(gw: Gateway, provider: Provider, amount: int) -> Payment:
     uow = gw.uow
     payment = await gw.payment(amount)
     started = await checkout.start_attempt(
-        uow, token=payment.checkout_token, provider=provider, merchant=MERCHANT, now=CREATED
+        uow,
+        token=payment.checkout_token,
+        provider=provider,
+        merchant=MERCHANT,
+        currencies=frozenset({"VND"}),
+        now=CREATED,
     )
     outcome = ProviderOutcome(
         provider, started.attempt.provider_ref, MERCHANT, amount, "VND", Result.SUCCEEDED,

@@ -42,7 +42,11 @@ def test_known_good_payload_parses() -> None:
 
 def test_build_reproduces_the_known_good_payload() -> None:
     built = vietqr.build_payload(
-        bank_bin="970415", account="0011001932418", amount=120000, purpose="ung ho lu lut"
+        bank_bin="970415",
+        account="0011001932418",
+        amount=120000,
+        currency="VND",
+        purpose="ung ho lu lut",
     )
     assert built == KNOWN_GOOD
 
@@ -68,21 +72,31 @@ def test_clear_errors() -> None:
 
 def test_purpose_is_folded_and_length_checked() -> None:
     payload = vietqr.build_payload(
-        bank_bin="970436", account="1234567890", amount=25_000, purpose="Nộp phí PF7K2M9Q4X"
+        bank_bin="970436",
+        account="1234567890",
+        amount=25_000,
+        currency="VND",
+        purpose="Nộp phí PF7K2M9Q4X",
     )
     assert vietqr.parse_payload(payload).purpose == "Nop phi PF7K2M9Q4X"
     with pytest.raises(InvalidInput):
         vietqr.build_payload(
-            bank_bin="970436", account="1", amount=1, purpose="Nộp phí hồ sơ số PF7K2M9Q4X"
+            bank_bin="970436",
+            account="1",
+            amount=1,
+            currency="VND",
+            purpose="Nộp phí hồ sơ số PF7K2M9Q4X",
         )
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("bank_bin", "97043"), ("account", "12 34"), ("amount", 0)]
+    ("field", "value"),
+    [("bank_bin", "97043"), ("account", "12 34"), ("amount", 0), ("currency", "USD")],
 )
 def test_build_refuses_bad_input(field: str, value: object) -> None:
     args: dict[str, object] = {
-        "bank_bin": "970436", "account": "1234567890", "amount": 1, "purpose": "PF1",
+        "bank_bin": "970436", "account": "1234567890", "amount": 1, "currency": "VND",
+        "purpose": "PF1",
         field: value,
     }  # fmt: skip
     with pytest.raises(InvalidInput):
@@ -94,6 +108,7 @@ def test_optional_name_and_city() -> None:
         bank_bin="970436",
         account="1234567890",
         amount=1,
+        currency="VND",
         purpose="PF1",
         merchant_name="Kho bạc Nhà nước",
         merchant_city="Hà Nội",
@@ -112,7 +127,7 @@ references = st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1
 )
 def test_any_reference_and_amount_round_trip(reference: str, amount: int, account: str) -> None:
     payload = vietqr.build_payload(
-        bank_bin="970415", account=account, amount=amount, purpose=reference
+        bank_bin="970415", account=account, amount=amount, currency="VND", purpose=reference
     )
     parsed = vietqr.parse_payload(payload)
     assert (parsed.purpose, parsed.amount, parsed.account) == (reference, amount, account)

@@ -28,6 +28,7 @@ def pay_url(**overrides: object) -> str:
     args: dict[str, object] = {
         "txn_ref": "PF7K2M9Q4X-1",
         "amount": 10_000,
+        "currency": "VND",
         "order_info": "Nộp phí hồ sơ 123",
         "return_url": "https://pay.example.gov.vn/return/vnpay",
         "ip_addr": "203.0.113.7",
@@ -70,6 +71,7 @@ def test_order_info_is_folded_to_ascii_without_js_divergent_characters() -> None
         ("amount", 0),
         ("amount", -5),
         ("amount", True),
+        ("currency", "USD"),  # never sent as vnp_CurrCode=VND, nor at all
         ("txn_ref", "has space"),
         ("txn_ref", ""),
         ("locale", "fr"),

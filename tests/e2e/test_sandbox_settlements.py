@@ -16,11 +16,13 @@ from tests.e2e import test_checkout_momo as momo
 from tests.e2e import test_checkout_vnpay as vnpay
 
 VIETNAM = timezone(timedelta(hours=7))
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # the simulators date their captures by it
 
 
 @pytest.fixture
 async def sandbox(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(database_url, sandbox=True) as http:
+    # An injected clock: "that day" cannot turn into the next one while the test runs.
+    async with api_client(database_url, sandbox=True, clock=lambda: NOW) as http:
         yield http
 
 
@@ -43,7 +45,7 @@ async def test_each_simulator_reports_only_what_it_captured_that_day(
     momo_url = await momo.choose_momo(sandbox, by_momo)
     await momo.pay(sandbox, momo_url, "success")
 
-    today = datetime.now(UTC).astimezone(VIETNAM).date()
+    today = NOW.astimezone(VIETNAM).date()
     txn_ref = dict(httpx.URL(vnpay_url).params)["vnp_TxnRef"]
     order_id = dict(httpx.URL(momo_url).params)["orderId"]
     assert await report(sandbox, "vnpay", today.isoformat()) == [(txn_ref, 150_000)]

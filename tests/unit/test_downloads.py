@@ -5,7 +5,6 @@ fails leaves no file behind."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -67,11 +66,11 @@ async def test_a_file_beyond_the_cap_fails_and_leaves_no_file(tmp_path: Path) ->
 
 async def test_an_endpoint_that_never_finishes_fails_at_the_deadline(tmp_path: Path) -> None:
     to = tmp_path / "report.csv"
-    started = time.monotonic()
+    # No elapsed-time bound (it would depend on the machine's speed): the stream never ends,
+    # so only the deadline asked for can stop it, and the failure names that deadline.
     async with client(Dripping()) as http:
         with pytest.raises(DownloadFailed, match=r"did not send it within 0\.3 s"):
             await fetch(http, to, max_bytes=1 << 20, deadline_ms=300)
-    assert time.monotonic() - started < 3
     assert list(tmp_path.iterdir()) == []
 
 

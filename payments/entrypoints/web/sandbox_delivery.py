@@ -20,6 +20,11 @@ log = structlog.get_logger()
 MAX_DELAY_SECONDS = 600
 
 Send = Callable[[], Awaitable[None]]
+Wait = Callable[[int], Awaitable[None]]  # waits the given seconds (tests wait for their word)
+
+
+def _wall_clock() -> Wait:
+    return asyncio.sleep
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ def switches(form: FormData, *, drop: str, duplicate: str) -> Switches:
 @dataclass
 class Deliveries:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    wait: Wait = field(default_factory=_wall_clock)
 
     async def deliver(self, chosen: Switches, send: Send) -> None:
         """Send now (the browser waits, as with a provider that calls before redirecting) or
@@ -48,7 +54,7 @@ class Deliveries:
         if chosen.delay_seconds == 0:
             await _repeat(chosen.sends, send)
             return
-        task = asyncio.create_task(_later(chosen, send))
+        task = asyncio.create_task(self._later(chosen, send))
         self.tasks.add(task)  # a reference, or the task may be collected before it runs
         task.add_done_callback(self.tasks.discard)
 
@@ -59,6 +65,10 @@ class Deliveries:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _later(self, chosen: Switches, send: Send) -> None:
+        await self.wait(chosen.delay_seconds)
+        await _repeat(chosen.sends, send)
+
 
 async def _repeat(times: int, send: Send) -> None:
     for _ in range(times):
@@ -66,11 +76,6 @@ async def _repeat(times: int, send: Send) -> None:
             await send()
         except Exception:  # the sandbox reports; it never breaks the tester's browser flow
             log.exception("sandbox_callback_failed")
-
-
-async def _later(chosen: Switches, send: Send) -> None:
-    await asyncio.sleep(chosen.delay_seconds)
-    await _repeat(chosen.sends, send)
 
 
 def deliveries(request: Request) -> Deliveries:

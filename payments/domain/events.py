@@ -30,3 +30,13 @@ class AuditEntry:
     target_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
     request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An audit row as it is read back: the entry, its id (time-ordered: the log is
+    append-only) and the code of the agency it concerns, if any."""
+
+    id: int
+    entry: AuditEntry
+    agency_code: str | None = None

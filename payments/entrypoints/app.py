@@ -21,6 +21,7 @@ from payments.domain.attempts import Provider
 from payments.domain.errors import InvalidConfiguration, PaymentsError
 from payments.entrypoints import console
 from payments.entrypoints.api import (
+    audit,
     events,
     health,
     ledger,
@@ -73,6 +74,7 @@ def all_routes() -> list[BaseRoute]:
         *refunds.routes,
         *reconciliation.routes,
         *statements.routes,
+        *audit.routes,
     ]
 
 

@@ -42,6 +42,13 @@ def budget_payable(agency: str, sub_item: str, currency: str = HOME_CURRENCY) ->
     )
 
 
+def agency_prefix(agency: str) -> str:
+    """The start of the code of every account of one agency's own (its budget payable, for
+    every sub-item and currency); every other account is the gateway's. Agency codes hold
+    no colon, so one agency's prefix never starts another's."""
+    return f"budget-payable:{agency}:"
+
+
 def refunds_payable(currency: str = HOME_CURRENCY) -> AccountSpec:
     """Refunds approved but not yet paid back to payers (liability)."""
     return AccountSpec(

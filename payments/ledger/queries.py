@@ -3,6 +3,10 @@
 Every balance here is summed from postings as of a time (entries that *occurred* at or before
 it), so any past balance is rebuilt from the journal rather than read from a stored figure.
 Each function opens its own unit of work and never writes.
+
+``scope``: a code prefix the reader is confined to (``chart.agency_prefix`` for an agency's
+own accounts; None: the whole ledger). It narrows the store's query itself, so pages stay
+full and cursors exact, and an account outside it is answered as unknown.
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payments.ledger.entries import AccountType
+from payments.ledger.entries import Account, AccountType
 from payments.ledger.errors import AccountNotFound
-from payments.ledger.ports import AccountFilter, AccountTotals, LedgerUnitOfWorkFactory
+from payments.ledger.ports import (
+    AccountFilter,
+    AccountTotals,
+    LedgerUnitOfWork,
+    LedgerUnitOfWorkFactory,
+)
 
 MAX_PAGE = 200
 
@@ -55,15 +64,22 @@ async def list_accounts(
     after: str | None = None,
     limit: int = 50,
     as_of: datetime | None = None,
+    scope: str | None = None,
 ) -> AccountPage:
     """Accounts ordered by code with their balances, ``limit`` at a time (1..200).
 
     ``after`` is the cursor from the previous page (an account code).
     """
     limit = max(1, min(limit, MAX_PAGE))
+    prefix = code_prefix
+    if scope is not None:
+        if not code_prefix or scope.startswith(code_prefix):
+            prefix = scope
+        elif not code_prefix.startswith(scope):
+            return AccountPage([], None)  # the two prefixes exclude each other
     async with uow_factory() as uow:
         accounts = await uow.ledger.list_accounts(
-            AccountFilter(type=type, currency=currency, code_prefix=code_prefix),
+            AccountFilter(type=type, currency=currency, code_prefix=prefix),
             after_code=after,
             limit=limit + 1,
         )
@@ -74,12 +90,18 @@ async def list_accounts(
 
 
 async def account_balance(
-    uow_factory: LedgerUnitOfWorkFactory, code: str, *, as_of: datetime | None = None
+    uow_factory: LedgerUnitOfWorkFactory,
+    code: str,
+    *,
+    as_of: datetime | None = None,
+    scope: str | None = None,
 ) -> AccountTotals:
     """Debits, credits and balance of account ``code`` as of ``as_of`` (now when None).
 
-    Raises AccountNotFound for an unknown code.
+    Raises AccountNotFound for an unknown code, and for one outside ``scope``.
     """
+    if scope is not None and not code.startswith(scope):
+        raise AccountNotFound(code)
     async with uow_factory() as uow:
         found = (await uow.ledger.accounts_by_code([code])).get(code)
         if found is None:
@@ -89,15 +111,37 @@ async def account_balance(
 
 
 async def trial_balance(
-    uow_factory: LedgerUnitOfWorkFactory, *, as_of: datetime | None = None
+    uow_factory: LedgerUnitOfWorkFactory,
+    *,
+    as_of: datetime | None = None,
+    scope: str | None = None,
 ) -> TrialBalance:
     """Every account's debits and credits as of ``as_of``, with per-currency totals; in a
-    sound ledger debits equal credits in every currency."""
+    sound ledger debits equal credits in every currency. Within a ``scope`` only its
+    accounts are summed: one side of their entries, so those totals need not balance."""
     async with uow_factory() as uow:
-        rows = list(await uow.ledger.totals(as_of=as_of))
+        if scope is None:
+            rows = list(await uow.ledger.totals(as_of=as_of))
+        else:
+            ids = [acc.id for acc in await _accounts_within(uow, scope)]
+            rows = list(await uow.ledger.totals(as_of=as_of, account_ids=ids)) if ids else []
     per_currency: dict[str, tuple[int, int]] = {}
     for row in rows:
         debits, credits = per_currency.get(row.account.currency, (0, 0))
         per_currency[row.account.currency] = (debits + row.debits, credits + row.credits)
     totals = [CurrencyTotals(cur, d, c) for cur, (d, c) in sorted(per_currency.items())]
     return TrialBalance(as_of, rows, totals)
+
+
+async def _accounts_within(uow: LedgerUnitOfWork, scope: str) -> list[Account]:
+    """Every account whose code starts with ``scope``, a page at a time."""
+    found: list[Account] = []
+    after: str | None = None
+    while True:
+        page = await uow.ledger.list_accounts(
+            AccountFilter(code_prefix=scope), after_code=after, limit=MAX_PAGE
+        )
+        found.extend(page)
+        if len(page) < MAX_PAGE:
+            return found
+        after = page[-1].code

@@ -15,7 +15,7 @@ from payments.domain.access import Agency, ApiKey, Role
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome
 from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
-from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.events import AuditEntry, AuditRecord, PaymentEvent
 from payments.domain.notifications import (
     DeliveryAttempt,
     Notification,
@@ -183,8 +183,27 @@ class IdempotencyRepository(Protocol):
     async def purge(self, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """What ``GET /v1/audit-log`` narrows by; every field given must match."""
+
+    actor: str | None = None
+    action: str | None = None
+    action_prefix: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    occurred_from: datetime | None = None  # inclusive
+    occurred_to: datetime | None = None  # exclusive
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
+
+    async def page(
+        self, flt: AuditFilter, *, before_id: int | None, limit: int
+    ) -> Sequence[AuditRecord]:
+        """Up to ``limit`` rows matching ``flt``, newest (highest id) first, below
+        ``before_id`` when given."""
 
 
 class CreditRepository(Protocol):

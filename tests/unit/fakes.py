@@ -15,7 +15,7 @@ from payments.domain.attempts import Attempt, AttemptStatus, Provider
 from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.errors import ReferenceInUse
-from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.events import AuditEntry, AuditRecord, PaymentEvent
 from payments.domain.payments import (
     EXPIRABLE,
     HOLDS_REFERENCE,
@@ -28,6 +28,7 @@ from payments.services.ports import (
     AgencyRepository,
     ApiKeyRepository,
     AttemptRepository,
+    AuditFilter,
     AuditLog,
     CallbackLog,
     Creation,
@@ -308,6 +309,31 @@ class FakeAudit:
 
     async def record(self, entry: AuditEntry) -> None:
         self.store.audit.append(entry)
+
+    async def page(
+        self, flt: AuditFilter, *, before_id: int | None, limit: int
+    ) -> Sequence[AuditRecord]:
+        def matches(e: AuditEntry) -> bool:
+            return (
+                (flt.actor is None or e.actor == flt.actor)
+                and (flt.action is None or e.action == flt.action)
+                and (flt.action_prefix is None or e.action.startswith(flt.action_prefix))
+                and (flt.target_type is None or e.target_type == flt.target_type)
+                and (flt.target_id is None or e.target_id == flt.target_id)
+                and (flt.occurred_from is None or e.occurred_at >= flt.occurred_from)
+                and (flt.occurred_to is None or e.occurred_at < flt.occurred_to)
+            )
+
+        found = [
+            AuditRecord(
+                number,
+                e,
+                self.store.agencies[e.agency_id].code if e.agency_id is not None else None,
+            )
+            for number, e in enumerate(self.store.audit, start=1)
+            if (before_id is None or number < before_id) and matches(e)
+        ]
+        return found[::-1][:limit]
 
 
 class FakeRateLimits:

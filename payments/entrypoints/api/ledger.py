@@ -1,6 +1,9 @@
 """/v1/ledger: accounts with balances (as of any time) and the trial balance.
 
-The ledger is gateway-wide: treasury staff, finance officers and administrators read it.
+Treasury staff and administrators read the whole ledger (as they reconcile the whole
+gateway). A finance officer's key reads its own agency's accounts only (its budget payable,
+``chart.agency_prefix``); every other account, another agency's or the gateway's own,
+answers 404 exactly like a missing one, and lists and the trial balance leave them out.
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from payments.domain.access import Role
+from payments.domain.access import Caller, Role
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.api.requests import aware, caller, container, query_model
+from payments.ledger import chart
 from payments.ledger.entries import AccountType
 from payments.ledger.ports import AccountTotals
 from payments.ledger.queries import account_balance, list_accounts, trial_balance
 
 LEDGER_READERS = (Role.TREASURY, Role.FINANCE, Role.ADMIN)
+GATEWAY_WIDE = frozenset({Role.TREASURY, Role.ADMIN})
+
+
+def scope_of(who: Caller) -> str | None:
+    """The code prefix the caller's key is confined to (None: the whole ledger)."""
+    return None if who.role in GATEWAY_WIDE else chart.agency_prefix(who.agency_code)
 
 
 class AsOfQuery(BaseModel):
@@ -65,12 +75,16 @@ class CurrencyTotalsOut(BaseModel):
     currency: str
     debits: int
     credits: int
-    balanced: bool
+    balanced: bool | None = Field(description="Null in an agency's trial balance.")
 
 
 class TrialBalanceOut(BaseModel):
     as_of: datetime | None
-    balanced: bool
+    agency: str | None = Field(
+        description="Null: the whole ledger. An agency's code: its own accounts only, one "
+        "side of their entries, whose totals need not balance (balanced is null)."
+    )
+    balanced: bool | None
     accounts: list[AccountOut]
     totals: list[CurrencyTotalsOut]
 
@@ -93,7 +107,7 @@ def _when(value: datetime | None) -> str | None:
 
 
 async def get_accounts(request: Request) -> Response:
-    await caller(request, *LEDGER_READERS)
+    who = await caller(request, *LEDGER_READERS)
     query = query_model(request, AccountQuery)
     as_of = aware(query.as_of, "as_of")
     page = await list_accounts(
@@ -104,6 +118,7 @@ async def get_accounts(request: Request) -> Response:
         after=query.cursor,
         limit=query.limit,
         as_of=as_of,
+        scope=scope_of(who),
     )
     return JSONResponse(
         {
@@ -116,29 +131,35 @@ async def get_accounts(request: Request) -> Response:
 
 
 async def get_account(request: Request) -> Response:
-    await caller(request, *LEDGER_READERS)
+    who = await caller(request, *LEDGER_READERS)
     as_of = aware(query_model(request, AsOfQuery).as_of, "as_of")
     totals = await account_balance(
-        container(request).uow_factory, request.path_params["code"], as_of=as_of
+        container(request).uow_factory,
+        request.path_params["code"],
+        as_of=as_of,
+        scope=scope_of(who),
     )
     return JSONResponse({**_account(totals), "as_of": _when(as_of)})
 
 
 async def get_trial_balance(request: Request) -> Response:
-    await caller(request, *LEDGER_READERS)
+    who = await caller(request, *LEDGER_READERS)
     as_of = aware(query_model(request, AsOfQuery).as_of, "as_of")
-    report = await trial_balance(container(request).uow_factory, as_of=as_of)
+    scope = scope_of(who)
+    report = await trial_balance(container(request).uow_factory, as_of=as_of, scope=scope)
+    whole = scope is None
     return JSONResponse(
         {
             "as_of": _when(as_of),
-            "balanced": report.balanced,
+            "agency": None if whole else who.agency_code,
+            "balanced": report.balanced if whole else None,
             "accounts": [_account(row) for row in report.rows],
             "totals": [
                 {
                     "currency": t.currency,
                     "debits": t.debits,
                     "credits": t.credits,
-                    "balanced": t.balanced,
+                    "balanced": t.balanced if whole else None,
                 }
                 for t in report.totals
             ],
@@ -158,7 +179,7 @@ for _operation in (
     Operation(
         "get",
         "/v1/ledger/accounts",
-        "Ledger accounts with balances",
+        "Ledger accounts with balances (a finance key: its agency's own)",
         "ledger",
         _ROLES,
         response=AccountPageOut,
@@ -168,7 +189,7 @@ for _operation in (
     Operation(
         "get",
         "/v1/ledger/accounts/{code}",
-        "One account's balance as of a time",
+        "One account's balance as of a time (another agency's: 404)",
         "ledger",
         _ROLES,
         response=AccountBalanceOut,
@@ -178,7 +199,7 @@ for _operation in (
     Operation(
         "get",
         "/v1/ledger/trial-balance",
-        "Trial balance as of a time",
+        "Trial balance as of a time (a finance key: its agency's accounts)",
         "ledger",
         _ROLES,
         response=TrialBalanceOut,

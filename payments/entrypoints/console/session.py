@@ -7,6 +7,7 @@ be presented as a key), and when the session began. Every request looks the key 
 that digest (through the app's few-second key cache), so a revoked key or a changed role
 ends its sessions within seconds; a session ends ``SESSION_HOURS`` after sign-in whatever
 happens (checked against the app's clock, and the cookie's signature expires with it).
+Every sign-in attempt (refused ones too) and every sign-out is written to the audit log.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.entrypoints.api.requests import container
-from payments.services.access import authenticate
+from payments.services.audit import WrongRole, sign_in_staff, sign_out_staff
 from payments.settings import Settings
 
 PREFIX = "/console"
@@ -47,6 +48,7 @@ class Staff:
     agency: str
     role: Role
     label: str
+    agency_id: int | None = None
 
     @property
     def actor(self) -> str:
@@ -78,18 +80,39 @@ class NotStaff(Exception):
     """The key is valid but its role may not use the console."""
 
 
+def _request_id(request: Request) -> str | None:
+    found: str | None = getattr(request.state, "request_id", None)
+    return found
+
+
+def _client(request: Request) -> str | None:
+    """The address a sign-in or sign-out came from, for its audit row."""
+    return request.client.host if request.client else None
+
+
 async def sign_in(request: Request, presented_key: str) -> Staff:
-    """Check the key (NotAuthenticated when unknown or revoked; NotStaff for another role)
-    and start a fresh session for it."""
+    """Check the key (NotAuthenticated when missing, unknown or revoked; NotStaff for another
+    role), audit the attempt and, when it succeeds, start a fresh session for the key."""
     app = container(request)
-    caller = await authenticate(app.uow_factory, presented_key)
-    if caller.role not in STAFF_ROLES:
-        raise NotStaff(caller.role.value)
-    key_hash = hash_api_key(presented_key)
-    async with app.uow_factory() as uow:
-        found = await uow.api_keys.by_hash(key_hash)
-    label = (found[0].label if found else None) or caller.actor
-    staff = Staff(caller.api_key_id, caller.agency_code, caller.role, label)
+    try:
+        signed = await sign_in_staff(
+            app.uow_factory,
+            presented_key,
+            roles=STAFF_ROLES,
+            now=app.clock(),
+            request_id=_request_id(request),
+            client=_client(request),
+        )
+    except WrongRole as refused:
+        raise NotStaff(refused.role.value) from None
+    caller = signed.caller
+    staff = Staff(
+        caller.api_key_id,
+        caller.agency_code,
+        caller.role,
+        signed.label or caller.actor,
+        caller.agency_id,
+    )
     kept_language = session(request).get("lang")
     session(request).clear()  # nothing from before sign-in survives (csrf token included)
     session(request)[STAFF] = {
@@ -97,12 +120,34 @@ async def sign_in(request: Request, presented_key: str) -> Staff:
         "agency": staff.agency,
         "role": staff.role.value,
         "label": staff.label,
-        "digest": key_hash,
+        "digest": hash_api_key(presented_key),
         "since": int(app.clock().timestamp()),
     }
     if kept_language:
         session(request)["lang"] = kept_language
     return staff
+
+
+async def end_session(request: Request) -> None:
+    """Sign out at the person's request; audited when a live session ends (an ended or
+    missing one has nobody to sign out)."""
+    try:
+        staff = await current_staff(request)
+    except SignInRequired:  # current_staff has cleared what was left
+        return
+    app = container(request)
+    try:
+        await sign_out_staff(
+            app.uow_factory,
+            actor=staff.actor,
+            key_id=staff.key_id,
+            agency_id=staff.agency_id,
+            now=app.clock(),
+            request_id=_request_id(request),
+            client=_client(request),
+        )
+    finally:  # ending a session is always safe: it ends even when the row cannot be written
+        sign_out(request)
 
 
 def sign_out(request: Request) -> None:
@@ -133,7 +178,7 @@ async def current_staff(request: Request) -> Staff:
     if caller is None or caller.api_key_id != key_id or caller.role not in STAFF_ROLES:
         sign_out(request)
         raise SignInRequired("session_ended")
-    return Staff(caller.api_key_id, caller.agency_code, caller.role, label)
+    return Staff(caller.api_key_id, caller.agency_code, caller.role, label, caller.agency_id)
 
 
 async def _key(request: Request, digest: str) -> Caller | None:

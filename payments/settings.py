@@ -135,6 +135,28 @@ class Settings(BaseSettings):
         default="01:00",
         description="Vietnam local time (HH:MM) at which daily jobs run for the previous day.",
     )
+    seal_interval_seconds: int = Field(
+        default=5,
+        ge=0,
+        description="How often the worker extends the ledger's hash chain over new entries "
+        "(0 turns it off; the nightly anchor still seals first).",
+    )
+    seal_batch: int = Field(
+        default=1000,
+        gt=0,
+        description="Entries per sealing transaction; a round seals at most 20 batches.",
+    )
+    ledger_anchor_file: str | None = Field(
+        default=None,
+        description="File the nightly job appends the chain's head to (append-only, fsynced).",
+    )
+    ledger_anchor_url: str | None = Field(
+        default=None,
+        description="URL the nightly job posts the chain's head to (JSON).",
+    )
+    ledger_anchor_token: str | None = Field(
+        default=None, repr=False, description="Bearer token sent to the anchor URL."
+    )
     events_settle_seconds: int = Field(
         default=5,
         ge=0,

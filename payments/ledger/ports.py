@@ -92,6 +92,9 @@ class LedgerStore(Protocol):
     async def queued_after(self, after_id: int, limit: int) -> Sequence[int]:
         """Entry ids in the sealing queue greater than ``after_id``, in order."""
 
+    async def unsealed_count(self) -> int:
+        """How many entries wait on the sealing queue (the sealing backlog)."""
+
     async def append_links(self, links: Sequence[ChainLink], sealed_at: datetime) -> None:
         """Store the links and take their entries off the sealing queue."""
 

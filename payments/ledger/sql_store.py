@@ -202,6 +202,10 @@ class SqlLedgerStore:
         )
         return [int(row.entry_id) for row in rows]
 
+    async def unsealed_count(self) -> int:
+        # The queue holds only what no seal took yet: a handful of rows while sealing runs.
+        return int(await self._conn.scalar(select(func.count()).select_from(ledger_unsealed)) or 0)
+
     async def _load(self, query: Select[Any]) -> list[Entry]:
         """Entries with their legs; a leg carries the currency stored on the posting itself,
         so a leg that left its account's currency shows up in ``verify``."""

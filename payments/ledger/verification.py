@@ -6,15 +6,19 @@ chain, sealers take turns on a lock of their own, and each seal appends one batc
 ``verify_ledger`` trusts nothing it did not recompute: it walks every entry, checks each rule
 of ARCHITECTURE.md section 5 it can see, folds every balance from the legs and compares it with
 the database's own sums, recomputes every link of the chain, and checks that every entry is
-either sealed or on the sealing queue (an entry on neither would never be sealed).
+either sealed or on the sealing queue (an entry on neither would never be sealed). Given
+anchors (heads kept outside the database, ``payments.ledger.anchors``), it also proves the
+journal, hashed again from genesis in chain order, still reaches each anchored hash.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from payments.ledger.anchors import Anchor, anchor_problem
 from payments.ledger.chain import GENESIS, ChainLink, entry_hash, extend_chain, link_hash
 from payments.ledger.entries import Entry, entry_problems, is_exact_inverse
 from payments.ledger.ports import AccountTotals, LedgerStore
@@ -38,6 +42,9 @@ class VerifyReport:
     sealed: int = 0
     accounts: int = 0
     head_hash: str = GENESIS
+    head_position: int = 0
+    anchors_checked: int = 0
+    anchors_broken: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -78,7 +85,9 @@ async def seal_journal(store: LedgerStore, *, now: datetime, batch: int = BATCH)
     return SealResult(len(links), links[-1] if links else head, refused)
 
 
-async def verify_ledger(store: LedgerStore) -> VerifyReport:
+async def verify_ledger(store: LedgerStore, anchors: Sequence[Anchor] = ()) -> VerifyReport:
+    """Check everything; each of ``anchors`` must still hold (a problem names any that does
+    not)."""
     report = VerifyReport()
     hashes: dict[int, str] = {}
     nets: Counter[str] = Counter()
@@ -107,7 +116,7 @@ async def verify_ledger(store: LedgerStore) -> VerifyReport:
                 await _check_reversal(store, entry, reversed_by, report)
         after = batch[-1].id
     _check_balances(accounts, nets, report)
-    sealed = await _check_chain(store, hashes, report)
+    sealed = await _check_chain(store, hashes, report, anchors)
     await _check_queue(store, hashes, sealed, report)
     return report
 
@@ -151,9 +160,16 @@ def _check_balances(
 
 
 async def _check_chain(
-    store: LedgerStore, hashes: dict[int, str], report: VerifyReport
+    store: LedgerStore,
+    hashes: dict[int, str],
+    report: VerifyReport,
+    anchors: Sequence[Anchor] = (),
 ) -> set[int]:
     previous, position, seen = GENESIS, 0, set[int]()
+    # The journal's own fold: the entries as they are now, hashed in chain order. An anchor
+    # is checked against it, not against the stored links, which a rewrite would redo too.
+    wanted = {anchor.position for anchor in anchors}
+    journal, reached = GENESIS, {0: GENESIS}
     while links := await store.chain_after(position, BATCH):
         for link in links:
             position += 1
@@ -163,6 +179,9 @@ async def _check_chain(
                 )
                 position = link.position
             actual = hashes.get(link.entry_id)
+            journal = link_hash(journal, actual or link.entry_hash)
+            if link.position in wanted:
+                reached[link.position] = journal
             if actual is None:
                 report.problems.append(Problem(link.entry_id, "sealed entry is missing"))
             elif actual != link.entry_hash:
@@ -180,6 +199,13 @@ async def _check_chain(
             seen.add(link.entry_id)
     report.sealed = len(seen)
     report.head_hash = previous
+    report.head_position = position
+    for anchor in anchors:
+        problem = anchor_problem(anchor, reached.get(anchor.position), position)
+        if problem is not None:
+            report.problems.append(Problem(None, problem))
+            report.anchors_broken += 1
+    report.anchors_checked = len(anchors)
     return seen
 
 

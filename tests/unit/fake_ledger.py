@@ -122,6 +122,9 @@ class FakeLedgerStore:
     async def queued_after(self, after_id: int, limit: int) -> Sequence[int]:
         return sorted(i for i in self.data.unsealed if i > after_id)[:limit]
 
+    async def unsealed_count(self) -> int:
+        return len(self.data.unsealed)
+
     async def append_links(self, links: Sequence[ChainLink], sealed_at: datetime) -> None:
         self.data.chain.extend(links)
         self.data.unsealed.difference_update(link.entry_id for link in links)

@@ -221,13 +221,18 @@ def build_spec(base_url: str) -> dict[str, Any]:
                 },
             }
         paths.setdefault(op.path, {})[op.method] = entry
-    for path in ("/healthz", "/readyz"):
+    probes = {
+        "/healthz": "OK",
+        "/readyz": "Ready: the database answers at the latest migration; `ledger.unsealed` "
+        "counts the entries not sealed into the ledger's hash chain yet",
+    }
+    for path, ready in probes.items():
         paths[path] = {
             "get": {
                 "summary": f"{path[1:]} probe",
                 "operationId": path[1:],
                 "tags": ["operations"],
-                "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}},
+                "responses": {"200": {"description": ready}, "503": {"description": "Not ready"}},
             }
         }
     return {

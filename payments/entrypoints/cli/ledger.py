@@ -1,7 +1,9 @@
-"""``payments ledger ...``: verify the books, seal the journal, read balances.
+"""``payments ledger ...``: verify the books, seal the journal, anchor it, read balances.
 
 ``verify`` exits 0 when every rule holds and 1 with a report naming the first broken entry
-otherwise, so it can run from cron or CI against production.
+otherwise, so it can run from cron or CI against production. ``verify --anchor`` also proves
+the journal still extends heads written down earlier (``anchor``, the nightly job), which a
+rewrite of the chain inside the database cannot fake.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -57,25 +60,60 @@ as_of = click.option(
 )
 
 
+def _anchors(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Anchor]:
+    """Each value is ``<position>:<hash>`` or an anchor file, whose every line is checked."""
+    anchors: list[Anchor] = []
+    for value in values:
+        if looks_like_anchor(value):
+            anchors.append(parse_anchor(value))
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise click.BadParameter(f"{value!r} is neither <position>:<hash> nor an anchor file")
+        try:
+            found = read_anchor_file(path)
+        except (OSError, UnicodeDecodeError, InvalidAnchor) as exc:
+            raise click.BadParameter(f"{value}: {exc}") from None
+        if not found:
+            raise click.BadParameter(f"{value} holds no anchor")
+        anchors.extend(found)
+    return anchors
+
+
 @click.group()
 def ledger() -> None:
-    """The double-entry ledger: verify, seal, balances."""
+    """The double-entry ledger: verify, seal, anchor, balances."""
 
 
 @ledger.command()
 @database_url
-def verify(database_url: str | None) -> None:
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="HEAD-OR-FILE",
+    callback=_anchors,
+    help="Also prove the journal still extends this head: <position>:<hash>, or an anchor "
+    "file (every line checked). Repeatable.",
+)
+def verify(database_url: str | None, anchors: list[Anchor]) -> None:
     """Rebuild every balance from the postings, check every rule and the hash chain."""
 
     async def work(engine: AsyncEngine) -> VerifyReport:
         async with ledger_snapshot(engine) as store:
-            return await verify_ledger(store)
+            return await verify_ledger(store, anchors)
 
     report = _run(database_url, work)
     click.echo(
-        f"entries: {report.entries}  sealed: {report.sealed}  "
-        f"accounts: {report.accounts}  chain head: {report.head_hash}"
+        f"entries: {report.entries}  sealed: {report.sealed}  accounts: {report.accounts}  "
+        f"chain head: {report.head_position}:{report.head_hash}"
     )
+    if report.anchors_checked:
+        held = report.anchors_checked - report.anchors_broken
+        click.echo(
+            f"anchors: {report.anchors_checked} checked, {held} hold, "
+            f"{report.anchors_broken} no longer hold"
+        )
     if report.ok:
         click.echo("ledger OK: every entry balances, balances rebuild, the chain holds")
         return
@@ -89,26 +127,51 @@ def verify(database_url: str | None) -> None:
 
 @ledger.command()
 @database_url
-@click.option("--batch", default=1000, show_default=True, help="Entries per sealing transaction.")
+@click.option(
+    "--batch",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Entries per sealing transaction.",
+)
 def seal(database_url: str | None, batch: int) -> None:
     """Extend the hash chain over every committed entry not sealed yet."""
 
-    async def work(engine: AsyncEngine) -> tuple[int, str, str | None]:
-        uow_factory, total = SqlUnitOfWorkFactory(engine), 0
-        while True:
-            async with uow_factory() as uow:
-                result = await seal_journal(uow.ledger, now=datetime.now(UTC), batch=batch)
-                await uow.commit()
-            total += result.sealed
-            head = result.head.chain_hash if result.head else "(empty)"
-            if result.refused is not None or result.sealed < batch:
-                return total, head, str(result.refused) if result.refused else None
+    async def work(engine: AsyncEngine) -> SealRun:
+        return await seal_backlog(
+            SqlUnitOfWorkFactory(engine), clock=lambda: datetime.now(UTC), batch=batch
+        )
 
-    sealed, head, refused = _run(database_url, work)
-    click.echo(f"sealed {sealed} entries; chain head {head}")
-    if refused:
-        click.echo(f"sealing stopped at a broken entry: {refused}", err=True)
+    run = _run(database_url, work)
+    click.echo(f"sealed {run.sealed} entries; chain head {run.anchor}")
+    if run.refused:
+        click.echo(f"sealing stopped at a broken entry: {run.refused}", err=True)
         raise SystemExit(1)
+
+
+@ledger.command()
+@database_url
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also append '<time> <position>:<hash>' to this file (append-only, fsynced).",
+)
+def anchor(database_url: str | None, file: Path | None) -> None:
+    """Print the chain's head as an anchor, <position>:<hash>, to keep outside the database."""
+
+    async def work(engine: AsyncEngine) -> Anchor:
+        return await current_anchor(SqlUnitOfWorkFactory(engine), now=datetime.now(UTC))
+
+    head = _run(database_url, work)
+    click.echo(str(head))
+    if file is not None:
+        try:
+            append_anchor_line(file, head.line())
+        except OSError as exc:
+            raise click.ClickException(f"cannot append to {file}: {exc.strerror or exc}") from exc
+        click.echo(f"appended to {file}: {head.line()}", err=True)
 
 
 def _row(totals: AccountTotals) -> str:

@@ -32,6 +32,8 @@ from payments.adapters.treasury import (
     statement_reader,
 )
 from payments.domain.errors import InvalidInput, PaymentsError
+from payments.ledger.anchors import Anchor
+from payments.ledger.sealing import current_anchor, unsealed_backlog
 from payments.reconcile.settlements import SettlementReport, read_settlement
 from payments.reconcile.statements import StatementLine
 from payments.services.reconcile_day import DayResult, reconcile_day
@@ -126,6 +128,14 @@ def summary(result: DayResult) -> str:
     return "\n".join(lines)
 
 
+def ledger_summary(head: Anchor, unsealed: int) -> str:
+    """The chain's head after the run (an anchor to keep outside the database)."""
+    waiting = (
+        f"; {unsealed} entr{'y' if unsealed == 1 else 'ies'} not sealed yet" if unsealed else ""
+    )
+    return f"Ledger chain head: {head}{waiting}"
+
+
 def reports_summary(reports: list[ReportOutcome]) -> str:
     """One line per settlement report: imported, already imported, skipped or failed."""
     width = max((len(r.provider) for r in reports), default=0)
@@ -151,7 +161,7 @@ async def _reconcile(
     fetch: bool,
     fetch_settlements: bool,
     quiet: bool,
-) -> tuple[Imported | None, list[ReportOutcome], DayResult]:
+) -> tuple[Imported | None, list[ReportOutcome], DayResult, str]:
     engine = make_engine(settings.database_url, pool_size=2)
     uow = SqlUnitOfWorkFactory(engine)
     now = datetime.now(UTC)
@@ -219,7 +229,8 @@ async def _reconcile(
             preloaded=preloaded,
         )
         phases.close()
-        return imported, reports, result
+        head = await current_anchor(uow, now=wall_clock())
+        return imported, reports, result, ledger_summary(head, await unsealed_backlog(uow))
     finally:
         await engine.dispose()
 
@@ -297,7 +308,7 @@ def reconcile(
         ]
         for report in settlements:
             report.require_clean()  # every file checked before anything is stored
-        imported, reports, result = asyncio.run(
+        imported, reports, result, ledger = asyncio.run(
             _reconcile(
                 settings,
                 day,
@@ -323,3 +334,4 @@ def reconcile(
     if reports:
         click.echo(reports_summary(reports))
     click.echo(summary(result))
+    click.echo(ledger)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import structlog
 
+from payments.adapters.ledger_anchors import AnchorDelivery, publish_anchor
 from payments.adapters.settlement_reports import ReportStatus
 from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.adapters.webhooks import HttpWebhookSender
@@ -17,6 +19,8 @@ from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.runtime import PeriodicJob, Worker
+from payments.ledger.anchors import Anchor, utc_text
+from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
 from payments.providers.interface import ProviderRegistry
 from payments.providers.outcomes import Rejected
 from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
@@ -33,6 +37,67 @@ UNFETCHED = {
     ReportStatus.SKIPPED: ("settlement_report_skipped", "info"),
     ReportStatus.FAILED: ("settlement_report_missing", "warning"),
 }
+# A sealing round: at most this many transactions of PAYMENTS_SEAL_BATCH entries, so a long
+# backlog (sealing was off) is worked off round by round, never in one endless round.
+SEAL_BATCHES_PER_ROUND = 20
+
+
+@dataclass(frozen=True)
+class NightAnchor:
+    """The chain's head as the night wrote it down, and where it went."""
+
+    anchor: Anchor
+    deliveries: tuple[AnchorDelivery, ...] = ()
+
+    @property
+    def failed(self) -> list[str]:
+        return [d.target for d in self.deliveries if not d.ok]
+
+
+async def anchor_ledger(container: Container, day: date) -> NightAnchor | None:
+    """Seal what is left, then write the chain's head where the database cannot reach it
+    (``PAYMENTS_LEDGER_ANCHOR_FILE``, ``PAYMENTS_LEDGER_ANCHOR_URL``) and in the log.
+
+    Never raises: a failure is logged (``ledger_anchor_failed``) and reported in the result
+    (None when not even the head could be read), and the night goes on.
+    """
+    settings, business_date = container.settings, day.isoformat()
+    try:
+        sealed = await seal_backlog(
+            container.uow_factory, clock=container.clock, batch=settings.seal_batch
+        )
+        if sealed.refused is not None:
+            log.error("ledger_seal_refused", problem=str(sealed.refused))
+        anchor = await current_anchor(container.uow_factory, now=container.clock())
+        deliveries = await publish_anchor(
+            anchor,
+            file=settings.ledger_anchor_file,
+            url=settings.ledger_anchor_url,
+            http=container.http,
+            token=settings.ledger_anchor_token,
+        )
+    except Exception:  # the head stays unwritten tonight; the reconciliation is not undone
+        log.exception("ledger_anchor_failed", business_date=business_date, target="database")
+        return None
+    night = NightAnchor(anchor, tuple(deliveries))
+    for delivery in night.deliveries:
+        if not delivery.ok:
+            log.warning(
+                "ledger_anchor_failed",
+                business_date=business_date,
+                anchor=str(anchor),
+                target=delivery.target,
+                error=delivery.error,
+            )
+    log.info(
+        "ledger_anchored",
+        business_date=business_date,
+        anchor=str(anchor),
+        anchored_at=utc_text(anchor.anchored_at or container.clock()),
+        written_to=[d.target for d in night.deliveries if d.ok],
+        failed=night.failed,
+    )
+    return night
 
 
 def worker_id() -> str:
@@ -94,11 +159,33 @@ def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
         if run.sent or run.checked:
             log.info("refunds_processed", **run.__dict__)
 
+    async def seal() -> SealRun:
+        # One sealer at a time across every process (the chain lock); another waits its turn
+        # for each batch and then finds what is left.
+        run = await seal_backlog(
+            uow, clock=clock, batch=settings.seal_batch, max_batches=SEAL_BATCHES_PER_ROUND
+        )
+        if run.refused is not None:
+            log.error("ledger_seal_refused", problem=str(run.refused), sealed=run.sealed)
+        elif run.sealed:
+            log.info(
+                "ledger_sealed",
+                sealed=run.sealed,
+                batches=run.batches,
+                head=str(run.anchor),
+                more=run.more,
+            )
+        return run
+
     poll = timedelta(milliseconds=settings.worker_poll_ms)
     jobs = [
         PeriodicJob("notifications", poll, notifications),
         PeriodicJob("refunds", poll, refunds),
     ]
+    if settings.seal_interval_seconds > 0:
+        jobs.append(
+            PeriodicJob("ledger-seal", timedelta(seconds=settings.seal_interval_seconds), seal)
+        )
     if settings.expiry_interval_seconds > 0:
         every = timedelta(seconds=settings.expiry_interval_seconds)
         jobs.append(PeriodicJob("requery-and-expiry", every, requery_and_expire))
@@ -114,10 +201,20 @@ def daily_jobs(container: Container) -> list[DailyJob]:
     worker with no treasury to ask would only record a failed run every night. It also
     fetches each provider's settlement report (``PAYMENTS_VNPAY_SETTLEMENT_URL``,
     ``PAYMENTS_MOMO_SETTLEMENT_URL``) for the three-way check.
+
+    After the day's run (whatever became of it), the night seals what is left of the journal
+    and writes the chain's head down outside the database (``anchor_ledger``); without a
+    reconciliation, a ``ledger-anchor`` job does that alone when an anchor file or URL is set.
     """
     settings = container.settings
     if not settings.treasury_statement_url:
-        return []
+        if not (settings.ledger_anchor_file or settings.ledger_anchor_url):
+            return []
+
+        async def anchor_only(day: date, now: datetime) -> NightAnchor | None:
+            return await anchor_ledger(container, day)
+
+        return [DailyJob("ledger-anchor", anchor_only)]
 
     async def reconcile(day: date, now: datetime) -> NightResult:
         # Safe twice for one day: the same statement imports nothing new, a rerun reproduces
@@ -127,15 +224,20 @@ def daily_jobs(container: Container) -> list[DailyJob]:
         # without it, and retrying a few minutes later would rarely find a report that was
         # not there at night; the log names it, and `payments reconcile --date D --fetch`
         # once it is there fills the provider side.
-        night = await fetch_and_reconcile(
-            container.uow_factory,
-            container.http,
-            settings,
-            day,
-            now=now,
-            status_query=status_query(container.providers),
-            clock=container.clock,  # stamps each import when it completes
-        )
+        try:
+            night = await fetch_and_reconcile(
+                container.uow_factory,
+                container.http,
+                settings,
+                day,
+                now=now,
+                status_query=status_query(container.providers),
+                clock=container.clock,  # stamps each import when it completes
+            )
+        except Exception:  # a failed night is anchored too: the head leaves the database
+            await anchor_ledger(container, day)
+            raise
+        anchored = await anchor_ledger(container, day)
         for report in night.reports:
             if report.status in UNFETCHED:
                 event, level = UNFETCHED[report.status]
@@ -155,6 +257,8 @@ def daily_jobs(container: Container) -> list[DailyJob]:
             confirmed=len(result.confirmed),
             settlement_reports={r.provider: r.status.value for r in night.reports},
             missing_reports=night.missing_reports,
+            ledger_head=str(anchored.anchor) if anchored else None,
+            anchor_failed=anchored.failed if anchored else ["database"],
         )
         return night
 

@@ -9,6 +9,9 @@ The database itself refuses what the ledger forbids, whoever writes:
   entry that exists. The deferred foreign key rejects legs whose entry never arrives.
 - Both: CHECK amount > 0, (account_id, currency) references the account's own currency,
   unique source key, unique reversal_of.
+Migration 0011 closes what these left open: on PostgreSQL a leg goes in only in the transaction
+that wrote its entry; on SQLite no row is replaced (INSERT OR REPLACE, REPLACE INTO, upsert);
+on both a chain link goes only at the head.
 
 Revision ID: 0002
 Revises: 0001

@@ -92,6 +92,8 @@ class SqlLedgerStore:
             for s in specs
         ]
         self._opened.update(s.code for s in specs)
+        # PostgreSQL: a racing opener's row is skipped. SQLite: the caller found these
+        # missing under BEGIN IMMEDIATE, so none clashes (0011's trigger refuses a clash).
         await self._conn.execute(self._insert(ledger_accounts).on_conflict_do_nothing(), rows)
 
     async def list_accounts(

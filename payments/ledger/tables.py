@@ -1,4 +1,6 @@
-"""Ledger tables. The triggers that guard them live in alembic/versions/0002_ledger.py.
+"""Ledger tables. The triggers that guard them live in alembic/versions/0002_ledger.py and
+0011_append_only_guards.py (no leg joins an entry another transaction wrote, no row is replaced
+by a conflict clause, a chain link goes only at the head).
 
 There is no balance row: a balance is the sum of an account's postings (index on
 ``(account_id, entry_id)``), so concurrent payments never queue on a hot clearing account.

@@ -148,6 +148,8 @@ idempotency_records = Table(
     UniqueConstraint("agency_id", "key"),
 )
 
+# Append-only: migration 0011 makes the database refuse UPDATE, DELETE, TRUNCATE (PostgreSQL)
+# and REPLACE (SQLite) of its rows.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -161,6 +163,10 @@ audit_log = Table(
     Column("detail", Json, nullable=False),
     Column("request_id", String(64)),
     Index("ix_audit_log_target", "target_type", "target_id"),
+    # GET /v1/audit-log: each filter pages newest first by id (0011).
+    Index("ix_audit_log_actor_id", "actor", "id"),
+    Index("ix_audit_log_action_id", "action", "id"),
+    Index("ix_audit_log_occurred_at", "occurred_at"),
 )
 
 ATTEMPT_STATUSES_SQL = (

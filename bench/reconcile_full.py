@@ -160,6 +160,13 @@ async def seed(dsn: str, rows: list[tuple[str, int, str, int, datetime]]) -> Non
                 for pid, _, provider, amount, captured in rows
             ),
         )
+        # The providers' settlements were booked when their reports came in, before the
+        # treasury's statement: the timed run remits (a remittance waits for its settlement).
+        await conn.copy_records_to_table(
+            "reconcile_settlements",
+            columns=("payment_id", "business_date", "run_id", "provider", "fee", "entry_id"),
+            records=((pid, DAY, 0, provider, 0, None) for pid, _, provider, _, _ in rows),
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

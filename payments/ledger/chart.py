@@ -66,6 +66,18 @@ def provider_fees(provider: str, currency: str = HOME_CURRENCY) -> AccountSpec:
     )
 
 
+def fee_cover(currency: str = HOME_CURRENCY) -> AccountSpec:
+    """Provider fees the gateway's operator covers (liability: owed to the operator).
+
+    A provider keeps its fee out of what it settles, yet the State Treasury is owed every
+    payment in full: the operator tops the collection account up by the fee, and the gateway
+    owes the operator that top-up. Booked with the settlement that states the fee.
+    """
+    return AccountSpec(
+        _code("fee-cover", currency), AccountType.LIABILITY, currency, "Provider fees covered"
+    )
+
+
 def gateway_revenue(currency: str = HOME_CURRENCY) -> AccountSpec:
     """Service charges the gateway itself earns (revenue)."""
     return AccountSpec(

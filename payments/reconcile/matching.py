@@ -174,14 +174,26 @@ def match_day(
     *,
     config: MatchConfig = MatchConfig(),
     settlement_providers: Collection[str] | None = None,
+    confirmed_earlier: Sequence[GatewayPayment] = (),
 ) -> MatchReport:
     """The report for ``business_date``. ``settlement_providers``: whose reports were supplied
     (default: the providers named in ``settlements``), so an empty report still counts.
+    ``confirmed_earlier``: payments the treasury confirmed on an earlier day that still wait
+    for their provider's settlement; the provider side knows them (a report line naming one
+    is checked, not unknown), the treasury side does not see them again.
 
     ``lines`` is read once, in order: a caller short of memory may hand over an iterator that
     lets each line go once it has been read (an item keeps only the fields it names)."""
     with paused_gc():
-        return _match(business_date, payments, lines, settlements, config, settlement_providers)
+        return _match(
+            business_date,
+            payments,
+            lines,
+            settlements,
+            config,
+            settlement_providers,
+            confirmed_earlier,
+        )
 
 
 class _Day:
@@ -278,6 +290,7 @@ def _match(
     settlements: Sequence[SettlementLine],
     config: MatchConfig,
     settlement_providers: Collection[str] | None,
+    confirmed_earlier: Sequence[GatewayPayment] = (),
 ) -> MatchReport:
     day = _Day(business_date, payments, config)
     dates, index, batches = day.dates, day.index, day.batches
@@ -352,8 +365,11 @@ def _match(
         append(_payment_item(Outcome.MISSING_AT_TREASURY, payments[p], None, None, ""))
 
     items.extend(
-        _provider_items(business_date, payments, index, settlements, settlement_providers, dates)
-    )
+        _provider_items(
+            payments, index, settlements, settlement_providers, dates, business_date,
+            confirmed_earlier,
+        )
+    )  # fmt: skip
     return MatchReport(
         business_date=business_date,
         items=tuple(items),
@@ -457,6 +473,16 @@ def _payment_item(
     )
 
 
+def payments_by_reference(payments: Sequence[GatewayPayment]) -> dict[str, GatewayPayment]:
+    """Each payment under its id and its provider reference (what reports name it by)."""
+    found: dict[str, GatewayPayment] = {}
+    for payment in payments:
+        found[payment.payment_id] = payment
+        if payment.provider_ref:
+            found[payment.provider_ref] = payment
+    return found
+
+
 def _superseded(item: MatchItem, line: StatementLine) -> MatchItem:
     return item._replace(
         outcome=Outcome.DUPLICATE,
@@ -473,12 +499,13 @@ def _ignored_reason(line: StatementLine) -> str:
 
 
 def _provider_items(
-    business_date: date,
     payments: Sequence[GatewayPayment],
     index: dict[str, int],
     settlements: Sequence[SettlementLine],
     settlement_providers: Collection[str] | None,
     dates: _Dates,
+    business_date: date,
+    confirmed_earlier: Sequence[GatewayPayment],
 ) -> list[MatchItem]:
     covered = (
         set(settlement_providers)
@@ -488,10 +515,13 @@ def _provider_items(
     if not covered:
         return []
     found: list[MatchItem] = []
-    seen: dict[int, int] = {}
+    seen: dict[int | str, int] = {}
+    earlier = payments_by_reference(confirmed_earlier)
     for settled in settlements:
-        position = index.get(settled.payment_reference)
-        payment = payments[position] if position is not None else None
+        position: int | str | None = index.get(settled.payment_reference)
+        payment = payments[position] if isinstance(position, int) else None
+        if payment is None and (known := earlier.get(settled.payment_reference)) is not None:
+            payment, position = known, known.payment_id  # never reported missing: not in index
         if payment is None or position is None or payment.provider != settled.provider:
             found.append(
                 MatchItem(

@@ -43,7 +43,8 @@ from payments.services.reconcile_import import (
 )
 from payments.services.reconcile_ports import RunRecord
 from payments.services.reconcile_provider_checks import ask_providers
-from payments.services.reconcile_write import SYSTEM, write_run
+from payments.services.reconcile_settlements import agreed_settlements
+from payments.services.reconcile_write import SYSTEM, DayBooks, write_run
 
 DEFAULT_CONFIG = MatchConfig()
 
@@ -153,7 +154,16 @@ async def _run_day(
         key=lambda line: order[line.provider],
     )
     settlements = [*stored_settlements, *settlements]
+    await repo.lock_settlements(exclusive=True)  # no refund lands while they are booked
     loaded = await repo.succeeded_payments(*capture_span(day, config))
+    # The providers' settlements are booked from every payment of the span, also those the
+    # treasury confirmed on an earlier day (whose remittance waits for this).
+    books = DayBooks(
+        loaded.remitted_on,
+        agreed_settlements(settlements, loaded.payments, loaded.settled_on, loaded.refunds),
+        [p for p in loaded.payments if p.payment_id in loaded.awaiting] if loaded.awaiting else [],
+        loaded.settled_on,
+    )
     # Payments remitted on an earlier day are settled; those of this day (a rerun) or a
     # later one must be seen again, so that the report comes out the same.
     remitted = loaded.remitted_on
@@ -172,11 +182,12 @@ async def _run_day(
         settlements,
         config=config,
         settlement_providers=providers,
+        confirmed_earlier=books.awaiting,
     )
     del lines, payments, loaded  # the items carry what the rest needs
     progress("match", len(report.items))
     return await write_run(
-        uow, day, now, config, actor, progress, report, remitted, statements, reports, providers
+        uow, day, now, config, actor, progress, report, books, statements, reports, providers
     )
 
 

@@ -85,8 +85,10 @@ class RunRecord:
     item_count: int
     matched_gateway_total: int
     matched_treasury_total: int
-    posted_payments: int
-    posted_entries: int
+    posted_payments: int  # payments whose remittance the run posted
+    posted_entries: int  # ledger entries the run posted (settlements and remittances)
+    settled_payments: int = 0  # payments whose provider settlement the run booked
+    awaiting_settlement: int = 0  # confirmed by the treasury, remittance waiting for settlement
 
 
 class ItemRow(NamedTuple):
@@ -159,21 +161,49 @@ class Remittance:
     payment_id: str
     business_date: date
     run_id: int
-    entry_id: int  # the ledger entry that remitted it
+    entry_id: int | None  # the ledger entry that remitted it; None: waiting for settlement
+
+
+@dataclass(frozen=True)
+class PaymentRefunds:
+    """A payment's refunds as its settlement needs them: what was paid back out of the
+    budget's share, and whether one is still in flight (its outcome changes the net)."""
+
+    paid_from_budget: int = 0
+    in_flight: bool = False
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    business_date: date
+    run_id: int
+    entry_id: int | None  # None: nothing was left to move
 
 
 @dataclass
 class DayPayments:
-    """The succeeded payments of a span of capture times, and which were remitted already."""
+    """The succeeded payments of a span of capture times; which the treasury confirmed
+    already (``remitted_on``: the day; ``awaiting``: of those, the ones whose remittance
+    waits for their settlement), which their provider's settlement booked (``settled_on``),
+    and the refunds of those that have any."""
 
     payments: list[GatewayPayment] = field(default_factory=list)
     remitted_on: dict[str, date] = field(default_factory=dict)
+    awaiting: set[str] = field(default_factory=set)
+    settled_on: dict[str, date] = field(default_factory=dict)
+    refunds: dict[str, PaymentRefunds] = field(default_factory=dict)
 
 
 class ReconciliationRepository(Protocol):
     async def lock_day(self, business_date: date) -> None:
         """Hold the day until the transaction ends: two runs of one day (the nightly job on
         two workers, an operator's rerun) take turns, so neither remits what the other did."""
+
+    async def lock_settlements(self, *, exclusive: bool) -> None:
+        """Until the transaction ends: a run booking settlements holds it exclusively, a
+        refund request or approval shared. So a refund never lands between a run reading a
+        payment's refunds and booking its settlement (which would then be wrong by the
+        refund), and the refund sees the settlement once the run committed."""
 
     async def statement_by_content(
         self, source: str, business_date: date, content_hash: str
@@ -253,6 +283,19 @@ class ReconciliationRepository(Protocol):
     async def add_remittances(self, remittance: Remittance, payment_ids: Sequence[str]) -> None:
         """One row per payment of ``payment_ids`` (``remittance.payment_id`` is ignored); a
         payment already present is a conflict (the caller checked)."""
+
+    async def passed_on(self, payment_id: str) -> tuple[date | None, date | None]:
+        """(the day the payment's provider settlement was booked, the day the treasury
+        confirmed it): once either is set, the money has left the provider's hands."""
+
+    async def post_awaiting(self, entry_id: int, payment_ids: Sequence[str]) -> None:
+        """Give confirmed payments whose remittance waited (no entry yet) their entry."""
+
+    async def add_settlements(
+        self, settlement: SettlementRecord, fees: Sequence[tuple[str, str, int]]
+    ) -> None:
+        """One row per (payment id, provider, fee); a payment already present is a conflict
+        (the caller checked)."""
 
     async def resolutions(self, run_id: int) -> dict[str, Resolution]:
         """The resolved items of a run, by item key: what a rerun carries over."""

@@ -1,6 +1,12 @@
 """Remittance entries of a day's run. The treasury confirmed it received the money, so it is
 no longer owed by us: Dr budget-payable:<agency>:<sub-item> / Cr collection-bank.
 
+Money leaves the collection account only after it arrived there: a payment is remitted once
+its provider's settlement is booked (``reconcile_settlements``). A payment the treasury
+confirmed before that is recorded as confirmed with no entry, and its remittance posts in the
+run that books its settlement (``post_awaiting``), so the collection account never reads
+negative.
+
 One entry covers up to ``REMITTANCE_CHUNK`` payments (legs summed per account), keyed by the
 day and a digest of its payments; ``reconcile_remittances`` holds one row per payment (primary
 key), so a payment is posted at most once whatever reruns happen. Posting a million payments
@@ -19,7 +25,7 @@ from operator import attrgetter
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
-from payments.reconcile.matching import MatchItem
+from payments.reconcile.matching import GatewayPayment, MatchItem, Outcome
 from payments.services.ports import UnitOfWork
 from payments.services.reconcile_import import Progress
 from payments.services.reconcile_ports import Remittance
@@ -27,20 +33,12 @@ from payments.services.reconcile_ports import Remittance
 REMITTANCE_CHUNK = 10_000  # payments per remittance ledger entry
 
 
-def remittance_drafts(
-    day: date, matched: Sequence[MatchItem], occurred_at: datetime
-) -> list[tuple[EntryDraft, list[str]]]:
-    """Entries for newly matched payments (their matched items), ``REMITTANCE_CHUNK``
-    payments each, in payment id order (so a rerun would build the same keys)."""
-    return [remittance_draft(day, chunk, occurred_at) for chunk in remittance_chunks(matched)]
-
-
 _BY_PAYMENT_ID = attrgetter("payment_id")  # C-level key: a million items are sorted
 
 
 def remittance_chunks(matched: Sequence[MatchItem]) -> list[list[MatchItem]]:
-    """The items of ``remittance_drafts``'s entries: by payment id, ``REMITTANCE_CHUNK`` each.
-    Every one names a payment (only those are remitted)."""
+    """The items of the remittance entries: by payment id, ``REMITTANCE_CHUNK`` each. Every
+    one names a payment (only those are remitted)."""
     ordered = sorted(matched, key=_BY_PAYMENT_ID)
     return [
         ordered[start : start + REMITTANCE_CHUNK]
@@ -78,6 +76,16 @@ def remittance_draft(
     return draft, ids
 
 
+def as_remitted(payment: GatewayPayment) -> MatchItem:
+    """A payment whose remittance waited, as the item the remittance entry is drafted from."""
+    return MatchItem(
+        Outcome.MATCHED, payment.payment_id, None, payment.currency, payment.amount,
+        payment.amount, payment.provider_ref, payment.batch_reference, payment.agency,
+        payment.treasury_code, payment.chapter, payment.sub_item, payment.provider, None,
+        None, "remittance released by the payment's settlement",
+    )  # fmt: skip
+
+
 async def post_remittances(
     uow: UnitOfWork,
     day: date,
@@ -85,9 +93,13 @@ async def post_remittances(
     chunks: Sequence[Sequence[MatchItem]],
     now: datetime,
     progress: Progress,
+    *,
+    released: bool = False,
 ) -> None:
     """Post the remittance entries through the ledger's write path and record which payments
     each covers; each entry is drafted when its turn comes (not all hundred at once).
+    ``released``: the payments were confirmed earlier and waited for their settlement (their
+    rows get the entry).
 
     No worker thread here: a thread busy with Python holds the interpreter lock for up to
     its switch interval whenever a database answer arrives, which costs more than it saves
@@ -97,6 +109,9 @@ async def post_remittances(
     for chunk in chunks:
         draft, ids = remittance_draft(day, chunk, now)
         posted_entry = await post_entry(uow.ledger, draft, now=now)
-        await repo.add_remittances(Remittance("", day, run_id, posted_entry.entry.id), ids)
+        if released:
+            await repo.post_awaiting(posted_entry.entry.id, ids)
+        else:
+            await repo.add_remittances(Remittance("", day, run_id, posted_entry.entry.id), ids)
         posted += len(ids)
         progress("post", posted)

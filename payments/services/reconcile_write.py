@@ -1,13 +1,15 @@
 """What a day's run writes, in the run's transaction: the run record (its totals per
-outcome and the configuration it ran with), the remittances of the newly matched payments
-(``reconcile_remittances``), and the items in one stream with their workflow state. Exceptions
-open, except those the day's previous run left resolved: they stay resolved, carried by their
-stable key (``item_key``).
+outcome and the configuration it ran with), the provider settlements its reports agree on
+(``reconcile_settlements``), the remittances of the newly matched payments and of earlier
+confirmed ones whose settlement this run booked (``reconcile_remittances``), and the items
+in one stream with their workflow state. Exceptions open, except those the day's previous
+run left resolved: they stay resolved, carried by their stable key (``item_key``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
 
@@ -15,6 +17,7 @@ from payments.domain.events import AuditEntry
 from payments.reconcile.matching import (
     EXCEPTIONS,
     MATCHED_OUTCOMES,
+    GatewayPayment,
     MatchConfig,
     MatchItem,
     MatchReport,
@@ -27,13 +30,32 @@ from payments.services.reconcile_ports import (
     ItemRow,
     ItemState,
     OutcomeTotal,
+    Remittance,
     Resolution,
     RunRecord,
     StoredStatement,
 )
-from payments.services.reconcile_remittances import post_remittances, remittance_chunks
+from payments.services.reconcile_remittances import (
+    as_remitted,
+    post_remittances,
+    remittance_chunks,
+)
+from payments.services.reconcile_settlements import Agreed, post_settlements, settlement_entries
 
 SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class DayBooks:
+    """What a run's postings start from: the payments the treasury confirmed on an earlier
+    run (by day), the settlements the providers' reports agree on, the confirmed payments
+    whose remittance waits and which ones have their settlement booked before this run."""
+
+    remitted: dict[str, date]
+    agreed: Agreed
+    awaiting: Sequence[GatewayPayment]
+    settled_before: Collection[str]
+
 
 _new_tuple = tuple.__new__
 
@@ -94,13 +116,17 @@ async def write_run(
     actor: str,
     progress: Progress,
     report: MatchReport,
-    remitted: dict[str, date],
+    books: DayBooks,
     statements: Sequence[StoredStatement],
     reports: Sequence[StoredStatement],
     providers: Collection[str],
 ) -> RunRecord:
-    """Store the run and its items and post the remittances of newly matched payments."""
+    """Store the run and its items, book the agreed settlements, and post the remittances of
+    newly matched payments that are settled and of waiting ones settled now."""
     repo = uow.reconciliation
+    remitted, settled = books.remitted, books.agreed.settled
+    settled_now = {s.payment.payment_id for s in settled}
+    before = books.settled_before
 
     newly = [
         item
@@ -109,7 +135,16 @@ async def write_run(
         and item.payment_id is not None
         and item.payment_id not in remitted
     ]
-    chunks = remittance_chunks(newly)
+    ready = [i for i in newly if i.payment_id in before or i.payment_id in settled_now]
+    waiting = [
+        i.payment_id
+        for i in newly
+        if i.payment_id is not None and i.payment_id not in before
+        and i.payment_id not in settled_now
+    ]  # fmt: skip
+    released = [as_remitted(p) for p in books.awaiting if p.payment_id in settled_now]
+    chunks = remittance_chunks(ready)
+    released_chunks = remittance_chunks(released)
     previous = await repo.latest_run(day)
     carried = await repo.resolutions(previous.id) if previous is not None else {}
     run = RunRecord(
@@ -124,14 +159,21 @@ async def write_run(
         item_count=len(report.items),
         matched_gateway_total=report.matched_gateway_total,
         matched_treasury_total=report.matched_treasury_total,
-        posted_payments=len(newly),
-        posted_entries=len(chunks),
+        posted_payments=len(ready) + len(released),
+        posted_entries=settlement_entries(settled) + len(chunks) + len(released_chunks),
+        settled_payments=len(settled),
+        awaiting_settlement=len(waiting) + len(books.awaiting) - len(released),
     )
+    del newly, ready
     run_id = await repo.add_run(run)
     run = RunRecord(**{**run.__dict__, "id": run_id})
 
+    await post_settlements(uow, day, run_id, settled, now)
     await post_remittances(uow, day, run_id, chunks, now, progress)
-    del chunks, newly
+    await post_remittances(uow, day, run_id, released_chunks, now, progress, released=True)
+    if waiting:
+        await repo.add_remittances(Remittance("", day, run_id, None), waiting)
+    del chunks, released_chunks
 
     await _store_items(uow, run_id, day, report, carried, first_run=previous is None, now=now)
     progress("persist", len(report.items))
@@ -146,6 +188,8 @@ async def write_run(
                 "business_date": day.isoformat(),
                 "items": run.item_count,
                 "posted_payments": run.posted_payments,
+                "settled_payments": run.settled_payments,
+                "awaiting_settlement": run.awaiting_settlement,
             },
         )
     )

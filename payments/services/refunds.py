@@ -99,6 +99,26 @@ def _check_request(amount: int, reason: str, expected_available: int | None) -> 
     return cleaned
 
 
+async def _still_with_the_provider(uow: UnitOfWork, payment_id: str) -> None:
+    """A refund comes out of what the provider still owes for the capture. Once the provider
+    settled it, or the treasury confirmed it, the money is the State Treasury's: returning
+    it is the treasury's budget refund procedure, not a refund through the gateway (the books
+    would otherwise read a negative clearing or budget payable balance)."""
+    await uow.reconciliation.lock_settlements(exclusive=False)
+    settled, confirmed = await uow.reconciliation.passed_on(payment_id)
+    if confirmed is not None:
+        raise Conflict(
+            f"payment {payment_id} reached the State Treasury (confirmed on the statement of "
+            f"{confirmed.isoformat()}): a refund is the treasury's budget refund procedure"
+        )
+    if settled is not None:
+        raise Conflict(
+            f"payment {payment_id} was settled by its provider on {settled.isoformat()} and "
+            "is on its way to the State Treasury: a refund is the treasury's budget refund "
+            "procedure"
+        )
+
+
 async def request_refund(
     uow_factory: UnitOfWorkFactory,
     *,
@@ -139,6 +159,7 @@ async def request_refund(
             raise Conflict(
                 f"payment {payment.id} is {payment.status.value}; only money taken can be refunded"
             )
+        await _still_with_the_provider(uow, payment.id)
         refunds = await uow.refunds.for_payment(payment.id)
         sums = totals(payment, refunds)
         if expected_available is not None and expected_available != sums.available:
@@ -233,6 +254,7 @@ async def approve_refund(
             if refund.approved_by == caller.actor:
                 return refund
             raise InvalidTransition(refund.id, refund.status.value, RefundStatus.APPROVED.value)
+        await _still_with_the_provider(uow, refund.payment_id)
         approved = await move_refund(
             uow,
             refund,

@@ -87,7 +87,8 @@ async def test_reconcile_the_day_of_an_uploaded_statement(
     assert run.totals["matched"].count == 1
     assert run.totals["missing_at_treasury"].count == 1  # the second payment
     assert run.totals["unknown_at_gateway"].count == 1
-    assert run.posted_payments == 1
+    # No provider report was uploaded: the matched payment's remittance waits for it.
+    assert (run.posted_payments, run.awaiting_settlement) == (0, 1)
 
     # Pressed again: a rerun, with the same totals, posting nothing twice.
     again = await console.post(statement_path, data={"csrf_token": token_of(shown)})
@@ -95,7 +96,7 @@ async def test_reconcile_the_day_of_an_uploaded_statement(
     newest, first = await runs(uow_factory)
     assert (newest.id, first.id) == (rerun_id, run_id)
     assert newest.totals == first.totals
-    assert newest.posted_payments == 0
+    assert (newest.posted_payments, newest.settled_payments) == (0, 0)
 
 
 async def test_reconcile_a_day_from_the_runs_page(

@@ -20,6 +20,7 @@ from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import daily_jobs
+from payments.ledger import chart
 from payments.services.reconcile_reports import list_items
 from payments.settings import Settings
 from tests.api import BASE_URL, Portal, make_portal
@@ -99,6 +100,8 @@ async def test_the_nightly_job_matches_the_providers_reports(database_url: str) 
         again = await job.run(DAY, NIGHT)  # a second attempt of the same night
         assert isinstance(night, NightResult)
         items = await outcomes(container, night.day.run.id)
+        async with container.uow_factory() as tx:
+            books = {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
 
     assert {r.provider: (r.status, r.lines) for r in night.reports} == {
         "vnpay": (ReportStatus.IMPORTED, 1),
@@ -114,6 +117,14 @@ async def test_the_nightly_job_matches_the_providers_reports(database_url: str) 
     assert {r.status for r in again.reports} == {ReportStatus.ALREADY_IMPORTED}
     assert again.day.run.totals == night.day.run.totals
     assert again.day.run.posted_payments == 0
+    # The two the providers reported are settled and remitted; the unseen one's remittance
+    # waits for VNPay's word, and its money is still owed by VNPay (clearing).
+    run = night.day.run
+    assert (run.settled_payments, run.posted_payments, run.awaiting_settlement) == (2, 2, 1)
+    assert (again.day.run.settled_payments, again.day.run.awaiting_settlement) == (0, 1)
+    assert books[chart.provider_clearing("vnpay").code] == 90_000
+    assert books[chart.provider_clearing("momo").code] == 0
+    assert books[chart.collection_bank().code] == 0
 
 
 async def test_a_failing_report_leaves_the_treasury_run_done_and_is_named(
@@ -139,7 +150,8 @@ async def test_a_failing_report_leaves_the_treasury_run_done_and_is_named(
     vnpay_report, momo_report = night.reports
     assert vnpay_report.status is ReportStatus.IMPORTED
     assert momo_report.reason == "the momo settlement endpoint answered 404"
-    assert night.day.run.posted_payments == 2  # the treasury side is reconciled
+    # The treasury side is reconciled; VNPay's payment is settled and remitted, MoMo's waits.
+    assert (night.day.run.posted_payments, night.day.run.awaiting_settlement) == (1, 1)
     # and MoMo's payment is not provider_missing: no report, no provider-side item
     assert night_items == {"matched": sorted([by_vnpay, by_momo])}
     assert log.of("settlement_report_missing") == [
@@ -162,3 +174,4 @@ async def test_a_failing_report_leaves_the_treasury_run_done_and_is_named(
     }
     assert len(later.day.run.statements) == 3
     assert later_items == {"matched": sorted([by_vnpay, by_momo])}
+    assert (later.day.run.settled_payments, later.day.run.posted_payments) == (1, 1)

@@ -44,7 +44,9 @@ def test_reconcile_a_day_from_files(
          "--provider", "vnpay"],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
-    assert "1 payment(s) remitted in 1 ledger entry" in done.output
+    assert (
+        "1 provider settlement(s) booked, 1 payment(s) remitted, in 2 ledger entries" in done.output
+    )
     table = {line.split()[0]: line.split()[1:] for line in done.output.splitlines() if line}
     assert table["matched"] == ["1", "150.000", "150.000"]
     assert table["missing_at_treasury"] == ["1", "250.000", "0"]
@@ -53,7 +55,7 @@ def test_reconcile_a_day_from_files(
     again = runner.invoke(cli, [*args, "--statement", str(statement_file), "--quiet"])
     assert again.exit_code == 0, again.output
     assert "already imported: nothing new" in again.output
-    assert "0 payment(s) remitted" in again.output
+    assert "0 provider settlement(s) booked, 0 payment(s) remitted" in again.output
     # The rerun checks VNPay's stored report again, without being given it.
     rerun = {line.split()[0]: line.split()[1:] for line in again.output.splitlines() if line}
     assert rerun["provider_missing"] == ["1", "250.000", "0"]

@@ -104,6 +104,7 @@ def test_fetch_brings_the_settlement_reports_and_says_what_became_of_each(
     )
     assert table(first.output)["matched"] == ["2", "220.000", "220.000"]
     assert "provider_missing" not in first.output
+    assert "1 confirmed payment(s) wait for their provider's settlement report" in first.output
     assert f"/vnpay?date={DAY.isoformat()}" in endpoints.asked
 
     endpoints.files = files  # MoMo's report is there now
@@ -111,7 +112,8 @@ def test_fetch_brings_the_settlement_reports_and_says_what_became_of_each(
     assert second.exit_code == 0, second.output
     assert "  vnpay  already imported (1 line)" in second.output
     assert "  momo   imported (1 line)" in second.output
-    assert "0 payment(s) remitted" in second.output
+    # MoMo's report books its settlement, which releases its payment's remittance.
+    assert "1 provider settlement(s) booked, 1 payment(s) remitted" in second.output
 
     endpoints.asked.clear()
     unset = {**env, "PAYMENTS_MOMO_SETTLEMENT_URL": ""}

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.adapters.db import tables as t
 from payments.adapters.db.pg_hot_path import _driver
 from payments.adapters.db.reconcile_batches import pg_batches, sa_batches
-from payments.adapters.db.reconcile_tables import reconcile_remittances
+from payments.adapters.db.reconcile_tables import reconcile_remittances, reconcile_settlements
+from payments.adapters.db.refund_tables import refunds
+from payments.domain.refunds import RefundStatus
 from payments.reconcile.matching import GatewayPayment
-from payments.services.reconcile_ports import DayPayments
+from payments.services.reconcile_ports import DayPayments, PaymentRefunds
 
 SHARED_AMOUNTS = 100_000  # distinct amounts kept as one int object each (fees repeat a lot)
 
@@ -28,13 +30,16 @@ _CODE_COLUMNS = ("g.code", "p.currency", "p.treasury_code", "p.chapter", "p.sub_
 _CODES_JOINED = " || chr(31) || ".join(_CODE_COLUMNS)
 _CODES_JSON = f"json_build_array({', '.join(_CODE_COLUMNS)})::text"
 # Payments whose successful attempt finished in a span: one row each (at most one attempt
-# of a payment succeeds: uq_payment_attempts_one_success), with the day they were remitted.
+# of a payment succeeds: uq_payment_attempts_one_success), with the day the treasury
+# confirmed them, whether their remittance waits, and the day their settlement was booked.
 _PAYMENTS_SQL = """
-SELECT p.id, p.amount, a.updated_at, a.provider_ref, r.business_date, {codes}
+SELECT p.id, p.amount, a.updated_at, a.provider_ref, r.business_date,
+  r.business_date IS NOT NULL AND r.entry_id IS NULL, s.business_date, {codes}
 FROM payment_attempts a
 JOIN payments p ON p.id = a.payment_id
 JOIN agencies g ON g.id = p.agency_id
 LEFT JOIN reconcile_remittances r ON r.payment_id = p.id
+LEFT JOIN reconcile_settlements s ON s.payment_id = p.id
 WHERE a.status = 'succeeded' AND p.status = 'succeeded'
   AND a.updated_at >= $1 AND a.updated_at < $2
 """
@@ -55,6 +60,7 @@ class SqlDayPayments:
             await self._pg_payments(found, captured_from, captured_to)
             return found
         a, p, g, r = t.payment_attempts.c, t.payments.c, t.agencies.c, reconcile_remittances.c
+        st = reconcile_settlements.c
         result = await self._conn.execute(
             select(
                 p.id,
@@ -68,11 +74,14 @@ class SqlDayPayments:
                 a.updated_at,
                 a.provider_ref,
                 r.business_date,
+                r.entry_id,
+                st.business_date,
             )
             .select_from(
                 t.payment_attempts.join(t.payments, p.id == a.payment_id)
                 .join(t.agencies, g.id == p.agency_id)
                 .outerjoin(reconcile_remittances, r.payment_id == p.id)
+                .outerjoin(reconcile_settlements, st.payment_id == p.id)
             )
             .where(
                 a.status == "succeeded",
@@ -109,7 +118,37 @@ class SqlDayPayments:
                 )
                 if row[10] is not None:
                     remitted[pid] = row[10]
+                    if row[11] is None:
+                        found.awaiting.add(pid)
+                if row[12] is not None:
+                    found.settled_on[pid] = row[12]
+        await self._refunds_of(found, captured_from, captured_to)
         return found
+
+    async def _refunds_of(
+        self, found: DayPayments, captured_from: datetime, captured_to: datetime
+    ) -> None:
+        """The refunds of the span's payments (few: one query, read whole)."""
+        a, f = t.payment_attempts.c, refunds.c
+        result = await self._conn.execute(
+            select(f.payment_id, f.status, f.amount, f.from_excess)
+            .select_from(refunds.join(t.payment_attempts, a.payment_id == f.payment_id))
+            .where(
+                a.status == "succeeded",
+                a.updated_at >= captured_from,
+                a.updated_at < captured_to,
+                f.status.not_in([RefundStatus.FAILED.value, RefundStatus.REJECTED.value]),
+            )
+        )
+        totals: dict[str, PaymentRefunds] = {}
+        for pid, status, amount, from_excess in result:
+            was = totals.get(pid, PaymentRefunds())
+            if status == RefundStatus.SUCCEEDED.value:
+                was = PaymentRefunds(was.paid_from_budget + amount - from_excess, was.in_flight)
+            else:
+                was = PaymentRefunds(was.paid_from_budget, in_flight=True)
+            totals[pid] = was
+        found.refunds.update(totals)
 
     async def _pg_payments(
         self, found: DayPayments, captured_from: datetime, captured_to: datetime
@@ -117,7 +156,10 @@ class SqlDayPayments:
         if not await self._pg_payments_as(found, captured_from, captured_to, joined=True):
             found.payments.clear()
             found.remitted_on.clear()
+            found.awaiting.clear()
+            found.settled_on.clear()
             await self._pg_payments_as(found, captured_from, captured_to, joined=False)
+        await self._refunds_of(found, captured_from, captured_to)
 
     async def _pg_payments_as(
         self, found: DayPayments, captured_from: datetime, captured_to: datetime, *, joined: bool
@@ -127,6 +169,7 @@ class SqlDayPayments:
         driver = await _driver(self._conn)
         sql = _PAYMENTS_SQL.format(codes=_CODES_JOINED if joined else _CODES_JSON)
         payments, remitted = found.payments, found.remitted_on
+        awaiting, settled_on = found.awaiting, found.settled_on
         append = payments.append
         profiles: dict[str, tuple[str, ...]] = {}  # codes text -> its six shared strings
         shared: dict[str, str] = {}  # one string object per distinct code
@@ -137,7 +180,7 @@ class SqlDayPayments:
         async for batch in pg_batches(driver, sql, captured_from, captured_to):
             if not whole:
                 continue
-            for pid, paid, captured, ref, remitted_day, codes in batch:
+            for pid, paid, captured, ref, remitted_day, waits, settled_day, codes in batch:
                 profile = profiles.get(codes)
                 if profile is None:
                     parts = codes.split("\x1f") if joined else json.loads(codes)
@@ -171,4 +214,8 @@ class SqlDayPayments:
                 )
                 if remitted_day is not None:
                     remitted[pid] = remitted_day
+                    if waits:
+                        awaiting.add(pid)
+                if settled_day is not None:
+                    settled_on[pid] = settled_day
         return whole

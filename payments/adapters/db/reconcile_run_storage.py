@@ -20,6 +20,7 @@ from payments.adapters.db.reconcile_tables import (
     reconcile_items,
     reconcile_remittances,
     reconcile_runs,
+    reconcile_settlements,
 )
 from payments.reconcile.matching import MatchItem, Outcome
 from payments.services.reconcile_ports import (
@@ -33,9 +34,11 @@ from payments.services.reconcile_ports import (
     Remittance,
     Resolution,
     RunRecord,
+    SettlementRecord,
     StoredItem,
 )
 
+_SETTLEMENT_COLUMNS = ("payment_id", "business_date", "run_id", "provider", "fee", "entry_id")
 _ITEM_COLUMNS = (
     "run_id",
     "item_key",
@@ -105,6 +108,8 @@ def _run(row: Any) -> RunRecord:
         matched_treasury_total=row.matched_treasury_total,
         posted_payments=row.posted_payments,
         posted_entries=row.posted_entries,
+        settled_payments=row.settled_payments,
+        awaiting_settlement=row.awaiting_settlement,
     )
 
 
@@ -146,6 +151,8 @@ class SqlRuns:
                 matched_treasury_total=run.matched_treasury_total,
                 posted_payments=run.posted_payments,
                 posted_entries=run.posted_entries,
+                settled_payments=run.settled_payments,
+                awaiting_settlement=run.awaiting_settlement,
             )
             .returning(reconcile_runs.c.id)
         )
@@ -199,6 +206,45 @@ class SqlRuns:
                         "entry_id": entry,
                     }
                     for pid in payment_ids[start : start + CHUNK]
+                ],
+            )
+
+    async def passed_on(self, payment_id: str) -> tuple[date | None, date | None]:
+        s, r = reconcile_settlements.c, reconcile_remittances.c
+        settled = await self._conn.scalar(select(s.business_date).where(s.payment_id == payment_id))
+        confirmed = await self._conn.scalar(
+            select(r.business_date).where(r.payment_id == payment_id)
+        )
+        return settled, confirmed
+
+    async def post_awaiting(self, entry_id: int, payment_ids: Sequence[str]) -> None:
+        r = reconcile_remittances.c
+        for start in range(0, len(payment_ids), CHUNK):
+            await self._conn.execute(
+                update(reconcile_remittances)
+                .where(r.payment_id.in_(payment_ids[start : start + CHUNK]), r.entry_id.is_(None))
+                .values(entry_id=entry_id)
+            )
+
+    async def add_settlements(
+        self, settlement: SettlementRecord, fees: Sequence[tuple[str, str, int]]
+    ) -> None:
+        if not fees:
+            return
+        day, run_id, entry = settlement.business_date, settlement.run_id, settlement.entry_id
+        records = [(pid, day, run_id, provider, fee, entry) for pid, provider, fee in fees]
+        if self._postgres:
+            driver = await _driver(self._conn)
+            await driver.copy_records_to_table(
+                "reconcile_settlements", records=records, columns=_SETTLEMENT_COLUMNS
+            )
+            return
+        for start in range(0, len(records), CHUNK):
+            await self._conn.execute(
+                insert(reconcile_settlements),
+                [
+                    dict(zip(_SETTLEMENT_COLUMNS, record, strict=True))
+                    for record in records[start : start + CHUNK]
                 ],
             )
 

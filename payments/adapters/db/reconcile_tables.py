@@ -12,14 +12,19 @@ history of each item's workflow, and which payments' remittance the ledger alrea
   writes a new run; the newest run of a day is the day's report.
 - reconcile_item_history: opened, resolved, carried over, provider-confirmed: keyed by the
   business day and the item's stable key, so the story of an item spans reruns.
-- reconcile_remittances: one row per payment whose remittance was posted to the ledger (the
-  primary key is the payment): a rerun never posts a payment twice, even though the ledger
-  entries themselves cover many payments at once.
+- reconcile_remittances: one row per payment the treasury confirmed (the primary key is the
+  payment): a rerun never posts a payment twice, even though the ledger entries themselves
+  cover many payments at once. ``entry_id`` is the remittance entry, or NULL while the
+  payment's provider settlement is not booked yet: money leaves the collection account only
+  after it arrived there, so the remittance waits and posts in the run that books it (0012).
+- reconcile_settlements: one row per payment whose provider settlement was booked (Dr
+  collection bank, Dr provider fees / Cr provider clearing), from the provider's report;
+  ``entry_id`` is NULL when nothing was left to move (the payment was refunded in full).
 
-The three bulk tables (lines, items, remittances: a million rows each on a national day) carry
-no foreign key and no index beyond what their reads need: a foreign key is a trigger per row,
-and each index another B-tree insert per row, which together cost more than the whole
-matching. Their rows are written only by ``adapters/db/reconciliation.py`` (through its
+The bulk tables (lines, items, remittances, settlements: a million rows each on a national
+day) carry no foreign key and no index beyond what their reads need: a foreign key is a
+trigger per row, and each index another B-tree insert per row, which together cost more than
+the whole matching. Their rows are written only by ``adapters/db/reconciliation.py`` (through its
 parts, ``reconcile_statement_storage`` and ``reconcile_run_storage``), in the same transaction
 as the statement or run they belong to.
 """
@@ -38,6 +43,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from payments.adapters.db.metadata import metadata
@@ -125,6 +131,10 @@ reconcile_runs = Table(
     Column("matched_treasury_total", BigInteger, nullable=False),
     Column("posted_payments", Integer, nullable=False),
     Column("posted_entries", Integer, nullable=False),
+    # Provider settlements booked by the run, and treasury-confirmed payments whose remittance
+    # waits for their settlement (0012).
+    Column("settled_payments", Integer, nullable=False, server_default=text("0")),
+    Column("awaiting_settlement", Integer, nullable=False, server_default=text("0")),
     Index("ix_reconcile_runs_business_date", "business_date", "id"),
 )
 
@@ -182,5 +192,16 @@ reconcile_remittances = Table(
     Column("payment_id", String(40), primary_key=True),
     Column("business_date", Date, nullable=False),
     Column("run_id", BigInteger, nullable=False),
-    Column("entry_id", BigInteger, nullable=False),
+    Column("entry_id", BigInteger),  # NULL: confirmed, waiting for the provider's settlement
+)
+
+reconcile_settlements = Table(
+    "reconcile_settlements",
+    metadata,
+    Column("payment_id", String(40), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("entry_id", BigInteger),  # NULL: nothing left to move (refunded in full)
 )

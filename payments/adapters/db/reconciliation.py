@@ -19,6 +19,7 @@ from payments.adapters.db.reconcile_run_storage import SqlRuns
 from payments.adapters.db.reconcile_statement_storage import SqlStatements
 
 ADVISORY_SPACE = 0x5243  # "RC": the reconciliation's advisory locks, one per business day
+SETTLEMENTS_KEY = 0  # in that space, beside the days (ordinals from 1): settlements vs refunds
 
 
 class SqlReconciliation(SqlStatements, SqlDayPayments, SqlRuns):
@@ -37,3 +38,12 @@ class SqlReconciliation(SqlStatements, SqlDayPayments, SqlRuns):
                 {"space": ADVISORY_SPACE, "day": business_date.toordinal()},
             )
         # SQLite: the unit of work's write transaction already serialises writers.
+
+    async def lock_settlements(self, *, exclusive: bool) -> None:
+        if self._postgres:
+            lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            await self._conn.execute(
+                text(f"SELECT {lock}(:space, :key)"),
+                {"space": ADVISORY_SPACE, "key": SETTLEMENTS_KEY},
+            )
+        # SQLite: every transaction begins IMMEDIATE, so runs and refunds already take turns.

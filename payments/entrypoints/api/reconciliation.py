@@ -140,8 +140,15 @@ class RunOut(BaseModel):
     item_count: int
     matched_gateway_total: int
     matched_treasury_total: int
-    posted_payments: int
-    posted_entries: int
+    posted_payments: int = Field(description="Payments whose remittance the run posted.")
+    posted_entries: int = Field(description="Ledger entries the run posted.")
+    settled_payments: int = Field(
+        description="Payments whose provider settlement the run booked from the report."
+    )
+    awaiting_settlement: int = Field(
+        description="Payments the treasury confirmed whose remittance waits for their "
+        "provider's settlement report."
+    )
 
 
 class RunPageOut(BaseModel):
@@ -230,6 +237,8 @@ def _run(run: RunRecord) -> dict[str, Any]:
         "matched_treasury_total": run.matched_treasury_total,
         "posted_payments": run.posted_payments,
         "posted_entries": run.posted_entries,
+        "settled_payments": run.settled_payments,
+        "awaiting_settlement": run.awaiting_settlement,
     }
 
 

@@ -19,11 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.adapters.ledger_anchors import append_anchor_line, read_anchor_file
+from payments.ledger.anchors import Anchor, InvalidAnchor, looks_like_anchor, parse_anchor
+from payments.ledger.book_checks import BookProblem, book_problems
 from payments.ledger.errors import AccountNotFound
 from payments.ledger.ports import AccountTotals
 from payments.ledger.queries import account_balance, trial_balance
+from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
 from payments.ledger.sql_store import ledger_snapshot
-from payments.ledger.verification import VerifyReport, seal_journal, verify_ledger
+from payments.ledger.verification import VerifyReport, verify_ledger
 from payments.settings import Settings, normalise_database_url
 
 T = TypeVar("T")
@@ -225,3 +229,30 @@ def balance(code: str, database_url: str | None, as_of: datetime | None) -> None
         raise click.ClickException(missing.detail) from missing
     click.echo(HEADER)
     click.echo(_row(totals))
+
+
+@ledger.command()
+@database_url
+def check(database_url: str | None) -> None:
+    """Everything ``verify`` proves, plus the book-keeping invariants of a live ledger: no
+    asset or liability with a balance of the wrong sign, every currency summing to zero.
+    Exits 1 naming each account that is wrong."""
+
+    async def work(engine: AsyncEngine) -> tuple[VerifyReport, list[BookProblem]]:
+        async with ledger_snapshot(engine) as store:
+            report = await verify_ledger(store)
+            problems = book_problems(await store.totals(as_of=None))
+        return report, problems
+
+    report, problems = _run(database_url, work)
+    found = [*report.problems, *(problem.message for problem in problems)]
+    if not found:
+        click.echo(
+            f"books OK: {report.entries} entries, {report.accounts} accounts; every entry "
+            "balances, the chain holds, no account has a balance of the wrong sign"
+        )
+        return
+    click.echo(f"BOOKS WRONG: {len(found)} problem(s)", err=True)
+    for problem in found:
+        click.echo(f"  - {problem}", err=True)
+    raise SystemExit(1)

@@ -107,8 +107,15 @@ def summary(result: DayResult) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [
         f"Run {run.id} for {run.business_date.isoformat()}: {run.item_count} items, "
-        f"{run.posted_payments} payment(s) remitted in {run.posted_entries} ledger entr"
+        f"{run.settled_payments} provider settlement(s) booked, "
+        f"{run.posted_payments} payment(s) remitted, in {run.posted_entries} ledger entr"
         f"{'y' if run.posted_entries == 1 else 'ies'}"
+        + (
+            f"; {run.awaiting_settlement} confirmed payment(s) wait for their provider's "
+            "settlement report"
+            if run.awaiting_settlement
+            else ""
+        )
     ]
     for index, row in enumerate(rows):
         lines.append(

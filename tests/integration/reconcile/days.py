@@ -11,10 +11,11 @@ from payments.domain.access import Caller
 from payments.domain.attempts import Provider, ProviderOutcome, Result
 from payments.domain.payments import Payment
 from payments.reconcile.csv_format import read_csv
+from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
 from payments.services import checkout
 from payments.services import payments as service
 from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_import import Imported, import_statement
+from payments.services.reconcile_import import Imported, import_settlement, import_statement
 from tests.factories import LIMITS, draft, portal_caller, respond
 
 DAY = date(2025, 3, 12)  # a Wednesday, business day in Vietnam
@@ -110,3 +111,21 @@ async def import_csv(
 
 def next_day(day: date, days: int = 1) -> date:
     return day + timedelta(days=days)
+
+
+async def settle(
+    uow: UnitOfWorkFactory,
+    *paid: Payment,
+    fee: int = 0,
+    day: date = DAY,
+    at: datetime = NIGHT,
+) -> Imported:
+    """VNPay's settlement report of ``day``, naming ``paid`` (gross, ``fee`` each)."""
+    lines = [
+        SettlementLine("vnpay", n, f"SETTLE{n}", p.id, p.draft.amount, fee, "VND", day)
+        for n, p in enumerate(paid, start=2)
+    ]
+    out = io.StringIO()
+    write_settlement("vnpay", lines, out)
+    report = read_settlement("vnpay", io.BytesIO(out.getvalue().encode()))
+    return await import_settlement(uow, report, business_date=day, actor="ops", now=at)

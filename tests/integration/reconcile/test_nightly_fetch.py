@@ -167,7 +167,9 @@ async def test_the_night_fetches_every_report_and_checks_three_ways(
         "matched": sorted([day.vnpay.id, day.momo.id]),
         "provider_missing": [day.momo.id],
     }
-    assert first.day.run.posted_payments == 2
+    # VNPay's settlement is booked and its payment remitted; MoMo's waits for MoMo's word.
+    assert (first.day.run.settled_payments, first.day.run.posted_payments) == (1, 1)
+    assert first.day.run.awaiting_settlement == 1
     by_host = {r.url.host: r for r in endpoints.seen}
     assert by_host["vnpay.test"].headers["authorization"] == "Bearer vnpay-report-token"
     assert "authorization" not in by_host["momo.test"].headers  # no token set, none sent
@@ -196,8 +198,8 @@ async def test_a_report_that_cannot_be_had_leaves_the_treasury_run_done(
     assert momo.reason.startswith("the momo settlement endpoint failed: ConnectError")
     assert "momo.test" not in momo.reason  # the URL (which may carry a credential) is not told
     # The treasury side is reconciled; with no report there is no provider-side item at all
-    # (rather than every payment reading provider_missing).
-    assert result.day.run.posted_payments == 2
+    # (rather than every payment reading provider_missing), and nothing settled is remitted.
+    assert (result.day.run.posted_payments, result.day.run.awaiting_settlement) == (0, 2)
     assert await outcomes(uow_factory, result.day.run.id) == {
         "matched": sorted([day.vnpay.id, day.momo.id])
     }
@@ -206,7 +208,7 @@ async def test_a_report_that_cannot_be_had_leaves_the_treasury_run_done(
     later = await night(uow_factory, Endpoints(report_answers(day)))
     assert statuses(later.reports) == {"vnpay": "imported", "momo": "imported"}
     assert later.missing_reports == []
-    assert later.day.run.posted_payments == 0
+    assert (later.day.run.settled_payments, later.day.run.posted_payments) == (2, 2)
     assert len(later.day.run.statements) == 3  # the treasury's, VNPay's and MoMo's
     assert await outcomes(uow_factory, later.day.run.id) == {
         "matched": sorted([day.vnpay.id, day.momo.id])
@@ -227,7 +229,7 @@ async def test_unset_reports_are_skipped_and_a_refused_one_is_reported(
     assert momo.reason == "PAYMENTS_MOMO_SETTLEMENT_URL is not set"
     assert result.missing_reports == ["vnpay"]  # skipped is not missing: none is expected
     assert {r.url.host for r in endpoints.seen} == {"kbnn.test", "vnpay.test"}
-    assert result.day.run.posted_payments == 2
+    assert (result.day.run.posted_payments, result.day.run.awaiting_settlement) == (0, 2)
 
 
 async def test_without_settlement_urls_only_the_statement_is_fetched(
@@ -240,7 +242,7 @@ async def test_without_settlement_urls_only_the_statement_is_fetched(
     assert {r.status for r in result.reports} == {ReportStatus.SKIPPED}
     assert result.missing_reports == []
     assert [r.url.host for r in endpoints.seen] == ["kbnn.test"]
-    assert result.day.run.posted_payments == 2
+    assert (result.day.run.posted_payments, result.day.run.awaiting_settlement) == (0, 2)
 
 
 async def test_no_treasury_statement_no_run_and_no_report_fetched(

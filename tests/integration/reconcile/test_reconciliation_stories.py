@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -40,6 +41,7 @@ from tests.integration.reconcile.days import (
     gateway,
     import_csv,
     next_day,
+    settle,
     statement,
     success,
 )
@@ -57,44 +59,105 @@ async def outcomes(uow: UnitOfWorkFactory, result: DayResult) -> list[tuple[Outc
     return [(i.item.outcome, i.item.payment_id) for i in await items(uow, result)]
 
 
-async def net(uow: UnitOfWorkFactory, code: str) -> int:
+async def nets(uow: UnitOfWorkFactory) -> dict[str, int]:
+    """Every account's net balance (debits minus credits)."""
     async with uow() as tx:
-        totals = {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
-    return totals.get(code, 0)
+        return {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
 
 
 async def test_matched_credit_posts_the_remittance_once(uow_factory: UnitOfWorkFactory) -> None:
-    # The treasury credited exactly what the gateway captured: matched, and the money owed to
-    # the budget is no longer owed (Dr budget payable / Cr collection bank).
+    # The treasury credited exactly what the gateway captured: matched. VNPay's settlement
+    # report comes the same night: the settlement is booked (Dr collection bank, Dr fees /
+    # Cr clearing), then the money owed to the budget is no longer owed (Dr budget payable /
+    # Cr collection bank). Every account of the chain is back at zero but the fee.
     gw = await gateway(uow_factory)
     paid = await gw.paid(150_000)
     await import_csv(uow_factory, statement(csv_line(paid.id, 150_000)))
+    await settle(uow_factory, paid, fee=1_650)
     first = await run(uow_factory)
     assert await outcomes(uow_factory, first) == [(Outcome.MATCHED, paid.id)]
-    assert first.run.posted_payments == 1
+    assert (first.run.posted_payments, first.run.settled_payments) == (1, 1)
+    assert (first.run.posted_entries, first.run.awaiting_settlement) == (2, 0)
     assert first.run.matched_gateway_total == first.run.matched_treasury_total == 150_000
     payable = chart.budget_payable("DVC", "2662").code
-    assert await net(uow_factory, payable) == 0  # captured -150 000, remitted +150 000
-    assert await net(uow_factory, chart.collection_bank().code) == -150_000
+    assert await nets(uow_factory) == {
+        payable: 0,  # captured -150 000, remitted +150 000
+        chart.provider_clearing("vnpay").code: 0,  # captured +150 000, settled -150 000
+        chart.collection_bank().code: 0,  # settled +150 000, remitted -150 000
+        chart.provider_fees("vnpay").code: 1_650,  # kept by VNPay
+        chart.fee_cover().code: -1_650,  # covered by the operator, so the budget gets all
+    }
     async with uow_factory() as tx:
         found = await tx.reconciliation.succeeded_payments(CAPTURED, NIGHT)
         entries = await tx.ledger.entries_after(0, 10)
     assert found.remitted_on == {paid.id: DAY}
+    assert found.settled_on == {paid.id: DAY}
+    assert not found.awaiting
     [remitted] = [e for e in entries if e.source_key.startswith("remittance:2025-03-12:")]
     assert sorted((leg.account.code, leg.amount) for leg in remitted.legs) == [
         ("budget-payable:DVC:2662", 150_000),
         ("collection-bank", 150_000),
     ]
+    [settled] = [e for e in entries if e.source_key.startswith("settlement:2025-03-12:")]
+    assert sorted((leg.account.code, leg.side.value, leg.amount) for leg in settled.legs) == [
+        ("clearing:vnpay", "credit", 150_000),
+        ("collection-bank", "debit", 150_000),
+        ("fee-cover", "credit", 1_650),
+        ("provider-fees:vnpay", "debit", 1_650),
+    ]
 
     # Running the night again reproduces the report and posts nothing.
+    before = await nets(uow_factory)
     second = await run(uow_factory)
     assert second.run.id != first.run.id
-    assert second.run.posted_payments == 0
+    assert (second.run.posted_payments, second.run.settled_payments) == (0, 0)
+    assert second.run.posted_entries == 0
     assert second.run.totals == first.run.totals
     assert [i.item for i in await items(uow_factory, second)] == [
         i.item for i in await items(uow_factory, first)
     ]
-    assert await net(uow_factory, payable) == 0
+    assert await nets(uow_factory) == before
+
+
+async def test_a_remittance_waits_for_the_providers_settlement(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # The treasury's statement is in, VNPay's report is not: the collection account has not
+    # received the money, so nothing leaves it. The payment is confirmed (not missing the next
+    # day), its remittance waits, and the next day's report releases it.
+    gw = await gateway(uow_factory)
+    paid = await gw.paid(150_000)
+    await import_csv(uow_factory, statement(csv_line(paid.id, 150_000)))
+    first = await run(uow_factory)
+    assert await outcomes(uow_factory, first) == [(Outcome.MATCHED, paid.id)]
+    assert (first.run.posted_payments, first.run.awaiting_settlement) == (0, 1)
+    assert await nets(uow_factory) == {
+        chart.budget_payable("DVC", "2662").code: -150_000,
+        chart.provider_clearing("vnpay").code: 150_000,
+    }
+
+    later = next_day(DAY)
+    fee_debit = csv_line("PHI-NH", 11_000, booked=later, direction="debit")
+    await import_csv(uow_factory, statement(fee_debit), later, at=NIGHT + timedelta(days=1))
+    await settle(uow_factory, paid, day=later, at=NIGHT + timedelta(days=1))
+    second = await reconcile_day(uow_factory, later, now=NIGHT + timedelta(days=1))
+    # Not missing at the treasury again, not unknown to VNPay: only the bank's debit, listed.
+    assert await outcomes(uow_factory, second) == [(Outcome.IGNORED, None)]
+    assert (second.run.settled_payments, second.run.posted_payments) == (1, 1)
+    assert second.run.awaiting_settlement == 0
+    assert set((await nets(uow_factory)).values()) == {0}
+
+
+async def test_a_settlement_that_disagrees_is_not_booked(uow_factory: UnitOfWorkFactory) -> None:
+    # VNPay reports another amount than it captured: an exception for staff, nothing booked.
+    gw = await gateway(uow_factory)
+    paid = await gw.paid(150_000)
+    await import_csv(uow_factory, statement(csv_line(paid.id, 150_000)))
+    await settle(uow_factory, replace(paid, draft=replace(paid.draft, amount=15_000)))
+    result = await run(uow_factory)
+    assert Outcome.PROVIDER_AMOUNT_MISMATCH in [o for o, _ in await outcomes(uow_factory, result)]
+    assert (result.run.settled_payments, result.run.posted_payments) == (0, 0)
+    assert chart.collection_bank().code not in await nets(uow_factory)
 
 
 async def test_missing_at_treasury(uow_factory: UnitOfWorkFactory) -> None:
@@ -102,6 +165,7 @@ async def test_missing_at_treasury(uow_factory: UnitOfWorkFactory) -> None:
     gw = await gateway(uow_factory)
     credited, forgotten = await gw.paid(), await gw.paid(200_000)
     await import_csv(uow_factory, statement(csv_line(credited.id)))
+    await settle(uow_factory, credited, forgotten)
     result = await run(uow_factory)
     found = await items(uow_factory, result)
     missing = [i for i in found if i.item.outcome is Outcome.MISSING_AT_TREASURY]
@@ -179,6 +243,7 @@ async def test_duplicate(uow_factory: UnitOfWorkFactory) -> None:
         uow_factory,
         statement(csv_line(paid.id, bank_reference="A1"), csv_line(paid.id, bank_reference="A2")),
     )
+    await settle(uow_factory, paid)
     result = await run(uow_factory)
     assert await outcomes(uow_factory, result) == [
         (Outcome.MATCHED, paid.id),
@@ -194,6 +259,7 @@ async def test_late_booking_inside_the_window(uow_factory: UnitOfWorkFactory) ->
     paid = await gw.paid()
     friday = next_day(DAY, 2)
     await import_csv(uow_factory, statement(csv_line(paid.id, booked=friday)), friday)
+    await settle(uow_factory, paid, day=friday)
     result = await reconcile_day(uow_factory, friday, now=NIGHT)
     [item] = await items(uow_factory, result)
     assert (item.item.outcome, item.item.days_late, item.state) == (
@@ -342,8 +408,10 @@ async def test_two_runs_of_a_day_at_once_take_turns(uow_factory: UnitOfWorkFacto
     gw = await gateway(uow_factory)
     paid = await gw.paid()
     await import_csv(uow_factory, statement(csv_line(paid.id)))
+    await settle(uow_factory, paid)
     first, second = await asyncio.gather(run(uow_factory), run(uow_factory))
     assert sorted([first.run.posted_payments, second.run.posted_payments]) == [0, 1]
+    assert sorted([first.run.settled_payments, second.run.settled_payments]) == [0, 1]
     assert first.run.totals == second.run.totals
 
 

@@ -114,7 +114,8 @@ async def test_without_the_settlement_report_the_batch_line_is_unknown(
         ],
         key=str,
     )
-    assert result.run.posted_payments == 1
+    # Without VNPay's report nothing is settled, so nothing is remitted: the matched one waits.
+    assert (result.run.posted_payments, result.run.awaiting_settlement) == (0, 1)
 
 
 async def test_a_batch_line_of_another_total_is_an_amount_mismatch(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from payments.domain.attempts import AttemptStatus
 from payments.domain.payments import PaymentStatus
+from payments.domain.refunds import RefundStatus
 from payments.reconcile.matching import GatewayPayment
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import StatementLine
@@ -22,9 +23,11 @@ from payments.services.reconcile_ports import (
     ItemRow,
     ItemState,
     NewStatement,
+    PaymentRefunds,
     Remittance,
     Resolution,
     RunRecord,
+    SettlementRecord,
     StoredItem,
     StoredStatement,
 )
@@ -42,6 +45,7 @@ class ReconciliationData:
     items: dict[int, StoredItem] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)
     remittances: dict[str, Remittance] = field(default_factory=dict)
+    settlements_booked: dict[str, SettlementRecord] = field(default_factory=dict)
 
 
 class FakeReconciliation:
@@ -51,6 +55,9 @@ class FakeReconciliation:
 
     async def lock_day(self, business_date: date) -> None:
         return None  # one process, one unit of work at a time
+
+    async def lock_settlements(self, *, exclusive: bool) -> None:
+        return None  # one fake unit of work at a time: nothing interleaves
 
     async def statement_by_content(
         self, source: str, business_date: date, content_hash: str
@@ -211,7 +218,46 @@ class FakeReconciliation:
             remitted = self.data.remittances.get(payment.id)
             if remitted is not None:
                 found.remitted_on[payment.id] = remitted.business_date
+                if remitted.entry_id is None:
+                    found.awaiting.add(payment.id)
+            settled = self.data.settlements_booked.get(payment.id)
+            if settled is not None:
+                found.settled_on[payment.id] = settled.business_date
+            for refund in self.store.refunds.refunds.values():
+                if refund.payment_id != payment.id or refund.status in (
+                    RefundStatus.FAILED,
+                    RefundStatus.REJECTED,
+                ):
+                    continue
+                was = found.refunds.get(payment.id, PaymentRefunds())
+                if refund.status is RefundStatus.SUCCEEDED:
+                    was = PaymentRefunds(was.paid_from_budget + refund.from_budget, was.in_flight)
+                else:
+                    was = PaymentRefunds(was.paid_from_budget, in_flight=True)
+                found.refunds[payment.id] = was
         return found
+
+    async def passed_on(self, payment_id: str) -> tuple[date | None, date | None]:
+        settled = self.data.settlements_booked.get(payment_id)
+        confirmed = self.data.remittances.get(payment_id)
+        return (
+            settled.business_date if settled else None,
+            confirmed.business_date if confirmed else None,
+        )
+
+    async def post_awaiting(self, entry_id: int, payment_ids: Sequence[str]) -> None:
+        for pid in payment_ids:
+            row = self.data.remittances[pid]
+            if row.entry_id is None:
+                self.data.remittances[pid] = replace(row, entry_id=entry_id)
+
+    async def add_settlements(
+        self, settlement: SettlementRecord, fees: Sequence[tuple[str, str, int]]
+    ) -> None:
+        for pid, _, _ in fees:
+            if pid in self.data.settlements_booked:
+                raise ValueError("payment already settled")  # the primary key
+            self.data.settlements_booked[pid] = settlement
 
     async def add_run(self, run: RunRecord) -> int:
         new_id = len(self.data.runs) + 1

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from payments.reconcile.camt import read_camt
 from payments.reconcile.matching import EXCEPTIONS, Outcome
-from payments.reconcile.sandbox_day import Discrepancy, sandbox_statement, unknown_reference
+from payments.reconcile.sandbox_day import (
+    Discrepancy,
+    sandbox_settlement,
+    sandbox_statement,
+    unknown_reference,
+)
 from payments.reconcile.statements import StatementError
 from payments.reconcile.writers import camt053
 from payments.services.reconcile_day import captured_on, reconcile_day
@@ -64,7 +69,8 @@ async def test_generated_days_find_exactly_the_injected_discrepancies(
     assert len({i.item.payment_id for i in matched}) == len(matched)
     assert len(set(lines)) == len(lines) - (2 if Discrepancy.BATCH in inject else 0)
     assert first.run.matched_gateway_total == first.run.matched_treasury_total
-    assert first.run.posted_payments == len(matched)
+    # No provider report yet: the treasury's confirmations are kept, the remittances wait.
+    assert (first.run.posted_payments, first.run.awaiting_settlement) == (0, len(matched))
 
     again = await reconcile_day(uow, DAY, now=NIGHT)
     assert again.run.posted_payments == 0
@@ -72,6 +78,17 @@ async def test_generated_days_find_exactly_the_injected_discrepancies(
     assert [i.item for i in await list_items(uow, again.run.id, limit=1000)] == [
         i.item for i in items
     ]
+
+    # The providers' reports book every capture's settlement and release the remittances.
+    captured = await captured_on(uow, DAY)
+    reported = [
+        line for p in ("vnpay", "momo", "vietqr") for line in sandbox_settlement(p, DAY, captured)
+    ]
+    settled = await reconcile_day(uow, DAY, now=NIGHT, settlements=reported)
+    assert settled.run.settled_payments == count
+    assert (settled.run.posted_payments, settled.run.awaiting_settlement) == (len(matched), 0)
+    once_more = await reconcile_day(uow, DAY, now=NIGHT, settlements=reported)
+    assert (once_more.run.settled_payments, once_more.run.posted_payments) == (0, 0)
 
 
 async def test_a_resolution_survives_reruns_and_a_bad_file_changes_nothing() -> None:

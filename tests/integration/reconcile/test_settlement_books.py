@@ -1,0 +1,138 @@
+"""Provider settlements and refunds on the real databases: a settlement is booked net of the
+refunds the provider already paid, waits while one is in flight, and once the money has left
+the provider a refund through the gateway is refused (the books would read a negative clearing
+or budget payable balance: the money is the State Treasury's)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.domain.attempts import Provider
+from payments.domain.errors import Conflict
+from payments.domain.refunds import RefundStatus
+from payments.providers.refunds import RefundSucceeded
+from payments.services import refunds as service
+from payments.services.ports import UnitOfWorkFactory
+from payments.services.reconcile_day import reconcile_day
+from payments.services.reconcile_ports import SettlementRecord
+from payments.services.refund_execution import execute_refund
+from tests.integration.reconcile.days import csv_line, import_csv, settle, statement
+from tests.refund_support import Providers, ScriptedProvider, ask, paid_payment
+
+PAID = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)  # Wednesday 09:00 in Hanoi
+DAY = date(2025, 3, 12)
+NIGHT = datetime(2025, 3, 12, 18, 0, tzinfo=UTC)
+
+
+async def nets(uow: UnitOfWorkFactory) -> Counter[str]:
+    async with uow() as tx:
+        found = Counter({t.account.code: t.net for t in await tx.ledger.totals(as_of=None)})
+    assert sum(found.values()) == 0
+    return found
+
+
+async def a_night(uow: UnitOfWorkFactory, *statement_lines: str) -> None:
+    lines = statement_lines or (csv_line("PHI-NH", 11_000, booked=DAY, direction="debit"),)
+    await import_csv(uow, statement(*lines), DAY, at=NIGHT)
+
+
+async def test_a_settlement_waits_for_a_refund_in_flight_then_books_the_net(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    paid = await paid_payment(uow_factory, PAID)
+    asked = await ask(uow_factory, paid.officer(1), paid.payment.id, 100_000, PAID)
+    assert asked.refund is not None
+    assert asked.refund.status is RefundStatus.APPROVED
+    await a_night(uow_factory)
+    await settle(uow_factory, paid.payment, fee=1_000)
+
+    waiting = await reconcile_day(uow_factory, DAY, now=NIGHT)
+    assert waiting.run.settled_payments == 0  # the refund's outcome changes what VNPay owes
+    assert (await nets(uow_factory))["clearing:vnpay"] == 150_000
+
+    vnpay = ScriptedProvider(refunds=[RefundSucceeded(100_000, "RF1", "00")])
+    providers = Providers({Provider.VNPAY: vnpay})
+    done = await execute_refund(uow_factory, providers, asked.refund.id, now=NIGHT)
+    assert done.status is RefundStatus.SUCCEEDED
+    rerun = await reconcile_day(uow_factory, DAY, now=NIGHT + timedelta(hours=1))
+    assert rerun.run.settled_payments == 1
+    books = await nets(uow_factory)
+    # Captured 150 000, refunded 100 000 by VNPay, settled the other 50 000 less its fee.
+    assert books["clearing:vnpay"] == 0
+    assert books["collection-bank"] == 50_000
+    assert books["provider-fees:vnpay"] == 1_000
+    assert books["fee-cover"] == -1_000
+    assert books[f"budget-payable:{paid.code}:2662"] == -50_000
+
+
+@pytest.mark.parametrize("passed", ["settled", "confirmed"])
+async def test_no_refund_once_the_money_left_the_provider(
+    uow_factory: UnitOfWorkFactory, passed: str
+) -> None:
+    paid = await paid_payment(uow_factory, PAID)
+    if passed == "settled":
+        await a_night(uow_factory)
+        await settle(uow_factory, paid.payment)
+    else:
+        await a_night(uow_factory, csv_line(paid.payment.id, 150_000))
+    await reconcile_day(uow_factory, DAY, now=NIGHT)
+    before = await nets(uow_factory)
+
+    with pytest.raises(Conflict, match="budget refund procedure"):
+        await ask(uow_factory, paid.officer(1), paid.payment.id, 10_000, NIGHT)
+    assert await nets(uow_factory) == before  # refused: nothing changed
+
+
+async def test_an_approval_after_the_treasury_confirmed_is_refused(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    paid = await paid_payment(uow_factory, PAID, amount=90_000_000)  # above the threshold
+    asked = await ask(uow_factory, paid.officer(1), paid.payment.id, 60_000_000, PAID)
+    assert asked.refund is not None
+    assert asked.refund.status is RefundStatus.AWAITING_APPROVAL
+    await a_night(uow_factory, csv_line(paid.payment.id, 90_000_000))
+    await reconcile_day(uow_factory, DAY, now=NIGHT)
+
+    with pytest.raises(Conflict, match="reached the State Treasury"):
+        await service.approve_refund(
+            uow_factory, paid.officer(2), asked.refund.id, note=None, now=NIGHT
+        )
+
+
+async def advisory_waiters(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        )
+    return int(found or 0)
+
+
+@pytest.mark.postgres_only
+async def test_a_refund_asked_while_a_run_books_the_settlement_waits_and_is_refused(
+    uow_factory: UnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    # The run has read the payment's refunds (none) and is booking its settlement when an
+    # officer asks for a refund: the refund waits for the run, then sees the settlement.
+    paid = await paid_payment(uow_factory, PAID)
+    await a_night(uow_factory)
+    await settle(uow_factory, paid.payment)
+    async with uow_factory() as run:
+        await run.reconciliation.lock_settlements(exclusive=True)
+        asking = asyncio.create_task(
+            ask(uow_factory, paid.officer(1), paid.payment.id, 10_000, NIGHT)
+        )
+        while await advisory_waiters(engine) == 0:  # no time margin: the lock table says
+            assert not asking.done(), asking
+            await asyncio.sleep(0.01)
+        await run.reconciliation.add_settlements(
+            SettlementRecord(DAY, 1, None), [(paid.payment.id, "vnpay", 0)]
+        )
+        await run.commit()
+    with pytest.raises(Conflict, match="settled by its provider"):
+        await asking

@@ -1,7 +1,9 @@
 """Shared fixtures. Databases: ``--db sqlite``, ``--db postgresql`` or ``--db all`` (default).
 
 A test that takes ``database_url`` (or anything built on it) runs once per selected backend.
-Mark a test ``postgres_only`` when it needs PostgreSQL itself (raw triggers, row locks).
+Mark a test ``postgres_only`` when it needs PostgreSQL itself (raw triggers, row locks), and
+``sqlite_only`` when it tests SQLite's own SQL (a conflict clause only SQLite has): the other
+backend then does not generate it at all, rather than skipping it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         backends = selected_backends(metafunc.config)
         if metafunc.definition.get_closest_marker("postgres_only"):
             backends = tuple(b for b in backends if b == "postgresql")
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = tuple(b for b in backends if b == "sqlite")
         metafunc.parametrize("backend", backends, scope="function")
 
 

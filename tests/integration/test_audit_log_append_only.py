@@ -37,12 +37,6 @@ async def audited(uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> Asy
     return engine
 
 
-@pytest.fixture
-def sqlite_only(backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("a conflict clause of SQLite's own")
-
-
 async def _rows(engine: AsyncEngine) -> list[tuple[object, ...]]:
     async with engine.connect() as conn:
         return [tuple(row) for row in await conn.execute(text(ROWS))]
@@ -98,7 +92,7 @@ async def test_an_upsert_is_refused(audited: AsyncEngine) -> None:
     )
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.sqlite_only  # a conflict clause of SQLite's own
 @pytest.mark.parametrize("verb", ["INSERT OR REPLACE INTO", "REPLACE INTO"])
 async def test_sqlite_replace_is_refused(audited: AsyncEngine, verb: str) -> None:
     await _refused_unchanged(
@@ -110,7 +104,7 @@ async def test_sqlite_replace_is_refused(audited: AsyncEngine, verb: str) -> Non
     )
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.sqlite_only  # a conflict clause of SQLite's own
 async def test_sqlite_update_or_replace_is_refused(audited: AsyncEngine) -> None:
     # Taking the other row's id would REPLACE that row away.
     await _refused_unchanged(

@@ -217,12 +217,6 @@ async def sealed(seeded: AsyncEngine) -> AsyncEngine:
     return seeded
 
 
-@pytest.fixture
-def sqlite_only(backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("a conflict clause of SQLite's own")
-
-
 async def _rows(engine: AsyncEngine) -> list[tuple[object, ...]]:
     """Every guarded row: what a refused statement must leave as it was."""
     queries = (
@@ -350,7 +344,7 @@ REPLACES = {
 }
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.sqlite_only  # a conflict clause of SQLite's own
 @pytest.mark.parametrize("verb", ["INSERT OR REPLACE INTO", "REPLACE INTO"])
 @pytest.mark.parametrize("table", list(REPLACES))
 async def test_sqlite_replace_cannot_rewrite_a_row(
@@ -369,7 +363,7 @@ UPDATES_OR_REPLACE = {
 }
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.sqlite_only  # a conflict clause of SQLite's own
 @pytest.mark.parametrize("table", list(UPDATES_OR_REPLACE))
 async def test_sqlite_update_or_replace_cannot_rewrite_a_row(
     sealed: AsyncEngine, table: str

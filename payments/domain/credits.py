@@ -74,7 +74,16 @@ def decide_credit(
             needs_review=True,
         )
         reason = "credit after the payment was paid: refund it"
-        return CreditDecision(outcome(reason, attempt.status, payment_status, new), credit.amount)
+        status = attempt.status
+        if (
+            other_attempt_succeeded
+            and attempt.status in (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+            and credit.amount == attempt.amount
+        ):
+            # Paid in full a second time by transfer: this attempt took that money, so its
+            # refund goes back through it (and its provider's clearing), not the other's.
+            status = AttemptStatus.DUPLICATE_CAPTURE
+        return CreditDecision(outcome(reason, status, payment_status, new), credit.amount)
     if received < payment_amount:
         new = replace(flags, received_amount=received)
         reason = f"underpaid: {received} of {payment_amount} received"

@@ -88,6 +88,13 @@ class GatewayPayment(NamedTuple):
     captured_at: datetime  # aware
     provider_ref: str | None = None
     batch_reference: str | None = None
+    # What the provider took, when it differs from ``amount`` (what the treasury is owed): a
+    # payment partly refunded before its settlement is owed net, captured gross.
+    gross_amount: int | None = None
+
+    @property
+    def gross(self) -> int:
+        return self.amount if self.gross_amount is None else self.gross_amount
 
 
 class MatchItem(NamedTuple):
@@ -175,12 +182,15 @@ def match_day(
     config: MatchConfig = MatchConfig(),
     settlement_providers: Collection[str] | None = None,
     confirmed_earlier: Sequence[GatewayPayment] = (),
+    settled_earlier: Collection[str] = (),
 ) -> MatchReport:
     """The report for ``business_date``. ``settlement_providers``: whose reports were supplied
     (default: the providers named in ``settlements``), so an empty report still counts.
     ``confirmed_earlier``: payments the treasury confirmed on an earlier day that still wait
     for their provider's settlement; the provider side knows them (a report line naming one
     is checked, not unknown), the treasury side does not see them again.
+    ``settled_earlier``: payments whose provider settlement an earlier day's report booked:
+    not missing from this day's report.
 
     ``lines`` is read once, in order: a caller short of memory may hand over an iterator that
     lets each line go once it has been read (an item keeps only the fields it names)."""
@@ -193,6 +203,7 @@ def match_day(
             config,
             settlement_providers,
             confirmed_earlier,
+            settled_earlier,
         )
 
 
@@ -291,6 +302,7 @@ def _match(
     config: MatchConfig,
     settlement_providers: Collection[str] | None,
     confirmed_earlier: Sequence[GatewayPayment] = (),
+    settled_earlier: Collection[str] = (),
 ) -> MatchReport:
     day = _Day(business_date, payments, config)
     dates, index, batches = day.dates, day.index, day.batches
@@ -358,6 +370,7 @@ def _match(
         for p, payment in enumerate(payments)
         if not matched_by[p]
         and p not in day.claimed
+        and payment.amount > 0  # refunded in full before it reached the treasury: owed none
         and dates.due(payment.captured_at) <= business_date
     ]
     missing.sort(key=lambda p: payments[p].payment_id)
@@ -367,7 +380,7 @@ def _match(
     items.extend(
         _provider_items(
             payments, index, settlements, settlement_providers, dates, business_date,
-            confirmed_earlier,
+            confirmed_earlier, settled_earlier,
         )
     )  # fmt: skip
     return MatchReport(
@@ -506,6 +519,7 @@ def _provider_items(
     dates: _Dates,
     business_date: date,
     confirmed_earlier: Sequence[GatewayPayment],
+    settled_earlier: Collection[str],
 ) -> list[MatchItem]:
     covered = (
         set(settlement_providers)
@@ -556,7 +570,7 @@ def _provider_items(
             )
             continue
         seen[position] = settled.line_number
-        if settled.amount != payment.amount or settled.currency != payment.currency:
+        if settled.amount != payment.gross or settled.currency != payment.currency:
             found.append(
                 _payment_item(
                     Outcome.PROVIDER_AMOUNT_MISMATCH,
@@ -571,6 +585,7 @@ def _provider_items(
         for p, payment in enumerate(payments)
         if payment.provider in covered
         and p not in seen
+        and payment.payment_id not in settled_earlier
         and dates.due(payment.captured_at) <= business_date
     ]
     missing.sort(key=lambda p: payments[p].payment_id)

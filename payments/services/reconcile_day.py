@@ -41,7 +41,7 @@ from payments.services.reconcile_import import (
     Progress,
     no_progress,
 )
-from payments.services.reconcile_ports import RunRecord
+from payments.services.reconcile_ports import PaymentRefunds, RunRecord
 from payments.services.reconcile_provider_checks import ask_providers
 from payments.services.reconcile_settlements import agreed_settlements
 from payments.services.reconcile_write import SYSTEM, DayBooks, write_run
@@ -156,6 +156,8 @@ async def _run_day(
     settlements = [*stored_settlements, *settlements]
     await repo.lock_settlements(exclusive=True)  # no refund lands while they are booked
     loaded = await repo.succeeded_payments(*capture_span(day, config))
+    if loaded.refunds:
+        loaded.payments = owed_to_the_treasury(loaded.payments, loaded.refunds)
     # The providers' settlements are booked from every payment of the span, also those the
     # treasury confirmed on an earlier day (whose remittance waits for this).
     books = DayBooks(
@@ -183,12 +185,28 @@ async def _run_day(
         config=config,
         settlement_providers=providers,
         confirmed_earlier=books.awaiting,
+        settled_earlier={pid for pid, on in loaded.settled_on.items() if on < day},
     )
     del lines, payments, loaded  # the items carry what the rest needs
     progress("match", len(report.items))
     return await write_run(
         uow, day, now, config, actor, progress, report, books, statements, reports, providers
     )
+
+
+def owed_to_the_treasury(
+    payments: list[GatewayPayment], refunds: dict[str, PaymentRefunds]
+) -> list[GatewayPayment]:
+    """The payments with what the treasury is owed for each: a refund paid back out of the
+    budget's share before the money left the provider leaves the treasury owed the rest (the
+    provider settles that much, and the statement carries that much), while the provider's
+    report still lists the gross it captured."""
+    return [
+        p
+        if (paid := refunds.get(p.payment_id)) is None or not paid.paid_from_budget
+        else p._replace(amount=p.amount - paid.paid_from_budget, gross_amount=p.amount)
+        for p in payments
+    ]
 
 
 def settlement_batches(settlements: Iterable[SettlementLine]) -> dict[str, str]:

@@ -63,13 +63,13 @@ def agreed_settlements(
         seen.add(payment.payment_id)
         if payment.payment_id in settled_on:
             continue
-        if line.amount != payment.amount or line.currency != payment.currency:
+        if line.amount != payment.gross or line.currency != payment.currency:
             continue  # a provider_amount_mismatch: staff decide, nothing is booked
         paid = refunds.get(payment.payment_id, none)
         if paid.in_flight:
             waiting += 1
             continue
-        settled.append(Settled(payment, line.fee, payment.amount - paid.paid_from_budget))
+        settled.append(Settled(payment, line.fee, payment.gross - paid.paid_from_budget))
     settled.sort(key=lambda s: s.payment.payment_id)
     return Agreed(settled, waiting)
 

@@ -99,11 +99,14 @@ def _check_request(amount: int, reason: str, expected_available: int | None) -> 
     return cleaned
 
 
-async def _still_with_the_provider(uow: UnitOfWork, payment_id: str) -> None:
+async def _still_with_the_provider(uow: UnitOfWork, payment_id: str, from_budget: int) -> None:
     """A refund comes out of what the provider still owes for the capture. Once the provider
-    settled it, or the treasury confirmed it, the money is the State Treasury's: returning
-    it is the treasury's budget refund procedure, not a refund through the gateway (the books
-    would otherwise read a negative clearing or budget payable balance)."""
+    settled it, or the treasury confirmed it, the budget's share is the State Treasury's:
+    returning it is the treasury's budget refund procedure, not a refund through the gateway
+    (the books would otherwise read a negative clearing or budget payable balance). Money taken
+    beyond the amount never was the budget's and can always be refunded."""
+    if from_budget == 0:
+        return
     await uow.reconciliation.lock_settlements(exclusive=False)
     settled, confirmed = await uow.reconciliation.passed_on(payment_id)
     if confirmed is not None:
@@ -159,8 +162,10 @@ async def request_refund(
             raise Conflict(
                 f"payment {payment.id} is {payment.status.value}; only money taken can be refunded"
             )
-        await _still_with_the_provider(uow, payment.id)
         refunds = await uow.refunds.for_payment(payment.id)
+        await _still_with_the_provider(
+            uow, payment.id, amount - min(amount, excess_left(payment, refunds))
+        )
         sums = totals(payment, refunds)
         if expected_available is not None and expected_available != sums.available:
             raise PreconditionFailed(
@@ -254,7 +259,7 @@ async def approve_refund(
             if refund.approved_by == caller.actor:
                 return refund
             raise InvalidTransition(refund.id, refund.status.value, RefundStatus.APPROVED.value)
-        await _still_with_the_provider(uow, refund.payment_id)
+        await _still_with_the_provider(uow, refund.payment_id, refund.from_budget)
         approved = await move_refund(
             uow,
             refund,

@@ -95,3 +95,25 @@ def test_other_currency_is_refused_and_flagged() -> None:
 def test_reference_pattern_matches_what_attempts_use() -> None:
     for _ in range(50):
         assert REFERENCE_PATTERN.fullmatch(new_transfer_reference())
+
+
+@pytest.mark.parametrize(
+    ("amount", "status"),
+    [(150_000, AttemptStatus.DUPLICATE_CAPTURE), (40_000, AttemptStatus.PENDING)],
+)
+def test_a_full_transfer_after_another_provider_captured_is_that_attempts_capture(
+    amount: int, status: AttemptStatus
+) -> None:
+    # Found by the lifecycle machine: the payer paid at VNPay, then transferred the amount too.
+    # The transfer's attempt took that money, so its refund goes back through it (and
+    # clearing:vietqr), not through VNPay, which never took it.
+    d = decide_credit(
+        payment_status=PaymentStatus.SUCCEEDED,
+        payment_amount=150_000,
+        flags=PaymentFlags(),
+        attempt=ATTEMPT,
+        credit=credit(amount),
+        other_attempt_succeeded=True,
+    )
+    assert (d.decision.attempt_status, d.excess) == (status, amount)
+    assert d.decision.flags.needs_review

@@ -209,6 +209,7 @@ class SqlDayPayments:
                             captured,
                             ref,
                             None,  # batch_reference: every field, no defaults here
+                            None,  # gross_amount
                         ),
                     )
                 )

@@ -6,6 +6,7 @@ or budget payable balance: the money is the State Treasury's)."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,16 +15,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.domain.attempts import Provider
+from payments.domain.credits import BankCredit
 from payments.domain.errors import Conflict
 from payments.domain.refunds import RefundStatus
 from payments.providers.refunds import RefundSucceeded
+from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
+from payments.services import checkout, transfers
+from payments.services import payments as payment_service
 from payments.services import refunds as service
-from payments.services.ports import UnitOfWorkFactory
+from payments.services.ports import StoredResponse, UnitOfWorkFactory
 from payments.services.reconcile_day import reconcile_day
+from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_ports import SettlementRecord
 from payments.services.refund_execution import execute_refund
+from tests.factories import LIMITS, draft, portal_caller
 from tests.integration.reconcile.days import csv_line, import_csv, settle, statement
-from tests.refund_support import Providers, ScriptedProvider, ask, paid_payment
+from tests.refund_support import Providers, ScriptedProvider, ask, officer, paid_payment
 
 PAID = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)  # Wednesday 09:00 in Hanoi
 DAY = date(2025, 3, 12)
@@ -136,3 +143,98 @@ async def test_a_refund_asked_while_a_run_books_the_settlement_waits_and_is_refu
         await run.commit()
     with pytest.raises(Conflict, match="settled by its provider"):
         await asking
+
+
+async def test_a_refund_paid_before_the_settlement_leaves_the_treasury_owed_the_rest(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Found by the lifecycle machine: VNPay refunded 37,500 of 150,000 before it settled, so
+    # it settles 112,500 and the treasury receives 112,500. That line matches (it used to be an
+    # amount mismatch on every run), VNPay's report of the gross 150,000 agrees, and every
+    # account of the chain is back at zero.
+    paid = await paid_payment(uow_factory, PAID)
+    asked = await ask(uow_factory, paid.officer(1), paid.payment.id, 37_500, PAID)
+    assert asked.refund is not None
+    vnpay = ScriptedProvider(refunds=[RefundSucceeded(37_500, "RF1", "00")])
+    await execute_refund(uow_factory, Providers({Provider.VNPAY: vnpay}), asked.refund.id, now=PAID)
+    await a_night(uow_factory, csv_line(paid.payment.id, 112_500))
+    await settle(uow_factory, paid.payment)
+
+    result = await reconcile_day(uow_factory, DAY, now=NIGHT)
+    assert result.run.totals.keys() == {"matched"}
+    assert result.run.matched_treasury_total == 112_500
+    assert (result.run.settled_payments, result.run.posted_payments) == (1, 1)
+    assert set((await nets(uow_factory)).values()) == {0}
+
+
+async def test_a_payment_settled_on_an_earlier_report_is_not_missing_from_later_ones(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Found by the lifecycle machine: VNPay settled the payment on Wednesday's report; the
+    # treasury credits it on Thursday. Thursday's report rightly does not list it again, and
+    # Thursday's run used to say provider_missing all the same.
+    paid = await paid_payment(uow_factory, PAID)
+    await a_night(uow_factory)
+    await settle(uow_factory, paid.payment)
+    wednesday = await reconcile_day(uow_factory, DAY, now=NIGHT)
+    assert wednesday.run.totals.keys() == {"ignored", "missing_at_treasury"}
+
+    thursday, later = DAY + timedelta(days=1), NIGHT + timedelta(days=1)
+    await import_csv(
+        uow_factory, statement(csv_line(paid.payment.id, 150_000, booked=thursday)), thursday,
+        at=later,
+    )  # fmt: skip
+    await settle(uow_factory, day=thursday, at=later)  # a report that lists nothing
+    result = await reconcile_day(uow_factory, thursday, now=later)
+    assert result.run.totals.keys() == {"late"}
+    assert result.run.posted_payments == 1
+    assert set((await nets(uow_factory)).values()) == {0}
+
+
+async def test_money_taken_beyond_the_amount_can_be_refunded_after_the_settlement(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Found by the lifecycle machine: 125,000 transferred for a 100,000 fee. The budget's
+    # 100,000 is settled and remitted; the 25,000 never was the budget's, so its refund is
+    # still the gateway's to make (it used to be refused once the payment was settled).
+    code = "OVERPAID"
+    portal = await portal_caller(uow_factory, PAID, code=code)
+    created = await payment_service.create_payment(
+        uow_factory,
+        caller=portal,
+        draft=draft(reference="HS-OVER", amount=100_000),
+        idempotency=payment_service.IdempotentRequest("k-over", "f"),
+        limits=LIMITS,
+        respond=lambda p: StoredResponse(201, p.id),
+        now=PAID,
+    )
+    assert created.payment is not None
+    started = await checkout.start_attempt(
+        uow_factory,
+        token=created.payment.checkout_token,
+        provider=Provider.VIETQR,
+        merchant="970415:1",
+        currencies=frozenset({"VND"}),
+        now=PAID,
+    )
+    reference = started.attempt.provider_ref
+    credit = BankCredit("FT-OVER", 125_000, "VND", f"NOP {reference}", PAID, reference)
+    applied = await transfers.apply_bank_credit(uow_factory, credit, callback=None, now=PAID)
+    assert applied.payment is not None
+    payment = applied.payment
+    await a_night(uow_factory, csv_line(payment.id, 100_000))
+    lines = [SettlementLine("vietqr", 2, "FT-OVER", reference, 100_000, 0, "VND", DAY)]
+    out = io.StringIO()
+    write_settlement("vietqr", lines, out)
+    report = read_settlement("vietqr", io.BytesIO(out.getvalue().encode()))
+    await import_settlement(uow_factory, report, business_date=DAY, actor="ops", now=NIGHT)
+    result = await reconcile_day(uow_factory, DAY, now=NIGHT)
+    assert (result.run.settled_payments, result.run.posted_payments) == (1, 1)
+    assert (await nets(uow_factory))["clearing:vietqr"] == 25_000  # owed back to the payer
+
+    finance = officer(portal.agency_id, 1, code)
+    with pytest.raises(Conflict, match="budget refund procedure"):
+        await ask(uow_factory, finance, payment.id, 30_000, NIGHT)  # 5,000 from the budget
+    excess = await ask(uow_factory, finance, payment.id, 25_000, NIGHT)
+    assert excess.refund is not None
+    assert (excess.refund.status, excess.refund.from_budget) == (RefundStatus.APPROVED, 0)

@@ -12,21 +12,18 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.treasury import StatementUnavailable
 from payments.entrypoints.app import provider_registry
-from payments.entrypoints.cli import cli
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import NightAnchor, daily_jobs
@@ -37,18 +34,13 @@ from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
 from tests.api import TEST_PROVIDERS, api_client
+from tests.cli_thread import run_cli
 from tests.integration.ledger.builders import T0, payment_draft
 from tests.integration.reconcile.days import DAY as RECONCILED_DAY
 from tests.integration.reconcile.days import csv_line, gateway, statement
 
 NIGHT = datetime(2026, 11, 23, 18, 0, 5, tzinfo=UTC)  # 01:00:05 in Hanoi
 DAY = date(2026, 11, 23)
-
-
-def run_cli(*args: str) -> Result:
-    """On a thread of its own: the command runs its own event loop (asyncio.run)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(CliRunner().invoke, cli, list(args)).result()
 
 
 async def post(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[int]:

@@ -4,22 +4,12 @@ issue 12) fails, named."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-from click.testing import CliRunner, Result
-
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.entrypoints.cli import cli
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
+from tests.cli_thread import run_cli
 from tests.integration.ledger.builders import T0, payment_draft
-
-
-def run_cli(*args: str) -> Result:
-    """On a thread of its own: the command runs its own event loop (asyncio.run)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(CliRunner().invoke, cli, list(args)).result()
 
 
 async def test_check_passes_sound_books_and_names_a_wrong_sign(

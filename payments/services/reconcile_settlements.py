@@ -39,22 +39,17 @@ class Settled(NamedTuple):
     net: int  # what the provider still owed for the capture
 
 
-class Agreed(NamedTuple):
-    settled: list[Settled]
-    waiting: int  # agreeing lines whose payment has a refund in flight
-
-
 def agreed_settlements(
     lines: Iterable[SettlementLine],
     payments: Sequence[GatewayPayment],
     settled_on: Mapping[str, date],
     refunds: Mapping[str, PaymentRefunds],
-) -> Agreed:
-    """The report lines to book now, in payment id order (so reruns build the same keys)."""
+) -> list[Settled]:
+    """The report lines to book now, in payment id order (so reruns build the same keys);
+    a payment with a refund in flight is left for a rerun of its day once it is final."""
     by_reference = payments_by_reference(payments)
     seen: set[str] = set()
     settled: list[Settled] = []
-    waiting = 0
     none = PaymentRefunds()
     for line in lines:
         payment = by_reference.get(line.payment_reference)
@@ -67,11 +62,10 @@ def agreed_settlements(
             continue  # a provider_amount_mismatch: staff decide, nothing is booked
         paid = refunds.get(payment.payment_id, none)
         if paid.in_flight:
-            waiting += 1
             continue
         settled.append(Settled(payment, line.fee, payment.gross - paid.paid_from_budget))
     settled.sort(key=lambda s: s.payment.payment_id)
-    return Agreed(settled, waiting)
+    return settled
 
 
 def settlement_draft(

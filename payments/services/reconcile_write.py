@@ -40,7 +40,7 @@ from payments.services.reconcile_remittances import (
     post_remittances,
     remittance_chunks,
 )
-from payments.services.reconcile_settlements import Agreed, post_settlements, settlement_entries
+from payments.services.reconcile_settlements import Settled, post_settlements, settlement_entries
 
 SYSTEM = "system"
 
@@ -52,7 +52,7 @@ class DayBooks:
     whose remittance waits and which ones have their settlement booked before this run."""
 
     remitted: dict[str, date]
-    agreed: Agreed
+    agreed: Sequence[Settled]
     awaiting: Sequence[GatewayPayment]
     settled_before: Collection[str]
 
@@ -124,7 +124,7 @@ async def write_run(
     """Store the run and its items, book the agreed settlements, and post the remittances of
     newly matched payments that are settled and of waiting ones settled now."""
     repo = uow.reconciliation
-    remitted, settled = books.remitted, books.agreed.settled
+    remitted, settled = books.remitted, books.agreed
     settled_now = {s.payment.payment_id for s in settled}
     before = books.settled_before
 

@@ -28,29 +28,18 @@ from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import NightAnchor, daily_jobs
 from payments.ledger.anchors import parse_anchor
-from payments.ledger.posting import post_entry
 from payments.ledger.sealing import current_anchor, seal_backlog, unsealed_backlog
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
 from tests.api import TEST_PROVIDERS, api_client
 from tests.cli_thread import run_cli
-from tests.integration.ledger.builders import T0, payment_draft
+from tests.integration.ledger.builders import T0, post_payments
 from tests.integration.reconcile.days import DAY as RECONCILED_DAY
 from tests.integration.reconcile.days import csv_line, gateway, statement
 
 NIGHT = datetime(2026, 11, 23, 18, 0, 5, tzinfo=UTC)  # 01:00:05 in Hanoi
 DAY = date(2026, 11, 23)
-
-
-async def post(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[int]:
-    async with uow_factory() as uow:
-        ids = [
-            (await post_entry(uow.ledger, payment_draft(1_000 + n), now=T0)).entry.id
-            for n in range(count)
-        ]
-        await uow.commit()
-    return ids
 
 
 async def rewrite_history(engine: AsyncEngine, victim: int) -> None:
@@ -94,7 +83,7 @@ async def test_verify_anchor_catches_a_chain_deleted_and_sealed_again(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, database_url: str
 ) -> None:
     db = ("--database-url", database_url)
-    ids = await post(uow_factory, 4)
+    ids = await post_payments(uow_factory, 4)
     sealed = run_cli("ledger", "seal", *db)
     assert sealed.exit_code == 0, sealed.output
     head = head_of(sealed.output)
@@ -127,11 +116,11 @@ async def test_every_line_of_an_anchor_file_is_checked(
 ) -> None:
     db = ("--database-url", database_url)
     anchors = tmp_path / "anchors.log"
-    await post(uow_factory, 3)
+    await post_payments(uow_factory, 3)
     assert run_cli("ledger", "seal", *db).exit_code == 0
     first = run_cli("ledger", "anchor", *db, "--file", str(anchors))
     assert first.exit_code == 0, first.output
-    later = await post(uow_factory, 2)
+    later = await post_payments(uow_factory, 2)
     assert run_cli("ledger", "seal", *db).exit_code == 0
     assert run_cli("ledger", "anchor", *db, "--file", str(anchors)).exit_code == 0
     lines = anchors.read_text().splitlines()
@@ -180,7 +169,7 @@ async def test_the_reconcile_summary_ends_with_the_chain_head(
 ) -> None:
     paid = (await (await gateway(uow_factory)).paid(150_000)).id
     await seal_backlog(uow_factory, clock=lambda: T0)
-    await post(uow_factory, 1)  # posted since: waits for the next seal
+    await post_payments(uow_factory, 1)  # posted since: waits for the next seal
     statement_file = tmp_path / "statement.csv"
     statement_file.write_bytes(statement(csv_line(paid, 150_000)))
     done = run_cli(
@@ -203,7 +192,7 @@ async def test_the_reconcile_summary_ends_with_the_chain_head(
 async def test_readyz_shows_the_sealing_backlog(
     database_url: str, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
-    await post(uow_factory, 3)
+    await post_payments(uow_factory, 3)
     async with api_client(database_url) as http:  # no worker in this process
         before = await http.get("/readyz")
         await seal_backlog(uow_factory, clock=lambda: T0, batch=2)
@@ -216,7 +205,7 @@ async def test_readyz_shows_the_sealing_backlog(
 async def test_the_demo_seals_in_its_web_process(
     database_url: str, uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    await post(uow_factory, 5)
+    await post_payments(uow_factory, 5)
     async with api_client(database_url, run_worker_in_web=True, seal_interval_seconds=1) as http:
         deadline = time.monotonic() + 15
         while (await http.get("/readyz")).json()["ledger"]["unsealed"]:
@@ -303,7 +292,7 @@ async def test_the_nightly_job_seals_and_writes_the_head_to_the_file_and_the_url
     night: Any, service: AnchorService, log: Log, tmp_path: Path, database_url: str
 ) -> None:
     container: Container = await night()
-    await post(container.uow_factory, 3)  # not sealed yet: the night seals them first
+    await post_payments(container.uow_factory, 3)  # not sealed yet: the night seals them first
     [job] = daily_jobs(container)
     assert job.name == "ledger-anchor"  # no reconciliation configured: anchoring alone
     done = await job.run(DAY, NIGHT)
@@ -361,7 +350,7 @@ async def test_the_nightly_reconciliation_anchors_even_when_its_run_fails(
     night: Any, service: AnchorService, log: Log, tmp_path: Path
 ) -> None:
     container: Container = await night(treasury_statement_url="https://treasury.example/statement")
-    await post(container.uow_factory, 2)
+    await post_payments(container.uow_factory, 2)
     [job] = daily_jobs(container)
     assert job.name == "reconcile"
     with pytest.raises(StatementUnavailable):  # the treasury answers 503: retried later

@@ -22,28 +22,17 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.entrypoints.app import provider_registry
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import SEAL_BATCHES_PER_ROUND, periodic_jobs
-from payments.ledger.posting import post_entry
 from payments.ledger.sealing import SealRun, seal_backlog, unsealed_backlog
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
 from tests.api import TEST_PROVIDERS
-from tests.integration.ledger.builders import T0, payment_draft
+from tests.integration.ledger.builders import T0, post_payments
 
 
 def clock() -> datetime:
     return T0 + timedelta(minutes=5)
-
-
-async def post(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[int]:
-    async with uow_factory() as uow:
-        ids = [
-            (await post_entry(uow.ledger, payment_draft(1_000 + n), now=T0)).entry.id
-            for n in range(count)
-        ]
-        await uow.commit()
-    return ids
 
 
 async def chain(engine: AsyncEngine) -> list[tuple[int, int]]:
@@ -63,7 +52,7 @@ async def assert_sound(engine: AsyncEngine) -> None:
 async def test_a_backlog_is_sealed_batch_by_batch_up_to_the_bound(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    ids = await post(uow_factory, 11)
+    ids = await post_payments(uow_factory, 11)
     first = await seal_backlog(uow_factory, clock=clock, batch=4, max_batches=2)
     assert (first.sealed, first.batches, first.more) == (8, 2, True)
     assert await unsealed_backlog(uow_factory) == 3
@@ -99,7 +88,7 @@ async def test_the_worker_has_a_sealing_job_that_works_off_the_backlog(
     [job] = [job for job in periodic_jobs(container, "w1") if job.name == "ledger-seal"]
     assert job.interval == timedelta(seconds=7)
     per_round = 3 * SEAL_BATCHES_PER_ROUND
-    ids = await post(container.uow_factory, per_round + 5)
+    ids = await post_payments(container.uow_factory, per_round + 5)
     first = await job.run()
     assert isinstance(first, SealRun)
     assert (first.sealed, first.batches, first.more) == (per_round, SEAL_BATCHES_PER_ROUND, True)
@@ -119,15 +108,15 @@ async def test_two_sealers_at_once_never_seal_twice_nor_fork_the_chain(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, database_url: str
 ) -> None:
     """Two processes' sealers (two engines) and a writer, all at once."""
-    await post(uow_factory, 1)  # opens the accounts
-    await post(uow_factory, 120)
+    await post_payments(uow_factory, 1)  # opens the accounts
+    await post_payments(uow_factory, 120)
     other = make_engine(database_url, pool_size=4)
     try:
         sealers = [SqlUnitOfWorkFactory(engine), SqlUnitOfWorkFactory(other)]
 
         async def writer() -> int:
             for _ in range(6):
-                await post(uow_factory, 5)
+                await post_payments(uow_factory, 5)
                 await asyncio.sleep(0)
             return 30
 

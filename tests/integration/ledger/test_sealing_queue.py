@@ -17,17 +17,7 @@ from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
-from tests.integration.ledger.builders import T0, payment_draft
-
-
-async def _post(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[int]:
-    async with uow_factory() as uow:
-        ids = [
-            (await post_entry(uow.ledger, payment_draft(1_000 + n), now=T0)).entry.id
-            for n in range(count)
-        ]
-        await uow.commit()
-    return ids
+from tests.integration.ledger.builders import T0, payment_draft, post_payments
 
 
 async def _seal(uow_factory: SqlUnitOfWorkFactory, batch: int) -> None:
@@ -52,7 +42,7 @@ async def _sealed(engine: AsyncEngine) -> list[int]:
 async def test_posting_queues_and_sealing_dequeues_in_the_same_transactions(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    ids = await _post(uow_factory, 5)
+    ids = await post_payments(uow_factory, 5)
     async with uow_factory() as uow:
         reversal = (await reverse_entry(uow.ledger, ids[0], now=T0)).entry.id
         await uow.commit()
@@ -75,10 +65,10 @@ async def test_an_entry_committed_after_higher_ids_were_sealed_is_still_sealed(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
     """Why not an id watermark: the lower id becomes visible only after the higher was sealed."""
-    (first,) = await _post(uow_factory, 1)  # opens the accounts, which would otherwise wait
+    (first,) = await post_payments(uow_factory, 1)  # opens the accounts, which would otherwise wait
     async with uow_factory() as slow:
         late = (await post_entry(slow.ledger, payment_draft(1), now=T0)).entry.id
-        (early,) = await _post(uow_factory, 1)
+        (early,) = await post_payments(uow_factory, 1)
         assert early > late
         await _seal(uow_factory, 10)
         assert await _sealed(engine) == [first, early]
@@ -101,7 +91,7 @@ def _migrate(database_url: str, revision: str, *, down: bool = False) -> None:
 async def test_migration_0010_queues_every_entry_not_yet_sealed(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, database_url: str
 ) -> None:
-    ids = await _post(uow_factory, 5)
+    ids = await post_payments(uow_factory, 5)
     await _seal(uow_factory, 2)
     await engine.dispose()
     _migrate(database_url, "0009", down=True)

@@ -163,9 +163,8 @@ async def request_refund(
                 f"payment {payment.id} is {payment.status.value}; only money taken can be refunded"
             )
         refunds = await uow.refunds.for_payment(payment.id)
-        await _still_with_the_provider(
-            uow, payment.id, amount - min(amount, excess_left(payment, refunds))
-        )
+        from_excess = min(amount, excess_left(payment, refunds))
+        await _still_with_the_provider(uow, payment.id, amount - from_excess)
         sums = totals(payment, refunds)
         if expected_available is not None and expected_available != sums.available:
             raise PreconditionFailed(
@@ -187,7 +186,7 @@ async def request_refund(
             currency=payment.draft.currency,
             captured_amount=source.captured,
             full=source.full,
-            from_excess=min(amount, excess_left(payment, refunds)),
+            from_excess=from_excess,
             reason=cleaned,
             status=RefundStatus.AWAITING_APPROVAL if waits else RefundStatus.APPROVED,
             requested_by=caller.actor,

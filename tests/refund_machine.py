@@ -73,6 +73,8 @@ def answer(mode: str, request: RefundRequest) -> RefundOutcome:
 class ModeProvider:
     """Answers what the machine's last rule chose, and counts what it got."""
 
+    refunds_told_apart = True  # answers by request id, like MoMo
+
     def __init__(self) -> None:
         self.refund_mode = "success"
         self.status_mode = "success"

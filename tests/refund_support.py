@@ -128,6 +128,7 @@ class ScriptedProvider:
     statuses: list[RefundStatus] = field(default_factory=list)
     sent: list[RefundRequest] = field(default_factory=list)
     asked: list[RefundRequest] = field(default_factory=list)
+    refunds_told_apart: bool = True
 
     async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
         self.sent.append(request)

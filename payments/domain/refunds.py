@@ -77,20 +77,61 @@ TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = {
 # How long a process owns a refund it is sending or asking about; past it, another process
 # takes the refund over (asking the provider first: the call may have reached it).
 LEASE = timedelta(minutes=2)
-# Ask about a pending or unknown refund after 1 min, 5 min, 30 min, 2 h, then daily.
+# Ask about a pending or unknown refund after 1 min, 5 min, 30 min, 2 h, 6 h and 24 h. A refund
+# with no certain answer by then is raised to people (``escalated_at``) and still asked about
+# daily, until the provider answers or two finance officers settle it by hand.
 CHECK_LADDER = (
     timedelta(minutes=1),
     timedelta(minutes=5),
     timedelta(minutes=30),
     timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(hours=24),
 )
 CHECK_DAILY = timedelta(days=1)
+# Statuses in which the provider may hold the refund: it was sent, and no final answer came.
+AT_PROVIDER = frozenset({R.PROCESSING, R.PENDING, R.UNKNOWN})
+# Statuses that two finance officers may settle by hand (with the provider's word for it).
+RESOLVABLE = frozenset({R.PENDING, R.UNKNOWN})
+# How long a refund waits for a sibling still at a provider that cannot tell them apart.
+QUEUE_WAIT = timedelta(minutes=1)
 
 
 def next_check_at(now: datetime, checks_so_far: int) -> datetime:
     if checks_so_far < len(CHECK_LADDER):
         return now + CHECK_LADDER[checks_so_far]
     return now + CHECK_DAILY
+
+
+def ladder_done(checks_so_far: int) -> bool:
+    """Every step of the ladder was asked without a certain answer: time for people."""
+    return checks_so_far >= len(CHECK_LADDER)
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def queued_behind(refund: Refund, siblings: Iterable[Refund], now: datetime) -> datetime | None:
+    """When an approved refund may first be sent, at a provider whose status query finds a
+    refund only by its payment and its create second (VNPay ``querydr``), or None: now.
+
+    Two refunds of one payment that are at such a provider together, or that were created in
+    the same second, cannot be told apart by the query, and an answer about one would settle
+    the other. So such a refund waits while a sibling of the same attempt is at the provider,
+    and never takes a create second a sibling already has: every query answer is then about
+    exactly one refund."""
+    wait: datetime | None = None
+    for other in siblings:
+        if other.id == refund.id or other.attempt_id != refund.attempt_id:
+            continue
+        if other.status in AT_PROVIDER:
+            wait = max(wait or now, now + QUEUE_WAIT)
+        elif other.provider_requested_at is not None and _second(
+            other.provider_requested_at
+        ) == _second(now):
+            wait = max(wait or now, _second(now) + timedelta(seconds=1))
+    return wait
 
 
 def check_refund_transition(refund_id: str, current: RefundStatus, wanted: RefundStatus) -> None:
@@ -110,6 +151,24 @@ class RefundExceedsAvailable(Conflict):
             f"payment {payment_id} has {available} available to refund; {amount} asked"
         )
         self.available = available
+
+
+class ResolutionOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a finance officer says the provider did with a refund it would not answer for
+    certain (from the provider's portal, its statement or its support desk). It takes effect
+    only once a second officer confirms it."""
+
+    outcome: ResolutionOutcome
+    provider_refund_id: str | None  # the provider's refund number; required for ``succeeded``
+    note: str
+    proposed_by: str
+    proposed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -145,6 +204,8 @@ class Refund:
     checks: int = 0  # status queries so far (the ladder's position)
     next_action_at: datetime | None = None
     settled_at: datetime | None = None
+    escalated_at: datetime | None = None  # raised to people: no certain answer by ladder's end
+    resolution: Resolution | None = None  # a settlement by hand, waiting for a second officer
 
     @property
     def from_budget(self) -> int:
@@ -260,4 +321,11 @@ def scheduled_or_waiting(refund: Refund) -> bool:
         return refund.next_action_at is None
     if refund.status in WAITING_FOR_PEOPLE:
         return True
+    if refund.resolution is not None and refund.status not in RESOLVABLE:
+        return False  # a proposal outlives no refund it could settle
     return refund.next_action_at is not None
+
+
+def raised_to_people(refund: Refund) -> bool:
+    """In flight past the ladder: shown to finance officers to settle by hand."""
+    return refund.escalated_at is not None and refund.status not in TERMINAL

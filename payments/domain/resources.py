@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from payments.domain.payments import Payment
-from payments.domain.refunds import Refund
+from payments.domain.refunds import Refund, Resolution
 
 
 def iso(value: datetime) -> str:
@@ -91,4 +91,18 @@ def refund_resource(refund: Refund) -> dict[str, Any]:
         "created_at": iso(refund.created_at),
         "updated_at": iso(refund.updated_at),
         "settled_at": iso(refund.settled_at) if refund.settled_at else None,
+        "escalated_at": iso(refund.escalated_at) if refund.escalated_at else None,
+        "resolution": _resolution(refund.resolution),
+    }
+
+
+def _resolution(resolution: Resolution | None) -> dict[str, Any] | None:
+    if resolution is None:
+        return None
+    return {
+        "outcome": resolution.outcome.value,
+        "provider_refund_id": resolution.provider_refund_id,
+        "note": resolution.note,
+        "proposed_by": resolution.proposed_by,
+        "proposed_at": iso(resolution.proposed_at),
     }

@@ -28,6 +28,7 @@ from payments.entrypoints.api import (
     openapi,
     payments,
     reconciliation,
+    refund_resolutions,
     refunds,
     statements,
 )
@@ -72,6 +73,7 @@ def all_routes() -> list[BaseRoute]:
         *ledger.routes,
         *events.routes,
         *refunds.routes,
+        *refund_resolutions.routes,
         *reconciliation.routes,
         *statements.routes,
         *audit.routes,

@@ -8,6 +8,8 @@
     acknowledge      the answer the provider expects to a callback, per verdict
     currencies       the ISO 4217 codes it can take: a payment in another is never offered
                      to it, and ``start_checkout`` refuses one (InvalidInput on ``currency``)
+    refunds_told_apart  whether ``refund_status`` finds a refund by our request id; when not
+                     (VNPay), refunds of one payment go to the provider one at a time
 
 Implementations never raise on provider trouble: a message we cannot trust is ``Rejected``,
 an answer we could not get is ``Unknown`` (see ``outcomes``).
@@ -61,6 +63,11 @@ class PaymentProvider(Protocol):
     def currencies(self) -> frozenset[str]:
         """The ISO 4217 codes this provider can take a payment in: no other is ever sent to it
         (``start_checkout`` refuses one)."""
+
+    @property
+    def refunds_told_apart(self) -> bool:
+        """True when the refund status query names our request id, so several refunds of one
+        payment may be at the provider together."""
 
     async def start_checkout(self, request: CheckoutRequest) -> Redirect | Unknown: ...
 

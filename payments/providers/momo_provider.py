@@ -30,6 +30,8 @@ def new_request_id() -> str:
 
 class MomoProvider:
     currencies = momo.CURRENCIES
+    # query lists the paid order's refunds by their order ids: our request ids
+    refunds_told_apart = True
 
     def __init__(
         self,

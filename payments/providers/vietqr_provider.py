@@ -41,6 +41,8 @@ class VietqrConfig:
 
 class VietqrProvider:
     currencies = vietqr.CURRENCIES
+    # no query: each transfer instruction carries its refund's request id
+    refunds_told_apart = True
 
     def __init__(self, config: VietqrConfig) -> None:
         self.config = config

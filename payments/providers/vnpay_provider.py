@@ -27,6 +27,8 @@ def order_info(attempt: Attempt, reference: str) -> str:
 
 class VnpayProvider:
     currencies = vnpay.CURRENCIES
+    # querydr finds a refund by the payment and its create second, not by our id
+    refunds_told_apart = False
 
     def __init__(
         self,

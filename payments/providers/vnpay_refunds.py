@@ -9,7 +9,9 @@ The status query is ``querydr`` on the paid transaction's ``vnp_TxnRef`` with
 about that refund (``vnp_TransactionType`` ``02``/``03``; ``vnp_TransactionStatus`` ``05``
 processing, ``06`` sent to the bank, ``09`` rejected). An answer about the payment itself (type
 ``01``) means VNPay has no refund from that moment. Two refunds of one payment sent within the
-same second cannot be told apart this way; the amount check below then refuses to guess.
+same second cannot be told apart this way: the gateway never lets that happen (one refund of a
+payment at VNPay at a time, each in a second of its own), and an answer whose type or amount is
+not our refund's is refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ NOT_FOUND = "91"
 PROCESSING = "05"
 SENT_TO_BANK = "06"
 REJECTED = "09"
-REFUND_TYPES = frozenset({"02", "03"})
+FULL, PARTIAL = "02", "03"
+REFUND_TYPES = frozenset({FULL, PARTIAL})
 
 
 def _not_usable(answer: Rejected | Unknown) -> RefundUnknown:
@@ -69,7 +72,16 @@ def status_outcome(request: RefundRequest, answer: QueryDrAnswer) -> RefundStatu
         return RefundUnknown(f"querydr answered {answer.response_code}")
     if answer.transaction_type not in REFUND_TYPES:
         return RefundNotFound("VNPay has no refund created at the refund's date")
-    if answer.amount is not None and answer.amount != request.amount:
+    # The answer names no request id: it is about our refund only if everything it does name
+    # is ours (the gateway never has two refunds of one payment at VNPay, or created in one
+    # second: services/refund_execution.py), else it is not an answer.
+    wanted_type = FULL if request.full else PARTIAL
+    if answer.transaction_type != wanted_type:
+        return RefundUnknown(
+            f"VNPay reports a refund of type {answer.transaction_type} at that date, "
+            f"ours is {wanted_type}"
+        )
+    if answer.amount != request.amount:
         return RefundUnknown(f"VNPay reports a refund of {answer.amount} VND at that date")
     code = f"{answer.response_code}/{answer.transaction_status}"
     if answer.transaction_status == PROCESSING:

@@ -25,12 +25,15 @@ from typing import Literal
 
 from payments.domain.attempts import Provider
 from payments.domain.errors import NotFound
+from payments.domain.events import AuditEntry
 from payments.domain.refunds import (
     LEASE,
     TERMINAL,
     Refund,
     RefundStatus,
+    ladder_done,
     next_check_at,
+    queued_behind,
 )
 from payments.providers.refunds import (
     RefundFailed,
@@ -45,7 +48,7 @@ from payments.providers.refunds import (
 from payments.services.ports import UnitOfWork, UnitOfWorkFactory
 from payments.services.refund_ledger import pay, unbook
 from payments.services.refund_ports import RefundProviders
-from payments.services.refund_transitions import move_refund
+from payments.services.refund_transitions import move_refund, record_step
 
 R = RefundStatus
 Mode = Literal["send", "check"]
@@ -78,8 +81,10 @@ async def execute_refund(
         due = refund.next_action_at is not None and refund.next_action_at <= now
         if refund.status is not R.APPROVED or not due:
             return refund
-        claimed = await _claim(uow, refund, now)
+        claimed = await _claim(uow, providers, refund, now)
         await uow.commit()
+    if isinstance(claimed, Refund):  # queued behind a sibling refund of the same payment
+        return claimed
     return await _carry_out(uow_factory, providers, claimed, now)
 
 
@@ -95,8 +100,12 @@ async def process_due_refunds(
     then leases)."""
     async with uow_factory() as uow:
         due = await uow.refunds.claim_due(now, limit)
-        jobs = [await _claim(uow, refund, now) for refund in due]
+        # Claims lock payment rows (see _queued_until): always in one order, so two
+        # processes claiming refunds of the same payments never wait on each other in a cycle.
+        ordered = sorted(due, key=lambda refund: refund.payment_id)
+        claims = [await _claim(uow, providers, refund, now) for refund in ordered]
         await uow.commit()
+    jobs = [job for job in claims if isinstance(job, Claimed)]
     settled = 0
     failure: Exception | None = None
     for job in jobs:
@@ -114,11 +123,34 @@ async def process_due_refunds(
     return RefundRun(sent=sent, checked=len(jobs) - sent, settled=settled)
 
 
-async def _claim(uow: UnitOfWork, refund: Refund, now: datetime) -> Claimed:
+async def _queued_until(
+    uow: UnitOfWork, providers: RefundProviders, refund: Refund, now: datetime
+) -> datetime | None:
+    """When a refund about to be sent first must wait for a sibling (see
+    ``domain.refunds.queued_behind``), at a provider whose query cannot tell them apart."""
+    provider = providers.get(Provider(refund.provider))
+    if provider is None or provider.refunds_told_apart:
+        return None
+    # The payment row serialises the claims of its refunds: two processes that claimed two
+    # siblings each see the other's claim, never both send.
+    await uow.payments.by_id(refund.payment_id, lock=True)
+    return queued_behind(refund, await uow.refunds.for_payment(refund.payment_id), now)
+
+
+async def _claim(
+    uow: UnitOfWork, providers: RefundProviders, refund: Refund, now: datetime
+) -> Claimed | Refund:
+    """Take a due refund for this process, or, when it must wait for a sibling, return it
+    rescheduled."""
     attempt = await uow.attempts.get(refund.attempt_id)
     if attempt is None:  # pragma: no cover - attempts are never deleted
         raise NotFound(f"refund {refund.id} lost its attempt")
     if refund.status is R.APPROVED:
+        wait = await _queued_until(uow, providers, refund, now)
+        if wait is not None:
+            queued = replace(refund, next_action_at=wait, updated_at=now)
+            await uow.refunds.update(queued)
+            return queued
         claimed = await move_refund(
             uow,
             refund,
@@ -187,13 +219,17 @@ async def apply_outcome(
     uow: UnitOfWork, refund: Refund, outcome: RefundOutcome, *, now: datetime
 ) -> Refund:
     cause = f"provider.{refund.provider}"
+    outcome = await _not_a_sibling_answer(uow, refund, outcome)
+    # A provider answer that settles the refund makes a proposal to settle it by hand moot.
+    moot = {"proposal_dropped": refund.resolution.outcome.value} if refund.resolution else {}
     match outcome:
         case RefundSucceeded():
             done = await move_refund(
                 uow, refund, R.SUCCEEDED, cause=cause, actor="provider", now=now,
-                detail={"code": outcome.code, "provider_refund_id": outcome.provider_refund_id},
+                detail={"code": outcome.code, "provider_refund_id": outcome.provider_refund_id,
+                        **moot},
                 provider_code=outcome.code, provider_refund_id=outcome.provider_refund_id or None,
-                next_action_at=None, settled_at=now,
+                next_action_at=None, settled_at=now, resolution=None,
             )  # fmt: skip
             await pay(uow, done, now)
             return done
@@ -202,29 +238,33 @@ async def apply_outcome(
                 return refund  # only a person settles a transfer instruction
             done = await move_refund(
                 uow, refund, R.FAILED, cause=cause, actor="provider", now=now,
-                detail={"code": outcome.code, "message": outcome.message},
+                detail={"code": outcome.code, "message": outcome.message, **moot},
                 provider_code=outcome.code, provider_message=outcome.message,
-                next_action_at=None, settled_at=now,
+                next_action_at=None, settled_at=now, resolution=None,
             )  # fmt: skip
             await unbook(uow, done, now)
             return done
         case RefundPending():
-            return await move_refund(
+            pending = await move_refund(
                 uow, refund, R.PENDING, cause=cause, actor="provider", now=now,
                 detail={"code": outcome.code, "message": outcome.message},
                 provider_code=outcome.code, provider_message=outcome.message,
                 next_action_at=next_check_at(now, refund.checks),
             )  # fmt: skip
+            return await escalate_at_ladder_end(uow, pending, now)
         case RefundUnknown():
             # An unknown answer never overwrites a known one: pending stays pending.
             keep = refund.status in (R.PENDING, R.SUBMITTED)
-            return await move_refund(
+            unknown = await move_refund(
                 uow, refund, refund.status if keep else R.UNKNOWN, cause=cause,
                 actor="provider", now=now, detail={"reason": outcome.reason},
                 provider_message=refund.provider_message if keep else outcome.reason,
                 next_action_at=None if refund.status is R.SUBMITTED
                 else next_check_at(now, refund.checks),
             )  # fmt: skip
+            if unknown.status is R.SUBMITTED:
+                return unknown
+            return await escalate_at_ladder_end(uow, unknown, now)
         case RefundSubmitted():
             if refund.status is R.SUBMITTED:
                 return refund
@@ -242,3 +282,42 @@ async def apply_outcome(
                 detail={"instruction": instruction}, transfer_instruction=instruction,
                 next_action_at=None,
             )  # fmt: skip
+
+
+async def _not_a_sibling_answer(
+    uow: UnitOfWork, refund: Refund, outcome: RefundOutcome
+) -> RefundOutcome:
+    """A success naming a provider refund number that another refund already holds is about
+    that refund, not this one: it is no answer, and this refund stays in doubt."""
+    if not isinstance(outcome, RefundSucceeded) or not outcome.provider_refund_id:
+        return outcome
+    holder = await uow.refunds.by_provider_refund_id(refund.provider, outcome.provider_refund_id)
+    if holder is None or holder.id == refund.id:
+        return outcome
+    return RefundUnknown(
+        f"the provider's refund {outcome.provider_refund_id} is refund {holder.id}'s; "
+        "the answer is not about this refund"
+    )
+
+
+async def escalate_at_ladder_end(uow: UnitOfWork, refund: Refund, now: datetime) -> Refund:
+    """Raise a refund to people once the whole ladder was asked without a certain answer. It
+    is still asked about daily; two finance officers may settle it by hand."""
+    if refund.escalated_at is not None or not ladder_done(refund.checks):
+        return refund
+    raised = replace(refund, escalated_at=now, updated_at=now)
+    await uow.refunds.update(raised)
+    detail = {"checks": refund.checks, "provider_message": refund.provider_message or ""}
+    await record_step(uow, refund, cause="escalated", actor="system", now=now, detail=detail)
+    await uow.audit.record(
+        AuditEntry(
+            action="refund.escalated",
+            actor="system",
+            occurred_at=now,
+            agency_id=refund.agency_id,
+            target_type="refund",
+            target_id=refund.id,
+            detail={"payment_id": refund.payment_id, **detail},
+        )
+    )
+    return raised

@@ -20,6 +20,7 @@ class RefundFilter:
     payment_id: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    escalated: bool | None = None  # True: only refunds raised to people and still in flight
 
 
 class RefundRepository(Protocol):
@@ -33,6 +34,9 @@ class RefundRepository(Protocol):
 
     async def update(self, refund: Refund) -> None:
         """Store status, decision, provider answer and schedule (the amounts never change)."""
+
+    async def by_provider_refund_id(self, provider: str, provider_refund_id: str) -> Refund | None:
+        """The refund that holds this provider refund number, if any."""
 
     async def add_event(self, event: RefundEvent) -> None: ...
 
@@ -61,6 +65,13 @@ class RefundRepository(Protocol):
 
 class RefundGateway(Protocol):
     """A provider's refund calls (``PaymentProvider`` has them; see providers/refunds.py)."""
+
+    @property
+    def refunds_told_apart(self) -> bool:
+        """Whether the refund status query names our request id (MoMo), so that refunds of one
+        payment may be at the provider together; False when it finds a refund only by the
+        payment and its create second (VNPay), so they go one at a time."""
+        ...
 
     async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome: ...
 

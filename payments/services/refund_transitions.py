@@ -46,6 +46,31 @@ async def move_refund(
     return moved
 
 
+async def record_step(
+    uow: UnitOfWork,
+    refund: Refund,
+    *,
+    cause: str,
+    actor: str,
+    now: datetime,
+    detail: Mapping[str, Any],
+) -> None:
+    """A step that changes no status (raised to people, a proposal to settle it by hand)
+    still belongs to the refund's history."""
+    await uow.refunds.add_event(
+        RefundEvent(
+            refund_id=refund.id,
+            payment_id=refund.payment_id,
+            from_status=refund.status.value,
+            to_status=refund.status.value,
+            cause=cause,
+            actor=actor,
+            occurred_at=now,
+            detail=dict(detail),
+        )
+    )
+
+
 async def publish(uow: UnitOfWork, refund: Refund, now: datetime) -> None:
     payment = await uow.payments.by_id(refund.payment_id)
     notify_url = payment.draft.notify_url if payment else None

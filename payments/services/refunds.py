@@ -74,7 +74,7 @@ class PaymentRefunds:
     refunds: Sequence[Refund]
 
 
-def _officer(caller: Caller, *roles: Role) -> None:
+def require_officer(caller: Caller, *roles: Role) -> None:
     allowed = roles or (Role.FINANCE,)
     if caller.role not in allowed:
         names = ", ".join(r.value for r in allowed)
@@ -141,7 +141,7 @@ async def request_refund(
     At or below the threshold it is ``approved`` (booked in the ledger, due to be sent);
     above it ``awaiting_approval``. Either way it holds its amount from now on.
     """
-    _officer(caller)
+    require_officer(caller)
     async with uow_factory() as uow:
         # The key first: a retry of an earlier request gets its answer even if the same body
         # would be refused now (its expected_available is stale by its own refund).
@@ -208,7 +208,7 @@ async def request_refund(
                 detail={"amount": amount, "threshold": policy.approval_threshold},
             )
         )
-        await _audit(uow, caller, "refund.requested", refund, now, request_id,
+        await audit_refund(uow, caller, "refund.requested", refund, now, request_id,
                      amount=amount, reason=cleaned, idempotency_key=idempotency.key)  # fmt: skip
         await publish_refund_status(uow, refund, now, notify_url=payment.draft.notify_url)
         if not waits:
@@ -250,9 +250,9 @@ async def approve_refund(
 ) -> Refund:
     """A second finance officer of the agency approves: the refund is booked and due to be
     sent. Approving one's own request is refused; approving twice is harmless."""
-    _officer(caller)
+    require_officer(caller)
     async with uow_factory() as uow:
-        refund = await _visible_refund(uow, caller, refund_id, lock=True)
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
         check_four_eyes(refund, caller.actor)
         if refund.status is not RefundStatus.AWAITING_APPROVAL:
             if refund.approved_by == caller.actor:
@@ -272,7 +272,7 @@ async def approve_refund(
             next_action_at=now,
         )
         await book(uow, approved, now)
-        await _audit(uow, caller, "refund.approved", approved, now, request_id, note=note)
+        await audit_refund(uow, caller, "refund.approved", approved, now, request_id, note=note)
         await uow.commit()
     return approved
 
@@ -288,9 +288,9 @@ async def reject_refund(
 ) -> Refund:
     """Refuse a refund waiting for approval; its amount is available again. The officer who
     asked may withdraw it this way too (rejecting moves no money)."""
-    _officer(caller)
+    require_officer(caller)
     async with uow_factory() as uow:
-        refund = await _visible_refund(uow, caller, refund_id, lock=True)
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
         if refund.status is not RefundStatus.AWAITING_APPROVAL:
             if refund.rejected_by == caller.actor:
                 return refund
@@ -308,7 +308,7 @@ async def reject_refund(
             next_action_at=None,
             settled_at=now,
         )
-        await _audit(uow, caller, "refund.rejected", rejected, now, request_id, note=note)
+        await audit_refund(uow, caller, "refund.rejected", rejected, now, request_id, note=note)
         await uow.commit()
     return rejected
 
@@ -324,13 +324,15 @@ async def confirm_refund(
 ) -> Refund:
     """An operator confirms that the outgoing transfer of a ``submitted`` (VietQR) refund was
     made. Confirming twice is harmless."""
-    _officer(caller, Role.FINANCE, Role.ADMIN)
+    require_officer(caller, Role.FINANCE, Role.ADMIN)
     async with uow_factory() as uow:
-        refund = await _visible_refund(uow, caller, refund_id, lock=True)
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
         confirmed = await _confirm(uow, refund, actor=caller.actor, cause="api.confirm",
                                    detail={"note": note} if note else {}, now=now)  # fmt: skip
         if confirmed is not refund:
-            await _audit(uow, caller, "refund.confirmed", confirmed, now, request_id, note=note)
+            await audit_refund(
+                uow, caller, "refund.confirmed", confirmed, now, request_id, note=note
+            )
             await uow.commit()
     return confirmed
 
@@ -347,11 +349,11 @@ async def fail_refund_transfer(
     """An operator reports that the outgoing transfer of a ``submitted`` (VietQR) refund could
     not be made (refused, returned by the payer's bank): the refund fails, its booking is
     reversed and its amount is available again. Saying it twice is harmless."""
-    _officer(caller, Role.FINANCE, Role.ADMIN)
+    require_officer(caller, Role.FINANCE, Role.ADMIN)
     if not note or not note.strip():
         raise InvalidInput([FieldProblem("note", "say why the transfer failed")])
     async with uow_factory() as uow:
-        refund = await _visible_refund(uow, caller, refund_id, lock=True)
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
         if refund.status is RefundStatus.FAILED:
             return refund
         if refund.status is not RefundStatus.SUBMITTED:
@@ -369,7 +371,9 @@ async def fail_refund_transfer(
             next_action_at=None,
         )
         await unbook(uow, failed, now)
-        await _audit(uow, caller, "refund.transfer_failed", failed, now, request_id, note=note)
+        await audit_refund(
+            uow, caller, "refund.transfer_failed", failed, now, request_id, note=note
+        )
         await uow.commit()
     return failed
 
@@ -438,14 +442,14 @@ async def _confirm(
 
 async def get_refund(uow_factory: UnitOfWorkFactory, caller: Caller, refund_id: str) -> Refund:
     async with uow_factory() as uow:
-        return await _visible_refund(uow, caller, refund_id)
+        return await visible_refund(uow, caller, refund_id)
 
 
 async def refund_events(
     uow_factory: UnitOfWorkFactory, caller: Caller, refund_id: str
 ) -> Sequence[RefundEvent]:
     async with uow_factory() as uow:
-        await _visible_refund(uow, caller, refund_id)
+        await visible_refund(uow, caller, refund_id)
         return await uow.refunds.events(refund_id)
 
 
@@ -490,7 +494,7 @@ async def refund_candidates(
     return found, len(rows) > limit
 
 
-async def _visible_refund(
+async def visible_refund(
     uow: UnitOfWork, caller: Caller, refund_id: str, *, lock: bool = False
 ) -> Refund:
     refund = await uow.refunds.get(refund_id, lock=lock)
@@ -500,7 +504,7 @@ async def _visible_refund(
     return refund
 
 
-async def _audit(
+async def audit_refund(
     uow: UnitOfWork,
     caller: Caller,
     action: str,

@@ -128,11 +128,12 @@ class SlowProvider:
     """Succeeds after a pause, so concurrent runs overlap; counts what it got."""
 
     sent: Counter[str] = field(default_factory=Counter)
+    refunds_told_apart: bool = True
 
     async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
         self.sent[request.request_id] += 1
         await asyncio.sleep(0.01)
-        return RefundSucceeded(request.amount, "R", "00")
+        return RefundSucceeded(request.amount, f"R-{request.request_id}", "00")
 
     async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:
         raise AssertionError("nothing is unknown here")

@@ -8,12 +8,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from payments.domain.payments import Payment, PaymentStatus
-from payments.domain.refunds import SCHEDULED, Refund, RefundEvent, live
+from payments.domain.refunds import SCHEDULED, Refund, RefundEvent, live, raised_to_people
 from payments.services.ports import IdempotencyRecord, StoredResponse
 from payments.services.refund_ports import RefundFilter
 
 if TYPE_CHECKING:
     from tests.unit.fakes import Store
+
+
+def _escalation_matches(escalated: bool | None, refund: Refund) -> bool:
+    if escalated is None:
+        return True
+    return raised_to_people(refund) if escalated else refund.escalated_at is None
 
 
 @dataclass
@@ -54,6 +60,12 @@ class FakeRefunds:
             raise ValueError("four eyes")  # the database's CHECK
         self.data.refunds[refund.id] = refund
 
+    async def by_provider_refund_id(self, provider: str, provider_refund_id: str) -> Refund | None:
+        for refund in self.data.refunds.values():
+            if (refund.provider, refund.provider_refund_id) == (provider, provider_refund_id):
+                return refund
+        return None
+
     async def add_event(self, event: RefundEvent) -> None:
         self.data.events.append(replace(event, id=len(self.data.events) + 1))
 
@@ -76,6 +88,7 @@ class FakeRefunds:
             and (flt.payment_id is None or r.payment_id == flt.payment_id)
             and (flt.created_from is None or r.created_at >= flt.created_from)
             and (flt.created_to is None or r.created_at < flt.created_to)
+            and _escalation_matches(flt.escalated, r)
         ]
         return rows[:limit]
 

@@ -22,6 +22,7 @@ from payments.domain.refunds import (
     check_refund_transition,
     choose_source,
     excess_left,
+    ladder_done,
     needs_approval,
     next_check_at,
     scheduled_or_waiting,
@@ -148,15 +149,19 @@ def test_four_eyes_threshold_and_ladder() -> None:
     with pytest.raises(NotPermitted):
         check_four_eyes(refund(1, R.AWAITING_APPROVAL), "apikey:1")
     check_four_eyes(refund(1, R.AWAITING_APPROVAL), "apikey:2")
-    steps = [next_check_at(NOW, n) - NOW for n in range(6)]
+    steps = [next_check_at(NOW, n) - NOW for n in range(8)]
     assert steps == [
         timedelta(minutes=1),
         timedelta(minutes=5),
         timedelta(minutes=30),
         timedelta(hours=2),
+        timedelta(hours=6),
+        timedelta(days=1),
         timedelta(days=1),
         timedelta(days=1),
     ]
+    # People are told once the six steps are asked, and not before.
+    assert [ladder_done(n) for n in range(8)] == [False] * 6 + [True] * 2
 
 
 def test_a_refund_is_settled_scheduled_or_waiting_for_a_person() -> None:

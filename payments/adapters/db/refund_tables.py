@@ -56,6 +56,14 @@ refunds = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("settled_at", UtcDateTime),
+    # Raised to people: the provider gave no certain answer by the end of the check ladder.
+    Column("escalated_at", UtcDateTime),
+    # A finance officer's proposed settlement by hand, waiting for a second officer.
+    Column("resolution_outcome", String(16)),
+    Column("resolution_reference", String(64)),
+    Column("resolution_note", Text),
+    Column("resolution_by", String(64)),
+    Column("resolution_at", UtcDateTime),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("amount <= captured_amount", name="within_capture"),
     CheckConstraint("from_excess >= 0 AND from_excess <= amount", name="from_excess"),
@@ -70,6 +78,15 @@ refunds = Table(
         f"NOT ({SCHEDULED_SQL}) OR next_action_at IS NOT NULL", name="scheduled_has_time"
     ),
     Index("ix_refunds_agency_id_id", "agency_id", "id"),
+    # One provider refund number is one refund: an answer about a sibling is never booked twice.
+    Index(
+        "ux_refunds_provider_refund_id",
+        "provider",
+        "provider_refund_id",
+        unique=True,
+        postgresql_where=text("provider_refund_id IS NOT NULL"),
+        sqlite_where=text("provider_refund_id IS NOT NULL"),
+    ),
     Index(
         "ix_refunds_due",
         "next_action_at",

@@ -13,7 +13,15 @@ from payments.adapters.db import refund_tables as rt
 from payments.adapters.db import tables as t
 from payments.adapters.db.repositories import payment_from_row
 from payments.domain.payments import Payment
-from payments.domain.refunds import SCHEDULED, Refund, RefundEvent, RefundStatus
+from payments.domain.refunds import (
+    SCHEDULED,
+    TERMINAL,
+    Refund,
+    RefundEvent,
+    RefundStatus,
+    Resolution,
+    ResolutionOutcome,
+)
 from payments.services.refund_ports import RefundFilter
 
 
@@ -48,10 +56,25 @@ def refund_from_row(row: Any) -> Refund:
         checks=row.checks,
         next_action_at=row.next_action_at,
         settled_at=row.settled_at,
+        escalated_at=row.escalated_at,
+        resolution=_resolution(row),
+    )
+
+
+def _resolution(row: Any) -> Resolution | None:
+    if row.resolution_outcome is None:
+        return None
+    return Resolution(
+        outcome=ResolutionOutcome(row.resolution_outcome),
+        provider_refund_id=row.resolution_reference,
+        note=row.resolution_note,
+        proposed_by=row.resolution_by,
+        proposed_at=row.resolution_at,
     )
 
 
 def _changing(refund: Refund) -> dict[str, Any]:
+    r = refund.resolution
     return {
         "status": refund.status.value,
         "approved_by": refund.approved_by,
@@ -68,6 +91,12 @@ def _changing(refund: Refund) -> dict[str, Any]:
         "next_action_at": refund.next_action_at,
         "updated_at": refund.updated_at,
         "settled_at": refund.settled_at,
+        "escalated_at": refund.escalated_at,
+        "resolution_outcome": r.outcome.value if r else None,
+        "resolution_reference": r.provider_refund_id if r else None,
+        "resolution_note": r.note if r else None,
+        "resolution_by": r.proposed_by if r else None,
+        "resolution_at": r.proposed_at if r else None,
     }
 
 
@@ -115,6 +144,14 @@ class SqlRefunds:
         await self._conn.execute(
             update(rt.refunds).where(rt.refunds.c.id == refund.id).values(**_changing(refund))
         )
+
+    async def by_provider_refund_id(self, provider: str, provider_refund_id: str) -> Refund | None:
+        c = rt.refunds.c
+        stmt = select(rt.refunds).where(
+            c.provider == provider, c.provider_refund_id == provider_refund_id
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return refund_from_row(row) if row else None
 
     async def add_event(self, event: RefundEvent) -> None:
         await self._conn.execute(
@@ -164,6 +201,11 @@ class SqlRefunds:
             stmt = stmt.where(c.created_at >= flt.created_from)
         if flt.created_to is not None:
             stmt = stmt.where(c.created_at < flt.created_to)
+        if flt.escalated is True:
+            terminal = sorted(s.value for s in TERMINAL)
+            stmt = stmt.where(c.escalated_at.is_not(None), c.status.not_in(terminal))
+        elif flt.escalated is False:
+            stmt = stmt.where(c.escalated_at.is_(None))
         if before_id is not None:
             stmt = stmt.where(c.id < before_id)
         rows = await self._conn.execute(stmt.order_by(c.id.desc()).limit(limit))

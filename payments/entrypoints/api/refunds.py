@@ -87,6 +87,10 @@ class RefundQuery(BaseModel):
     payment_id: str | None = Field(default=None, max_length=40)
     created_from: datetime | None = None
     created_to: datetime | None = None
+    escalated: bool | None = Field(
+        default=None,
+        description="true: only refunds raised to people and still unsettled; false: never raised.",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=128)
 
@@ -105,6 +109,14 @@ class TransferInstructionOut(BaseModel):
     reference: str
     description: str
     original_transfer_id: str
+
+
+class ResolutionOut(BaseModel):
+    outcome: Literal["succeeded", "failed"]
+    provider_refund_id: str | None
+    note: str
+    proposed_by: str
+    proposed_at: datetime
 
 
 class RefundOut(BaseModel):
@@ -131,6 +143,13 @@ class RefundOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     settled_at: datetime | None
+    escalated_at: datetime | None = Field(
+        description="When the refund was raised to people: no certain answer from the provider "
+        "by the end of the status-query ladder. Two finance officers may settle it by hand."
+    )
+    resolution: ResolutionOut | None = Field(
+        description="A settlement by hand proposed by one finance officer, waiting for another."
+    )
 
 
 class RefundPage(BaseModel):
@@ -228,7 +247,7 @@ def _payment_id(request: Request) -> str:
     return payment_id
 
 
-def _refund_id(request: Request) -> str:
+def refund_id_of(request: Request) -> str:
     refund_id: str = request.path_params["refund_id"]
     if text_problem(refund_id) or len(refund_id) > 40:
         raise NotFound(f"no refund {refund_id!r}")
@@ -239,7 +258,7 @@ def _json(payload: object, status: int = 200, headers: dict[str, str] | None = N
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-def _request_id(request: Request) -> str | None:
+def request_id_of(request: Request) -> str | None:
     found: str | None = getattr(request.state, "request_id", None)
     return found
 
@@ -281,7 +300,7 @@ async def create_refund(request: Request) -> Response:
         ),
         respond=respond,
         now=app.clock(),
-        request_id=_request_id(request),
+        request_id=request_id_of(request),
     )
     headers = {"Idempotent-Replayed": "true" if asked.replayed else "false"}
     if asked.refund is not None:
@@ -304,14 +323,14 @@ async def create_refund(request: Request) -> Response:
 async def get_refund(request: Request) -> Response:
     who = await caller(request, *READERS)
     app = container(request)
-    refund = await service.get_refund(app.uow_factory, who, _refund_id(request))
+    refund = await service.get_refund(app.uow_factory, who, refund_id_of(request))
     return _json(refund_resource(refund))
 
 
 async def refund_events(request: Request) -> Response:
     who = await caller(request, *READERS)
     app = container(request)
-    events = await service.refund_events(app.uow_factory, who, _refund_id(request))
+    events = await service.refund_events(app.uow_factory, who, refund_id_of(request))
     return _json({"data": [event_json(event) for event in events]})
 
 
@@ -327,6 +346,7 @@ async def list_refunds(request: Request) -> Response:
         payment_id=payment_id,
         created_from=aware(query.created_from, "created_from"),
         created_to=aware(query.created_to, "created_to"),
+        escalated=query.escalated,
     )
     before = decode_cursor(query.cursor) if query.cursor else None
     rows, has_more = await service.list_refunds(
@@ -407,7 +427,7 @@ def decision_endpoint(
     async def endpoint(request: Request) -> Response:
         who = await caller(request, *roles)
         app = container(request)
-        refund_id = _refund_id(request)
+        refund_id = refund_id_of(request)
         note = await _decision(request)
         refund = await decide(
             app.uow_factory,
@@ -415,7 +435,7 @@ def decision_endpoint(
             refund_id,
             note=note,
             now=app.clock(),
-            request_id=_request_id(request),
+            request_id=request_id_of(request),
         )
         if send_now:  # approved: try the provider once right away, like a new refund
             refund = await _send_now(app, refund)

@@ -28,6 +28,7 @@ class RefundDesk:
     records: dict[str, Result] = field(default_factory=dict)
     mode: str = "ok"  # ok | fail | pending | timeout_made | timeout_lost
     down: bool = False
+    refunds_told_apart: bool = True  # answers by request id
     sent: Counter[str] = field(default_factory=Counter)
 
     async def refund(self, request: RefundRequest, *, now: datetime) -> RefundOutcome:

@@ -1,0 +1,146 @@
+"""Settling by hand, with four eyes, a refund the provider would not answer for certain.
+
+One finance officer proposes what the provider did (``succeeded`` with its refund number, or
+``failed``); a second confirms, and only then the refund moves and the ledger follows: paid
+out, or the booking reversed so the amount is the budget's again. Each step is one transaction
+on the locked refund row, recorded in the refund's history and in the audit log. Rules:
+``domain.refund_resolutions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from payments.domain.access import Caller
+from payments.domain.errors import Conflict
+from payments.domain.refund_resolutions import check_decision, check_proposal
+from payments.domain.refunds import (
+    Refund,
+    RefundStatus,
+    Resolution,
+    ResolutionOutcome,
+)
+from payments.services.ports import UnitOfWork, UnitOfWorkFactory
+from payments.services.refund_ledger import pay, unbook
+from payments.services.refund_transitions import move_refund, record_step
+from payments.services.refunds import audit_refund, require_officer, visible_refund
+
+
+async def propose_resolution(
+    uow_factory: UnitOfWorkFactory,
+    caller: Caller,
+    refund_id: str,
+    *,
+    outcome: ResolutionOutcome,
+    provider_refund_id: str | None,
+    note: str,
+    now: datetime,
+    request_id: str | None = None,
+) -> Refund:
+    require_officer(caller)
+    reference = (provider_refund_id or "").strip() or None
+    async with uow_factory() as uow:
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
+        check_proposal(refund, outcome, reference, note)
+        if reference is not None:
+            await _reference_is_free(uow, refund, reference)
+        resolution = Resolution(outcome, reference, note.strip(), caller.actor, now)
+        proposed = replace(refund, resolution=resolution, updated_at=now)
+        await uow.refunds.update(proposed)
+        detail = {"outcome": outcome.value, "provider_refund_id": reference, "note": note}
+        await record_step(
+            uow, refund, cause="api.resolution_proposed", actor=caller.actor, now=now,
+            detail=detail,
+        )  # fmt: skip
+        await audit_refund(
+            uow, caller, "refund.resolution_proposed", proposed, now, request_id, **detail
+        )
+        await uow.commit()
+    return proposed
+
+
+async def confirm_resolution(
+    uow_factory: UnitOfWorkFactory,
+    caller: Caller,
+    refund_id: str,
+    *,
+    note: str | None,
+    now: datetime,
+    request_id: str | None = None,
+) -> Refund:
+    require_officer(caller)
+    async with uow_factory() as uow:
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
+        resolution = check_decision(refund, caller.actor)
+        if resolution.provider_refund_id is not None:
+            await _reference_is_free(uow, refund, resolution.provider_refund_id)
+        detail = {
+            "proposed_by": resolution.proposed_by,
+            "provider_refund_id": resolution.provider_refund_id,
+            "note": resolution.note,
+            **({"confirm_note": note} if note else {}),
+        }
+        if resolution.outcome is ResolutionOutcome.SUCCEEDED:
+            done = await move_refund(
+                uow, refund, RefundStatus.SUCCEEDED, cause="api.resolution_confirmed",
+                actor=caller.actor, now=now, detail=detail,
+                provider_refund_id=resolution.provider_refund_id,
+                provider_message=f"settled by hand: {resolution.note}",
+                next_action_at=None, settled_at=now, resolution=None,
+            )  # fmt: skip
+            await pay(uow, done, now)
+        else:
+            done = await move_refund(
+                uow, refund, RefundStatus.FAILED, cause="api.resolution_confirmed",
+                actor=caller.actor, now=now, detail=detail,
+                provider_message=f"settled by hand: {resolution.note}",
+                next_action_at=None, settled_at=now, resolution=None,
+            )  # fmt: skip
+            await unbook(uow, done, now)
+        await audit_refund(
+            uow, caller, "refund.resolution_confirmed", done, now, request_id,
+            outcome=resolution.outcome.value, **detail,
+        )  # fmt: skip
+        await uow.commit()
+    return done
+
+
+async def decline_resolution(
+    uow_factory: UnitOfWorkFactory,
+    caller: Caller,
+    refund_id: str,
+    *,
+    note: str | None,
+    now: datetime,
+    request_id: str | None = None,
+) -> Refund:
+    require_officer(caller)
+    async with uow_factory() as uow:
+        refund = await visible_refund(uow, caller, refund_id, lock=True)
+        resolution = check_decision(refund, caller.actor)
+        declined = replace(refund, resolution=None, updated_at=now)
+        await uow.refunds.update(declined)
+        detail = {
+            "outcome": resolution.outcome.value,
+            "proposed_by": resolution.proposed_by,
+            "note": note or "",
+        }
+        await record_step(
+            uow, refund, cause="api.resolution_declined", actor=caller.actor, now=now,
+            detail=detail,
+        )  # fmt: skip
+        await audit_refund(
+            uow, caller, "refund.resolution_declined", declined, now, request_id, **detail
+        )
+        await uow.commit()
+    return declined
+
+
+async def _reference_is_free(uow: UnitOfWork, refund: Refund, reference: str) -> None:
+    holder = await uow.refunds.by_provider_refund_id(refund.provider, reference)
+    if holder is not None and holder.id != refund.id:
+        raise Conflict(
+            f"the provider's refund {reference} is already refund {holder.id}'s; "
+            "one provider refund settles one refund"
+        )

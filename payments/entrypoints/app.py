@@ -159,6 +159,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
             app.state.momo_simulator = sandbox_momo.MomoSimulator(
                 momo_config(settings), base_url=settings.base_url
             )
+            app.state.treasury_simulator = sandbox_treasury.TreasurySimulator()
         app.state.container = container
         app.state.openapi = openapi.build_spec(settings.base_url)
         # The worker's jobs run in `payments worker` processes; the demo runs them here so a

@@ -4,7 +4,8 @@
 cancel; the simulator POSTs the signed IPN to the ``ipnUrl`` it was given (twice, later, or
 not at all, on request) and redirects the browser to ``redirectUrl`` with the same fields.
 ``query`` and ``refund`` answer from the simulator's records (this process's memory; refund
-switches: ``sandbox_refunds``).
+switches: ``sandbox_refunds``; fault switches for ``create``, ``query``, ``refund`` and its
+``settlement`` report: ``sandbox_faults``).
 
 Refund answer codes: ``0`` refunded; ``7000`` processing (the ``pending`` switch); ``1080`` the
 ``fail`` switch; ``1081`` refused: the transaction is unknown or unpaid, or the amount is more
@@ -14,7 +15,6 @@ than is left to refund; ``41`` the refund's orderId was used by another request.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from starlette.routing import Route
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
 from payments.entrypoints.web.sandbox_delivery import deliveries, switches
+from payments.entrypoints.web.sandbox_faults import Faults, fault_routes, lost, page_section
 from payments.entrypoints.web.sandbox_refunds import (
     RefundBook,
     RefundMode,
@@ -40,6 +41,7 @@ from payments.providers import momo
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/momo"
+OPERATIONS = ("create", "query", "refund", "settlement")
 OUTCOMES = {"success": 0, "failure": 1001, "cancel": 1006}  # paid, no funds, user declined
 
 
@@ -63,6 +65,7 @@ class MomoSimulator:
     base_url: str
     orders: dict[str, SimulatedOrder] = field(default_factory=dict)
     refunds: RefundBook = field(default_factory=RefundBook)
+    faults: Faults = field(default_factory=lambda: Faults(OPERATIONS))
 
 
 def _simulator(request: Request) -> MomoSimulator:
@@ -83,11 +86,28 @@ def _millis(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def _other(known: list[str], own: str) -> str:
+    """Another id than ``own``: the latest other one MoMo knows, else one it never had."""
+    others = [key for key in known if key != own]
+    return others[-1] if others else f"{own}X"
+
+
 async def create(request: Request) -> Response:
     sim = _simulator(request)
+
+    async def act(other: bool) -> Response:
+        answer = await _create(request, sim)
+        if other and "orderId" in answer:  # the order is made; the answer names another one
+            answer["orderId"] = _other(list(sim.orders), str(answer["orderId"]))
+        return JSONResponse(answer)
+
+    return await sim.faults.run("create", act)
+
+
+async def _create(request: Request, sim: MomoSimulator) -> dict[str, object]:
     body = await _json(request)
     if body is None or not momo.verify_create_request(sim.config, body):
-        return JSONResponse({"resultCode": 13, "message": "merchant authentication failed"})
+        return {"resultCode": 13, "message": "merchant authentication failed"}
     order_id, request_id = str(body["orderId"]), str(body["requestId"])
     amount = momo.integer_field(body.get("amount"))
     answer: dict[str, object] = {
@@ -98,9 +118,9 @@ async def create(request: Request) -> Response:
         "responseTime": _millis(container(request).clock()),
     }
     if amount is None or not momo.MIN_AMOUNT <= amount <= momo.MAX_AMOUNT:
-        return JSONResponse({**answer, "resultCode": 21, "message": "invalid amount"})
+        return {**answer, "resultCode": 21, "message": "invalid amount"}
     if order_id in sim.orders:
-        return JSONResponse({**answer, "resultCode": 41, "message": "duplicate orderId"})
+        return {**answer, "resultCode": 41, "message": "duplicate orderId"}
     sim.orders[order_id] = SimulatedOrder(
         order_id=order_id,
         request_id=request_id,
@@ -111,11 +131,12 @@ async def create(request: Request) -> Response:
         extra_data=str(body.get("extraData", "")),
     )
     pay_url = f"{sim.base_url}{PREFIX}/pay?{urlencode({'orderId': order_id})}"
-    return JSONResponse({**answer, "resultCode": 0, "message": "success", "payUrl": pay_url})
+    return {**answer, "resultCode": 0, "message": "success", "payUrl": pay_url}
 
 
 async def pay_page(request: Request) -> Response:
-    order = _simulator(request).orders.get(request.query_params.get("orderId", ""))
+    sim = _simulator(request)
+    order = sim.orders.get(request.query_params.get("orderId", ""))
     if order is None:
         return Response("sandbox MoMo: unknown order", status_code=404)
     return page(
@@ -125,6 +146,7 @@ async def pay_page(request: Request) -> Response:
             "order": order,
             "amount_text": f"{order.amount:,}".replace(",", ".") + " VND",
             "action": f"{PREFIX}/pay",
+            "faults": page_section(request, PREFIX, sim.faults),
         },
     )
 
@@ -171,9 +193,19 @@ async def pay(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     sim = _simulator(request)
+
+    async def act(other: bool) -> Response:
+        return JSONResponse(await _query(request, sim, other))
+
+    return await sim.faults.run("query", act)
+
+
+async def _query(request: Request, sim: MomoSimulator, other: bool) -> dict[str, object]:
     body = await _json(request)
     if body is None or not momo.verify_query_request(sim.config, body):
-        return JSONResponse({"resultCode": 13, "message": "merchant authentication failed"})
+        return {"resultCode": 13, "message": "merchant authentication failed"}
+    if other:  # the answer MoMo would give about another order
+        body = {**body, "orderId": _other(list(sim.orders), str(body.get("orderId", "")))}
     order = sim.orders.get(str(body.get("orderId", "")))
     answer: dict[str, object] = {
         "partnerCode": sim.config.partner_code,
@@ -181,26 +213,24 @@ async def query(request: Request) -> Response:
         "requestId": body.get("requestId"),
     }
     if order is None:
-        return JSONResponse({**answer, "resultCode": 42, "message": "invalid orderId"})
-    return JSONResponse(
-        {
-            **answer,
-            "resultCode": order.result_code,
-            "message": momo.RESULT_MESSAGES.get(order.result_code, ""),
-            "amount": order.amount,
-            "transId": order.trans_id,
-            "payType": "qr",
-            "refundTrans": [
-                {
-                    "orderId": refund.request_id,
-                    "amount": refund.amount,
-                    "resultCode": REFUND_CODES[refund.state],
-                    "transId": int(refund.refund_no),
-                }
-                for refund in sim.refunds.of(order.order_id)
-            ],
-        }
-    )
+        return {**answer, "resultCode": 42, "message": "invalid orderId"}
+    return {
+        **answer,
+        "resultCode": order.result_code,
+        "message": momo.RESULT_MESSAGES.get(order.result_code, ""),
+        "amount": order.amount,
+        "transId": order.trans_id,
+        "payType": "qr",
+        "refundTrans": [
+            {
+                "orderId": refund.request_id,
+                "amount": refund.amount,
+                "resultCode": REFUND_CODES[refund.state],
+                "transId": int(refund.refund_no),
+            }
+            for refund in sim.refunds.of(order.order_id)
+        ],
+    }
 
 
 REFUND_CODES = {RefundState.SUCCEEDED: 0, RefundState.PENDING: 7000, RefundState.FAILED: 1080}
@@ -232,14 +262,30 @@ def _refund_decision(
 
 async def refund(request: Request) -> Response:
     sim = _simulator(request)
+
+    async def act(other: bool) -> Response:
+        answer = await _refund(request, sim)
+        if isinstance(answer, Response):
+            return answer
+        if other and "orderId" in answer:  # the refund is made; the answer names another one
+            told = _other(list(sim.refunds.refunds), str(answer["orderId"]))
+            found = sim.refunds.refunds.get(told)
+            answer = {**answer, "orderId": told, "transId": int(found.refund_no) if found else 0}
+        return JSONResponse(answer)
+
+    return await sim.faults.run("refund", act)
+
+
+async def _refund(request: Request, sim: MomoSimulator) -> dict[str, object] | Response:
+    """The answer to a refund request, or the lost request's empty 504."""
     body = await _json(request)
     if body is None or not momo.verify_refund_request(sim.config, body):
-        return JSONResponse({"resultCode": 13, "message": "merchant authentication failed"})
+        return {"resultCode": 13, "message": "merchant authentication failed"}
     request_id, refund_order_id = str(body.get("requestId", "")), str(body.get("orderId", ""))
     asked = (refund_order_id, body.get("amount"), body.get("transId"))
     replayed = sim.refunds.replay(request_id, asked)
     if replayed is not None:
-        return JSONResponse(replayed)
+        return replayed
     answer: dict[str, object] = {
         "partnerCode": sim.config.partner_code,
         "orderId": refund_order_id,
@@ -248,10 +294,10 @@ async def refund(request: Request) -> Response:
         "responseTime": _millis(container(request).clock()),
     }
     if sim.refunds.reused(request_id, asked) or refund_order_id in sim.refunds.refunds:
-        return JSONResponse({**answer, "resultCode": 41, "message": "duplicate orderId"})
+        return {**answer, "resultCode": 41, "message": "duplicate orderId"}
     mode = sim.refunds.take_mode()
     if mode is RefundMode.DROP:
-        return Response(status_code=504)  # lost on the way: MoMo never saw it
+        return lost()
     amount = momo.integer_field(body.get("amount"))
     order = _paid_order(sim, momo.integer_field(body.get("transId")))
     code, message, state = _refund_decision(sim, order, amount, mode)
@@ -269,9 +315,9 @@ async def refund(request: Request) -> Response:
         )
     answer.update(resultCode=code, message=message, transId=refund_trans_id)
     sim.refunds.remember(request_id, asked, answer)
-    if mode is RefundMode.TIMEOUT:
-        await asyncio.sleep(sim.refunds.timeout_seconds)  # made, but the answer comes too late
-    return JSONResponse(answer)
+    if mode is RefundMode.TIMEOUT:  # made, but the answer comes too late
+        await sim.faults.wait(sim.refunds.timeout_seconds)
+    return answer
 
 
 routes = [
@@ -279,6 +325,7 @@ routes = [
     Route(f"{PREFIX}/v2/gateway/api/query", query, methods=["POST"]),
     Route(f"{PREFIX}/v2/gateway/api/refund", refund, methods=["POST"]),
     *switch_routes(PREFIX, "momo_simulator"),
+    *fault_routes(PREFIX, "momo_simulator"),
     Route(f"{PREFIX}/pay", pay_page, methods=["GET"]),
     Route(f"{PREFIX}/pay", pay, methods=["POST"]),
 ]

@@ -10,6 +10,10 @@ one-shot: it applies to the next new refund request, then returns to ``normal``:
     drop     the request is lost: nothing is recorded and the answer is an empty HTTP 504
     pending  the refund is recorded as processing until settled (``/refunds/settle``)
 
+``timeout`` and ``drop`` are the ``hang`` and ``lose`` faults of ``sandbox_faults`` (the late
+answer waits through the simulator's ``faults.wait``), kept here because this switch applies
+to the next *new* refund request, where a planned fault applies to the next call, a retry too.
+
 Endpoints, under each simulator's prefix (``/sandbox/vnpay``, ``/sandbox/momo``):
 ``GET /refunds`` lists the book and the switch, ``POST /refunds/mode`` (form ``mode``,
 ``seconds``) sets the switch, ``POST /refunds/settle`` (form ``request_id``, ``outcome`` =

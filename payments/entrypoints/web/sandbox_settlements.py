@@ -6,18 +6,21 @@ on its pages, in the provider's report layout (``payments/reconcile/settlements.
 gateway's records play no part, so in sandbox mode the provider side of the three-way check
 is as independent as a real provider's file (the sandbox treasury's
 ``/sandbox/treasury/settlements/{provider}`` builds one from the gateway's captures instead).
+Each report is the simulator's ``settlement`` operation for its fault switches
+(``sandbox_faults``); a ``wrong`` one is the report of the day before.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from payments.entrypoints.web.sandbox_faults import Act
 from payments.entrypoints.web.sandbox_momo import MomoSimulator
 from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
 from payments.reconcile.settlements import SettlementLine, write_settlement
@@ -69,20 +72,28 @@ def _report(provider: str, lines: Iterator[SettlementLine], day: date) -> Respon
     )
 
 
+def _act(request: Request, provider: str, lines: Callable[[date], Iterator[SettlementLine]]) -> Act:
+    async def act(other: bool) -> Response:
+        day = _day(request)
+        if day is None:
+            return PlainTextResponse("date=YYYY-MM-DD is required", status_code=400)
+        if other:  # the report of another day than the one asked for
+            day -= timedelta(days=1)
+        return _report(provider, lines(day), day)
+
+    return act
+
+
 async def vnpay_settlement(request: Request) -> Response:
-    day = _day(request)
-    if day is None:
-        return PlainTextResponse("date=YYYY-MM-DD is required", status_code=400)
     sim: VnpaySimulator = request.app.state.vnpay_simulator
-    return _report("vnpay", vnpay_lines(sim, day), day)
+    act = _act(request, "vnpay", lambda day: vnpay_lines(sim, day))
+    return await sim.faults.run("settlement", act)
 
 
 async def momo_settlement(request: Request) -> Response:
-    day = _day(request)
-    if day is None:
-        return PlainTextResponse("date=YYYY-MM-DD is required", status_code=400)
     sim: MomoSimulator = request.app.state.momo_simulator
-    return _report("momo", momo_lines(sim, day), day)
+    act = _act(request, "momo", lambda day: momo_lines(sim, day))
+    return await sim.faults.run("settlement", act)
 
 
 routes = [

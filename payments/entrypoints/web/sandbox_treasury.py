@@ -11,19 +11,25 @@ nightly job and ``payments reconcile --fetch`` reconcile against it.
   report (CSV, in the provider's layout). The payments the ``batch`` switch credits as one line
   carry its batch reference there, so that with the reports imported a CSV statement's batch
   line (reference, count and total only) matches them.
+
+Both are the treasury's operations for its fault switches (``sandbox_faults``:
+``/sandbox/treasury/faults``, operations ``statement`` and ``settlement``); a ``wrong``
+statement is the one of the business day before, a ``wrong`` report the one of the day before.
 """
 
 from __future__ import annotations
 
 import hmac
 import io
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from payments.entrypoints.api.requests import container
+from payments.entrypoints.web.sandbox_faults import Faults, fault_routes
 from payments.reconcile.calendar import DEFAULT_CALENDAR
 from payments.reconcile.sandbox_day import Discrepancy, sandbox_settlement, sandbox_statement
 from payments.reconcile.settlements import LAYOUTS, write_settlement
@@ -32,6 +38,20 @@ from payments.services.reconcile_day import captured_on
 
 PREFIX = "/sandbox/treasury"
 ACCOUNT = "7111-SANDBOX"
+OPERATIONS = ("statement", "settlement")
+
+
+@dataclass
+class TreasurySimulator:
+    """What the sandbox treasury keeps in memory: its fault switches (its files are built
+    from the gateway's records on each request)."""
+
+    faults: Faults = field(default_factory=lambda: Faults(OPERATIONS))
+
+
+def _simulator(request: Request) -> TreasurySimulator:
+    simulator: TreasurySimulator = request.app.state.treasury_simulator
+    return simulator
 
 
 def _bad(message: str, status: int = 400) -> Response:
@@ -55,11 +75,17 @@ def _authorised(request: Request) -> bool:
 
 
 async def statement(request: Request) -> Response:
+    return await _simulator(request).faults.run("statement", lambda o: _statement(request, o))
+
+
+async def _statement(request: Request, other: bool) -> Response:
     if not _authorised(request):
         return _bad("a bearer token is required", 401)
     day = _day(request)
     if day is None:
         return _bad("date=YYYY-MM-DD is required")
+    if other:  # the statement of another day than the one asked for
+        day = DEFAULT_CALENDAR.add_business_days(day, -1)
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "camt"):
         return _bad("format is csv or camt")
@@ -98,12 +124,18 @@ async def statement(request: Request) -> Response:
 
 
 async def settlement(request: Request) -> Response:
+    return await _simulator(request).faults.run("settlement", lambda o: _settlement(request, o))
+
+
+async def _settlement(request: Request, other: bool) -> Response:
     provider = request.path_params["provider"]
     if provider not in LAYOUTS:
         return _bad(f"no such provider; one of {', '.join(LAYOUTS)}", 404)
     day = _day(request)
     if day is None:
         return _bad("date=YYYY-MM-DD is required")
+    if other:  # the report of another day than the one asked for
+        day -= timedelta(days=1)
     lines = sandbox_settlement(
         provider, day, await captured_on(container(request).uow_factory, day)
     )
@@ -119,4 +151,5 @@ async def settlement(request: Request) -> Response:
 routes = [
     Route(f"{PREFIX}/statement", statement, methods=["GET"]),
     Route(f"{PREFIX}/settlements/{{provider}}", settlement, methods=["GET"]),
+    *fault_routes(PREFIX, "treasury_simulator"),
 ]

@@ -3,7 +3,8 @@
 A tester opens the signed pay URL, picks success, failure or cancel, and the simulator then
 does what VNPay does: calls the gateway's IPN URL server-to-server with signed parameters
 (optionally twice, later, or not at all), and redirects the browser to ``vnp_ReturnUrl``. It answers
-``querydr`` and ``refund`` from its own records (refund switches: ``sandbox_refunds``). Records
+``querydr`` and ``refund`` from its own records (refund switches: ``sandbox_refunds``; fault
+switches for ``querydr``, ``refund`` and its ``settlement`` report: ``sandbox_faults``). Records
 live in this process's memory: the sandbox is a single-process demo and test tool.
 
 Refund answer codes: ``00`` with ``vnp_TransactionStatus`` ``06`` (sent to the bank) or ``05``
@@ -15,7 +16,6 @@ different refund. ``04`` and ``93`` follow VNPay's published tables (unconfirmed
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from starlette.routing import Route
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
 from payments.entrypoints.web.sandbox_delivery import deliveries, switches
+from payments.entrypoints.web.sandbox_faults import Faults, fault_routes, lost, page_section
 from payments.entrypoints.web.sandbox_refunds import (
     RefundBook,
     RefundMode,
@@ -41,6 +42,7 @@ from payments.providers import vnpay, vnpay_api
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vnpay"
+OPERATIONS = ("querydr", "refund", "settlement")
 OUTCOMES = {  # tester's choice -> (vnp_ResponseCode, vnp_TransactionStatus)
     "success": ("00", "00"),
     "failure": ("51", "02"),  # insufficient funds
@@ -67,6 +69,7 @@ class VnpaySimulator:
     ipn_url: str
     orders: dict[str, SimulatedOrder] = field(default_factory=dict)
     refunds: RefundBook = field(default_factory=RefundBook)
+    faults: Faults = field(default_factory=lambda: Faults(OPERATIONS))
 
 
 def _simulator(request: Request) -> VnpaySimulator:
@@ -98,6 +101,7 @@ async def pay_page(request: Request) -> Response:
             "amount_text": f"{amount:,}".replace(",", ".") + " VND",
             "action": f"{PREFIX}/paymentv2/pay",
             "lang": "en" if params.get("vnp_Locale") == "en" else "vi",
+            "faults": page_section(request, PREFIX, sim.faults),
         },
     )
 
@@ -145,14 +149,41 @@ async def merchant_api(request: Request) -> Response:
     if not isinstance(body, dict):
         return JSONResponse({"vnp_ResponseCode": "03", "vnp_Message": "Invalid format"})
     if body.get("vnp_Command") == "querydr":
-        if not vnpay_api.verify_querydr_request(sim.config, body):
-            return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
-        return JSONResponse(_querydr(sim, body))
+        return await sim.faults.run("querydr", lambda other: _querydr_call(sim, body, other))
     if body.get("vnp_Command") == "refund":
-        if not vnpay_api.verify_refund_request(sim.config, body):
-            return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
-        return await _refund(sim, body, container(request).clock())
+        now = container(request).clock()
+        return await sim.faults.run("refund", lambda other: _refund_call(sim, body, now, other))
     return JSONResponse({"vnp_ResponseCode": "99", "vnp_Message": "Not simulated"})
+
+
+def _other_ref(sim: VnpaySimulator, txn_ref: str) -> str:
+    """Another transaction than ``txn_ref``: the latest other order, else one VNPay never had."""
+    others = [ref for ref in sim.orders if ref != txn_ref]
+    return others[-1] if others else f"{txn_ref}X"
+
+
+async def _querydr_call(sim: VnpaySimulator, body: dict[str, object], other: bool) -> Response:
+    if not vnpay_api.verify_querydr_request(sim.config, body):
+        return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
+    if other:  # the answer VNPay would give about another transaction
+        body = {**body, "vnp_TxnRef": _other_ref(sim, str(body.get("vnp_TxnRef", "")))}
+    return JSONResponse(_querydr(sim, body))
+
+
+async def _refund_call(
+    sim: VnpaySimulator, body: dict[str, object], now: datetime, other: bool
+) -> Response:
+    if not vnpay_api.verify_refund_request(sim.config, body):
+        return JSONResponse({"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
+    answer = await _refund(sim, body, now)
+    if isinstance(answer, Response):
+        return answer
+    if not other:
+        return JSONResponse(answer)
+    # The refund is made; the answer, duly signed, names another transaction.
+    fields = {key: str(value) for key, value in answer.items() if key != "vnp_SecureHash"}
+    fields["vnp_TxnRef"] = _other_ref(sim, fields.get("vnp_TxnRef", ""))
+    return JSONResponse(vnpay_api.sign_refund_response(sim.config, fields))
 
 
 def _querydr(sim: VnpaySimulator, body: dict[str, object]) -> dict[str, str]:
@@ -230,19 +261,22 @@ def _refund_decision(
     return "00", "Refund success", RefundState.SUCCEEDED
 
 
-async def _refund(sim: VnpaySimulator, body: dict[str, object], now: datetime) -> Response:
+async def _refund(
+    sim: VnpaySimulator, body: dict[str, object], now: datetime
+) -> dict[str, object] | Response:
+    """The answer to a refund request (signed), or the lost request's empty 504."""
     request_id = str(body.get("vnp_RequestId", ""))
     txn_ref = str(body.get("vnp_TxnRef", ""))
     asked = (txn_ref, body.get("vnp_Amount"), body.get("vnp_TransactionType"))
     replayed = sim.refunds.replay(request_id, asked)
     if replayed is not None:
-        return JSONResponse(replayed)
+        return replayed
     if sim.refunds.reused(request_id, asked):
         reuse = "Request id already used for another refund"
-        return JSONResponse(_refund_answer(sim, body, now, ("03", reuse, None), ""))
+        return {**_refund_answer(sim, body, now, ("03", reuse, None), "")}
     mode = sim.refunds.take_mode()
     if mode is RefundMode.DROP:
-        return Response(status_code=504)  # lost on the way: VNPay never saw it
+        return lost()
     try:
         amount: int | None = vnpay.from_wire_amount(str(body.get("vnp_Amount", "")))
     except ValueError:
@@ -262,9 +296,9 @@ async def _refund(sim: VnpaySimulator, body: dict[str, object], now: datetime) -
         )
     answer = _refund_answer(sim, body, now, decision, refund_no)
     sim.refunds.remember(request_id, asked, answer)
-    if mode is RefundMode.TIMEOUT:
-        await asyncio.sleep(sim.refunds.timeout_seconds)  # made, but the answer comes too late
-    return JSONResponse(answer)
+    if mode is RefundMode.TIMEOUT:  # made, but the answer comes too late
+        await sim.faults.wait(sim.refunds.timeout_seconds)
+    return {**answer}
 
 
 def _refund_answer(
@@ -298,4 +332,5 @@ routes = [
     Route(f"{PREFIX}/paymentv2/pay", pay, methods=["POST"]),
     Route(f"{PREFIX}/merchant_webapi/api/transaction", merchant_api, methods=["POST"]),
     *switch_routes(PREFIX, "vnpay_simulator"),
+    *fault_routes(PREFIX, "vnpay_simulator"),
 ]

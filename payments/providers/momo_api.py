@@ -2,7 +2,8 @@
 
 MoMo does not sign these answers, so an answer is checked by what it echoes: our partner code,
 order id and request id. Anything else is ``Rejected``; a call we got no usable answer to is
-``Unknown``. Neither may change a payment's state.
+``Unknown``, and so is a query MoMo declined (``query_refused``). Neither may change a payment's
+state.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ CREATE_PATH = "/v2/gateway/api/create"
 QUERY_PATH = "/v2/gateway/api/query"
 REFUND_PATH = "/v2/gateway/api/refund"
 TIMEOUT_SECONDS = 30  # MoMo asks for at least 30 s
+# MoMo numbers its system and request errors below 1000 (10 maintenance, 11 access denied, 12
+# unsupported version, 13 merchant authentication failed, 40 duplicate requestId, 99 unknown
+# error...) and an order's statuses 0, 9000 and in the 1000s. A query answered with such an
+# error was refused, which says nothing of the order; 42 (no such order) is about the order.
+NO_SUCH_ORDER = 42
+
+
+def query_refused(result_code: int) -> bool:
+    """The query's answer is MoMo declining our request, not the state of the order."""
+    return 0 < result_code < 1000 and result_code != NO_SUCH_ORDER
 
 
 def query_body(
@@ -262,7 +273,11 @@ class MomoClient:
         answer = await self._post(QUERY_PATH, body)
         if isinstance(answer, Unknown):
             return answer
-        return parse_query_answer(self._config, answer, order_id=order_id, request_id=request_id)
+        parsed = parse_query_answer(self._config, answer, order_id=order_id, request_id=request_id)
+        if isinstance(parsed, QueryAnswer) and query_refused(parsed.result_code):
+            # Read as an order status it would fail a paid order, or find none of its refunds.
+            return Unknown(f"query refused with resultCode {parsed.result_code}: {parsed.message}")
+        return parsed
 
     async def refund(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from payments.domain.attempts import DEFAULT_MAX_ATTEMPTS
 from payments.domain.schedule import parse_local_time
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payments.db"
@@ -104,6 +105,12 @@ class Settings(BaseSettings):
         default=10_000_000,
         ge=0,
         description="Refunds above this (minor units) wait for a second finance officer.",
+    )
+    max_attempts_per_payment: int = Field(
+        default=DEFAULT_MAX_ATTEMPTS,
+        gt=0,
+        description="Provider tries a payment may have in all; beyond them the checkout "
+        "refuses to start another (choosing a provider whose try is open reuses it).",
     )
     expiry_interval_seconds: int = Field(
         default=30,

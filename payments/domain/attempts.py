@@ -7,6 +7,10 @@ changes. It is pure: the service loads the state, asks, and stores the answer.
 
 Rules (issue 4, item 4; ARCHITECTURE.md section 3):
 - a message whose amount, currency or merchant differs from the attempt is refused;
+- ``pending`` is what the provider said ("later"), or a started attempt it has not talked
+  about yet; ``unknown`` is a question it left unanswered (timeout, 5xx, an answer we cannot
+  use) while it had told us nothing: only a provider's own answer replaces ``unknown``, and an
+  unanswered question never overwrites what the provider said (``after_unanswered``);
 - a duplicate (the attempt already has that result) changes nothing;
 - a failure after a success changes nothing;
 - a success after expiry or cancellation is still money taken: the payment becomes
@@ -18,6 +22,7 @@ Rules (issue 4, item 4; ARCHITECTURE.md section 3):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,7 +47,18 @@ class AttemptStatus(StrEnum):
     DUPLICATE_CAPTURE = "duplicate_capture"  # paid after another attempt already succeeded
 
 
-OPEN_ATTEMPT = frozenset({AttemptStatus.PENDING, AttemptStatus.UNKNOWN})
+A = AttemptStatus
+OPEN_ATTEMPT = frozenset({A.PENDING, A.UNKNOWN})
+# Every move an attempt may make. ``unknown`` is entered only from a ``pending`` attempt the
+# provider never answered about, and left only on a provider's answer; money taken is final
+# (a failure after it is ignored), while a success after a failure is still money taken.
+ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
+    A.PENDING: frozenset({A.UNKNOWN, A.SUCCEEDED, A.FAILED, A.DUPLICATE_CAPTURE}),
+    A.UNKNOWN: frozenset({A.PENDING, A.SUCCEEDED, A.FAILED, A.DUPLICATE_CAPTURE}),
+    A.FAILED: frozenset({A.SUCCEEDED, A.DUPLICATE_CAPTURE}),
+    A.SUCCEEDED: frozenset(),
+    A.DUPLICATE_CAPTURE: frozenset(),
+}
 # Providers with a status query. A bank transfer cannot be asked about: credits and the
 # statement reconciliation settle VietQR attempts.
 QUERYABLE = frozenset({Provider.VNPAY, Provider.MOMO})
@@ -72,6 +88,13 @@ class Attempt:
     result_code: str | None = None
     next_query_at: datetime | None = None
     query_count: int = 0
+    redirect_url: str | None = None  # where the payer was sent: a second choice goes there too
+    left_for_review_at: datetime | None = None  # still open when its query ladder ended
+
+    @property
+    def answered(self) -> bool:
+        """The provider has said something about this attempt (its code is kept)."""
+        return self.result_code is not None
 
 
 @dataclass(frozen=True)
@@ -112,19 +135,84 @@ class Decision:
         return self.payment_status is not before
 
 
-# Ask the provider about an open attempt after 1 min, 5 min, 30 min, 2 h, then daily.
+# When to ask the provider about an open attempt, counted from its start (not from the last
+# query, so a late worker does not push the whole ladder out); and once when its payment
+# expires, before the expiry sweep. After the last step nobody asks again: the attempt is left
+# for review. Against a real provider an abandoned checkout costs at most len + 1 queries.
 REQUERY_LADDER = (
     timedelta(minutes=1),
     timedelta(minutes=5),
     timedelta(minutes=30),
     timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(hours=24),
 )
-REQUERY_DAILY = timedelta(days=1)
 
 
-def next_query_at(last: datetime, queries_so_far: int) -> datetime:
-    step = REQUERY_LADDER[queries_so_far] if queries_so_far < len(REQUERY_LADDER) else REQUERY_DAILY
-    return last + step
+def query_schedule(started_at: datetime, expires_at: datetime) -> tuple[datetime, ...]:
+    """Every moment an attempt started at ``started_at`` is asked about, in order."""
+    moments = {started_at + step for step in REQUERY_LADDER}
+    if expires_at > started_at:
+        moments.add(expires_at)
+    return tuple(sorted(moments))
+
+
+def next_query_at(started_at: datetime, expires_at: datetime, after: datetime) -> datetime | None:
+    """The first moment of the schedule after ``after``; None once the ladder is over.
+
+    Moments a stalled worker missed are skipped: one query catches up, not one per step.
+    """
+    return next((m for m in query_schedule(started_at, expires_at) if m > after), None)
+
+
+def after_unanswered(attempt: Attempt) -> AttemptStatus:
+    """The attempt's status after a question the provider left unanswered (timeout, 5xx,
+    an answer we cannot use): ``unknown`` while the provider has told us nothing about it;
+    otherwise what it last said stands (an unknown answer never overwrites a known one)."""
+    if attempt.status is A.PENDING and not attempt.answered:
+        return A.UNKNOWN
+    return attempt.status
+
+
+# A payer who chooses the same provider again within this time is sent to the attempt's own
+# page again instead of starting another one. Shorter than VNPay's pay page (15 minutes,
+# vnpay_provider.PAY_WINDOW) so the page sent to still works; after it a new attempt starts.
+# A bank transfer reference stays good as long as its attempt is open.
+REUSE_WINDOW = timedelta(minutes=10)
+
+
+# Provider tries one payment may have in all (the setting PAYMENTS_MAX_ATTEMPTS_PER_PAYMENT):
+# each one is asked about up to len(REQUERY_LADDER) + 1 times, so posting the checkout again
+# and again cannot multiply the provider queries without bound.
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+class StartRefusal(StrEnum):
+    IN_PROGRESS = "in_progress"  # an open attempt at the provider has no page to send to
+    TOO_MANY = "too_many"  # the payment has had its share of attempts
+
+
+def reusable(attempt: Attempt, provider: Provider, now: datetime) -> bool:
+    if attempt.provider is not provider or attempt.status not in OPEN_ATTEMPT:
+        return False
+    return provider is Provider.VIETQR or now < attempt.created_at + REUSE_WINDOW
+
+
+def choose_start(
+    attempts: Sequence[Attempt], provider: Provider, *, now: datetime, max_attempts: int
+) -> Attempt | StartRefusal | None:
+    """What choosing ``provider`` does to a payment with ``attempts`` (oldest first): reuse
+    the open attempt there (an Attempt with its page), refuse, or start a new one (None).
+
+    An open attempt without a page (another request is starting it, or its start went
+    unanswered) is not doubled: the payer waits for it or picks another provider.
+    """
+    for attempt in reversed(attempts):
+        if reusable(attempt, provider, now):
+            return attempt if attempt.redirect_url else StartRefusal.IN_PROGRESS
+    if len(attempts) >= max_attempts:
+        return StartRefusal.TOO_MANY
+    return None
 
 
 def new_attempt_id(now: datetime) -> str:
@@ -195,8 +283,9 @@ def decide(
             S.FAILED if fails_payment else payment_status,
             flags,
         )
-    # Result.PENDING: the provider knows the attempt and says "later".
-    if attempt.status is AttemptStatus.PENDING:
+    # Result.PENDING: the provider knows the attempt and says "later". The first time it says
+    # so is kept (its code): from then on an unanswered question cannot make it unknown.
+    if attempt.status is AttemptStatus.PENDING and attempt.answered:
         return keep(Verdict.DUPLICATE, "the attempt is already pending")
     if attempt.status is AttemptStatus.FAILED:
         return keep(Verdict.IGNORED, "the attempt already failed; pending ignored")

@@ -9,6 +9,7 @@
     │   ├── ReferenceInUse          an open payment already carries the reference
     │   ├── InvalidTransition       the state machine forbids the move
     │   ├── CheckoutClosed          the payment can no longer be paid (paid, expired...)
+    │   ├── AttemptRefused          no new attempt now: one is under way, or too many were made
     │   └── IdempotencyKeyReused    same key, different request
     ├── PreconditionFailed      the caller's view of the state is stale
     ├── Unavailable             no database connection came free in time (overload); retry
@@ -95,6 +96,15 @@ class CheckoutClosed(Conflict):
         super().__init__(f"{payment_id} is {status}; no new payment attempt can start")
         self.payment_id = payment_id
         self.status = status
+
+
+class AttemptRefused(Conflict):
+    title = "No new payment attempt"
+
+    def __init__(self, payment_id: str, reason: str, detail: str) -> None:
+        super().__init__(f"{payment_id}: {detail}")
+        self.payment_id = payment_id
+        self.reason = reason  # attempts.StartRefusal's value
 
 
 class IdempotencyKeyReused(PaymentsError):

@@ -2,7 +2,13 @@
 
 Each use case is one unit of work. Applying a provider outcome locks the payment row first, so
 concurrent callbacks for one payment take turns; the attempt change, the payment transition,
-its event, its ledger entry and the stored callback commit together or not at all.
+its event, its ledger entry and the stored callback commit together or not at all. Starting an
+attempt locks it too, so two choices posted at once cannot both start one.
+
+Starting takes two steps around the provider call (no transaction stays open during it):
+``start_attempt`` stores the attempt (or finds the open one to reuse), then ``record_start``
+keeps the page the provider gave, or marks the attempt ``unknown`` when the provider did not
+answer.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from payments.domain.access import Agency
 from payments.domain.attempts import (
+    DEFAULT_MAX_ATTEMPTS,
     OPEN_ATTEMPT,
     QUERYABLE,
     Attempt,
@@ -21,14 +28,23 @@ from payments.domain.attempts import (
     Decision,
     Provider,
     ProviderOutcome,
+    StartRefusal,
     Verdict,
+    after_unanswered,
+    choose_start,
     decide,
     new_attempt_id,
     next_query_at,
     provider_reference,
 )
 from payments.domain.callbacks import ProviderCallback
-from payments.domain.errors import CheckoutClosed, FieldProblem, InvalidInput, NotFound
+from payments.domain.errors import (
+    AttemptRefused,
+    CheckoutClosed,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+)
 from payments.domain.events import PaymentEvent
 from payments.domain.payments import Payment, PaymentStatus, check_transition, currency_problem
 from payments.ledger import chart
@@ -54,6 +70,13 @@ class CheckoutView:
 class StartedAttempt:
     payment: Payment
     attempt: Attempt
+    reused: bool = False  # the payer's open attempt, with the page it sent them to
+
+
+REFUSALS = {
+    StartRefusal.IN_PROGRESS: "an attempt at this provider is being started or checked",
+    StartRefusal.TOO_MANY: "the payment has had as many attempts as it may",
+}
 
 
 @dataclass(frozen=True)
@@ -95,11 +118,18 @@ async def start_attempt(
     merchant: str,
     currencies: frozenset[str],
     now: datetime,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     actor: str = "payer",
 ) -> StartedAttempt:
     """Open a new attempt at ``provider``, which takes ``currencies``; the payment becomes (or
     stays) ``pending``. A payment in a currency the provider cannot take is refused
-    (InvalidInput on ``provider``) and nothing changes."""
+    (InvalidInput on ``provider``) and nothing changes.
+
+    The payer's open attempt at ``provider`` is reused (``reused``, nothing changes) while its
+    page still works; one without a page yet, or one attempt beyond ``max_attempts``, is
+    refused (AttemptRefused). The payment row is locked before its attempts are read, so
+    concurrent choices take turns and see each other's attempt.
+    """
     async with uow_factory() as uow:
         found = await uow.payments.by_checkout_token(token)
         if found is None:
@@ -116,6 +146,16 @@ async def start_attempt(
         if problem:
             # Never a message in another currency: a provider would charge the amount as its own.
             raise InvalidInput([FieldProblem("provider", f"{provider} cannot take it: {problem}")])
+        choice = choose_start(
+            await uow.attempts.for_payment(payment.id),
+            provider,
+            now=now,
+            max_attempts=max_attempts,
+        )
+        if isinstance(choice, Attempt):
+            return StartedAttempt(payment, choice, reused=True)
+        if choice is not None:
+            raise AttemptRefused(payment.id, choice.value, REFUSALS[choice])
         attempt_id = new_attempt_id(now)
         attempt = Attempt(
             id=attempt_id,
@@ -128,7 +168,9 @@ async def start_attempt(
             status=AttemptStatus.PENDING,
             created_at=now,
             updated_at=now,
-            next_query_at=next_query_at(now, 0) if provider in QUERYABLE else None,
+            next_query_at=(
+                next_query_at(now, payment.expires_at, after=now) if provider in QUERYABLE else None
+            ),
         )
         await uow.attempts.add(attempt)
         updated = await move_payment(
@@ -142,6 +184,47 @@ async def start_attempt(
         )
         await uow.commit()
     return StartedAttempt(updated, attempt)
+
+
+async def record_start(
+    uow_factory: UnitOfWorkFactory, attempt_id: str, redirect_url: str | None, *, now: datetime
+) -> Attempt:
+    """What the provider made of a new attempt: the page to send the payer to, or None when
+    it did not answer (timeout, 5xx, an answer we cannot use), which leaves the attempt
+    ``unknown`` until the provider itself says what became of it (the query ladder asks)."""
+    async with uow_factory() as uow:
+        return await _settle_question(uow, attempt_id, now, redirect_url=redirect_url)
+
+
+async def record_unanswered(
+    uow_factory: UnitOfWorkFactory, attempt_id: str, *, now: datetime
+) -> Attempt:
+    """A status query the provider left unanswered: ``unknown`` unless it said something
+    about the attempt before (an unknown answer never overwrites a known one)."""
+    async with uow_factory() as uow:
+        return await _settle_question(uow, attempt_id, now, redirect_url=None)
+
+
+async def _settle_question(
+    uow: UnitOfWork, attempt_id: str, now: datetime, *, redirect_url: str | None
+) -> Attempt:
+    found = await uow.attempts.get(attempt_id)
+    if found is None:
+        raise NotFound(f"no attempt {attempt_id}")
+    # Same lock order as applying an answer: a callback that came meanwhile has its say.
+    await uow.payments.by_id(found.payment_id, lock=True)
+    attempt = await uow.attempts.get(attempt_id)
+    if attempt is None:  # pragma: no cover - rows are never deleted
+        raise NotFound(f"no attempt {attempt_id}")
+    if redirect_url is not None:
+        changed = replace(attempt, redirect_url=redirect_url, updated_at=now)
+    else:
+        changed = replace(attempt, status=after_unanswered(attempt), updated_at=now)
+        if changed.status is attempt.status:
+            return attempt
+    await uow.attempts.update(changed)
+    await uow.commit()
+    return changed
 
 
 async def apply_provider_outcome(
@@ -257,6 +340,8 @@ async def _apply(
         provider_txn_id=outcome.provider_txn_id or attempt.provider_txn_id,
         updated_at=now,
         next_query_at=None if final else attempt.next_query_at,
+        # The provider's final word settles what people were asked to look at.
+        left_for_review_at=None if final else attempt.left_for_review_at,
     )
     await uow.attempts.update(attempt)
     detail: dict[str, Any] = {

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from payments.domain.access import Caller
+from payments.domain.attempts import Attempt
 from payments.domain.errors import (
     Conflict,
     IdempotencyKeyReused,
@@ -169,6 +170,15 @@ def _replay(earlier: IdempotencyRecord, idempotency: IdempotentRequest) -> Creat
 async def get_payment(uow_factory: UnitOfWorkFactory, caller: Caller, payment_id: str) -> Payment:
     async with uow_factory() as uow:
         return await _visible_payment(uow, caller, payment_id)
+
+
+async def payment_with_attempts(
+    uow_factory: UnitOfWorkFactory, caller: Caller, payment_id: str
+) -> tuple[Payment, Sequence[Attempt]]:
+    """The payment and its attempts, oldest first: what became of each provider try."""
+    async with uow_factory() as uow:
+        payment = await _visible_payment(uow, caller, payment_id)
+        return payment, await uow.attempts.for_payment(payment.id)
 
 
 async def list_payments(

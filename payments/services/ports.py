@@ -35,6 +35,16 @@ class PaymentFilter:
     kind: PaymentKind | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    # Only payments with an open attempt left for review (its query ladder ended).
+    left_for_review: bool = False
+
+
+@dataclass(frozen=True)
+class DueAttempt:
+    """An attempt whose query is due, with its payment's expiry (a moment of its schedule)."""
+
+    attempt: Attempt
+    payment_expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -145,10 +155,11 @@ class AttemptRepository(Protocol):
         """Oldest first."""
 
     async def update(self, attempt: Attempt) -> None:
-        """Store the attempt's status, result, provider transaction and requery schedule."""
+        """Store the attempt's status, result, provider transaction, requery schedule, page
+        and review mark."""
 
-    async def claim_due(self, now: datetime, limit: int) -> Sequence[Attempt]:
-        """Lock open attempts whose query is due (or whose payment is due to expire), oldest
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[DueAttempt]:
+        """Lock open attempts whose next query is due (``next_query_at <= now``), oldest
         schedule first; rows other processes hold are skipped."""
 
 

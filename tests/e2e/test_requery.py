@@ -1,27 +1,27 @@
-"""Requery over the real providers: a dropped IPN is found by querydr on the simulator; a
-provider timeout during requery crashes nothing and changes nothing."""
+"""Requery over the real providers: a dropped IPN is found by querydr on the simulator; an
+abandoned checkout is asked the ladder once (counted at the simulator) and left for review; a
+provider timeout makes an attempt the provider never answered about ``unknown``."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.domain.attempts import REQUERY_LADDER
 from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
-from payments.entrypoints.worker.jobs import status_query
-from payments.providers.interface import ProviderRegistry
-from payments.providers.vnpay import VnpayConfig
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.entrypoints.worker.jobs import periodic_jobs, status_query
 from payments.services.requery import requery_due_attempts
 from payments.settings import Settings
 from tests.api import BASE_URL, Portal
+from tests.e2e.test_checkout_attempts import Gateway, gateway
 from tests.e2e.test_checkout_momo import choose_momo
 from tests.e2e.test_checkout_momo import pay as pay_momo
 from tests.e2e.test_checkout_vnpay import choose_vnpay, create, pay, status
-from tests.integration.test_checkout_db import new_payment, start
 
 
 class Clock:
@@ -61,25 +61,79 @@ async def test_dropped_ipns_are_found_by_requery(database_url: str, portal: Port
             assert await status(http, portal, by_momo["id"]) == "succeeded"
 
 
-async def test_provider_timeout_during_requery_changes_nothing(
-    uow_factory: SqlUnitOfWorkFactory,
-) -> None:
-    def timeout(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("provider too slow", request=request)
+def requery_job(gw: Gateway) -> Callable[[], Awaitable[object]]:
+    """The worker's own round: requery the due attempts, then expire overdue payments."""
+    jobs = periodic_jobs(gw.container, "test-worker")
+    return next(job.run for job in jobs if job.name == "requery-and-expiry")
 
-    payment = await new_payment(uow_factory)
-    started = await start(uow_factory, payment)
-    config = VnpayConfig("DEMOTMN1", "secret-for-tests", "https://v.test/pay", "https://v.test/api")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(timeout)) as http:
-        registry = ProviderRegistry({started.attempt.provider: VnpayProvider(config, http)})
-        later = started.attempt.created_at + timedelta(minutes=1)
-        report = await requery_due_attempts(uow_factory, status_query(registry), now=later)
-    assert (report.asked, report.unknown) == (1, 1)
-    async with uow_factory() as tx:
-        attempt = await tx.attempts.get(started.attempt.id)
-        stored = await tx.payments.by_id(payment.id)
-    assert attempt is not None
-    assert stored is not None
-    assert attempt.status.value == "pending"
-    assert attempt.next_query_at == later + timedelta(minutes=5)
-    assert stored.status.value == "pending"
+
+@pytest.mark.parametrize(("provider", "operation"), [("vnpay", "querydr"), ("momo", "query")])
+async def test_an_abandoned_checkout_is_asked_the_ladder_once_then_left_for_review(
+    database_url: str, portal: Portal, provider: str, operation: str
+) -> None:
+    async with gateway(database_url, portal) as gw:
+        started = gw.clock.now
+        payment = await gw.create(expires_at=(started + timedelta(minutes=20)).isoformat())
+        assert (await gw.choose(payment, provider)).status_code == 303  # and never pays
+        simulator = gw.vnpay if provider == "vnpay" else gw.momo
+        requery_and_expire = requery_job(gw)
+        # The worker's rounds every 30 s (its default) for three hours, then every 10 minutes
+        # to a day and an hour: every step of the ladder comes on time.
+        while gw.clock.now < started + timedelta(hours=25):
+            gw.clock.now += timedelta(
+                seconds=30 if gw.clock.now < started + timedelta(hours=3) else 600
+            )
+            await requery_and_expire()
+        # The six steps of the ladder and the payment's expiry, counted at the provider.
+        assert simulator.faults.calls[operation] == len(REQUERY_LADDER) + 1
+        body = await gw.read(payment["id"])
+        assert body["status"] == "expired"
+        (attempt,) = body["attempts"]
+        assert (attempt["status"], attempt["next_query_at"]) == ("pending", None)
+        assert attempt["query_count"] == len(REQUERY_LADDER) + 1
+        assert attempt["left_for_review_at"] is not None
+        listed = await gw.http.get(
+            "/v1/payments", params={"left_for_review": "true"}, headers=portal.auth()
+        )
+        assert [p["id"] for p in listed.json()["data"]] == [payment["id"]]
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [
+        ("vnpay", "/sandbox/vnpay/merchant_webapi/api/transaction"),
+        ("momo", "/sandbox/momo/v2/gateway/api/query"),
+    ],
+)
+async def test_a_query_timeout_makes_an_unanswered_attempt_unknown(
+    database_url: str, portal: Portal, provider: str, path: str
+) -> None:
+    async with gateway(database_url, portal) as gw:
+        payment = await gw.create()
+        assert (await gw.choose(payment, provider)).status_code == 303
+        gw.stalls.paths.add(path)
+        gw.clock.now += timedelta(minutes=1)
+        report = await requery_due_attempts(
+            gw.container.uow_factory, status_query(gw.container.providers), now=gw.clock.now
+        )
+        assert (report.asked, report.unknown) == (1, 1)
+        body = await gw.read(payment["id"])
+        assert body["status"] == "pending"
+        (attempt,) = body["attempts"]
+        assert (attempt["status"], attempt["query_count"]) == ("unknown", 1)
+        # Only the provider's answer replaces it: the payer has not paid, "later".
+        gw.stalls.paths.clear()
+        gw.clock.now += timedelta(minutes=4)
+        await requery_due_attempts(
+            gw.container.uow_factory, status_query(gw.container.providers), now=gw.clock.now
+        )
+        (attempt,) = (await gw.read(payment["id"]))["attempts"]
+        assert attempt["status"] == "pending"
+        # From now on the provider has spoken: another timeout leaves its answer standing.
+        gw.stalls.paths.add(path)
+        gw.clock.now += timedelta(minutes=25)
+        await requery_due_attempts(
+            gw.container.uow_factory, status_query(gw.container.providers), now=gw.clock.now
+        )
+        (attempt,) = (await gw.read(payment["id"]))["attempts"]
+        assert (attempt["status"], attempt["query_count"]) == ("pending", 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,10 +14,12 @@ from payments.adapters.db import tables as t
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
+from payments.domain.errors import AttemptRefused
 from payments.domain.payments import Payment, PaymentStatus
 from payments.ledger import chart
 from payments.services import checkout
 from payments.services import payments as service
+from payments.services.ports import PaymentFilter
 from tests.factories import created_payment
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -51,11 +54,13 @@ def raw(ref: str) -> ProviderCallback:
     )
 
 
-async def start(uow: SqlUnitOfWorkFactory, payment: Payment) -> checkout.StartedAttempt:
+async def start(
+    uow: SqlUnitOfWorkFactory, payment: Payment, provider: Provider = Provider.VNPAY
+) -> checkout.StartedAttempt:
     return await checkout.start_attempt(
         uow,
         token=payment.checkout_token,
-        provider=Provider.VNPAY,
+        provider=provider,
         merchant=MERCHANT,
         currencies=frozenset({"VND"}),
         now=NOW,
@@ -143,7 +148,7 @@ async def test_database_allows_one_succeeded_attempt_per_payment(
 ) -> None:
     payment = await new_payment(uow_factory)
     first = await start(uow_factory, payment)
-    second = await start(uow_factory, payment)
+    second = await start(uow_factory, payment, Provider.MOMO)
     await apply(uow_factory, paid(first))
     a = t.payment_attempts
     async with uow_factory() as tx:
@@ -173,3 +178,39 @@ async def test_checkout_token_and_unverified_callbacks(uow_factory: SqlUnitOfWor
     )
     assert stored.id is not None
     assert stored.attempt_id == started.attempt.id
+
+
+async def test_concurrent_choices_start_one_attempt(uow_factory: SqlUnitOfWorkFactory) -> None:
+    """Five choices of VNPay posted at once: the payment row is locked before its attempts
+    are read, so one starts the attempt and the others find it (still without its page)."""
+    payment = await new_payment(uow_factory)
+    results = await asyncio.gather(
+        *(start(uow_factory, payment) for _ in range(5)), return_exceptions=True
+    )
+    started = [r for r in results if isinstance(r, checkout.StartedAttempt)]
+    refused = [r for r in results if isinstance(r, AttemptRefused)]
+    assert (len(started), len(refused)) == (1, 4), results
+    assert {r.reason for r in refused} == {"in_progress"}
+    async with uow_factory() as tx:
+        attempts = await tx.attempts.for_payment(payment.id)
+        events = await tx.events.for_payment(payment.id)
+    assert [a.id for a in attempts] == [started[0].attempt.id]
+    assert [e.to_status for e in events] == ["created", "pending"]
+
+
+async def test_unknown_and_review_are_stored(uow_factory: SqlUnitOfWorkFactory) -> None:
+    payment = await new_payment(uow_factory)
+    started = await start(uow_factory, payment, Provider.MOMO)
+    unknown = await checkout.record_start(uow_factory, started.attempt.id, None, now=NOW)
+    review = PaymentFilter(left_for_review=True)
+    async with uow_factory() as tx:
+        assert await tx.payments.page(payment.agency_id, review, before_id=None, limit=10) == []
+        left = replace(unknown, next_query_at=None, left_for_review_at=NOW + timedelta(days=1))
+        await tx.attempts.update(left)
+        await tx.commit()
+    async with uow_factory() as tx:
+        stored = await tx.attempts.get(started.attempt.id)
+        listed = await tx.payments.page(payment.agency_id, review, before_id=None, limit=10)
+    assert stored == left
+    assert stored.status is AttemptStatus.UNKNOWN
+    assert [p.id for p in listed] == [payment.id]

@@ -33,6 +33,7 @@ from payments.services.ports import (
     CallbackLog,
     Creation,
     CreditRepository,
+    DueAttempt,
     IdempotencyClaim,
     IdempotencyRecord,
     IdempotencyRepository,
@@ -175,7 +176,17 @@ class FakePayments:
         rows = [p for p in rows if before_id is None or p.id < before_id]
         if flt.statuses:
             rows = [p for p in rows if p.status in flt.statuses]
+        if flt.left_for_review:
+            rows = [p for p in rows if self._left_for_review(p.id)]
         return rows[:limit]
+
+    def _left_for_review(self, payment_id: str) -> bool:
+        return any(
+            a.payment_id == payment_id
+            and a.left_for_review_at is not None
+            and a.status in (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+            for a in self.store.attempts.values()
+        )
 
     async def set_status(self, payment_id: str, status: PaymentStatus, now: datetime) -> None:
         self.store.payments[payment_id] = replace(
@@ -234,15 +245,18 @@ class FakeAttempts:
             raise ValueError("a second succeeded attempt")  # the database's partial index
         self.store.attempts[attempt.id] = attempt
 
-    async def claim_due(self, now: datetime, limit: int) -> Sequence[Attempt]:
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[DueAttempt]:
         due = [
             a
             for a in self.store.attempts.values()
             if a.status in (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
             and a.next_query_at is not None
-            and (a.next_query_at <= now or self.store.payments[a.payment_id].expires_at <= now)
+            and a.next_query_at <= now
         ]
-        return sorted(due, key=lambda a: (a.next_query_at or now, a.id))[:limit]
+        return [
+            DueAttempt(a, self.store.payments[a.payment_id].expires_at)
+            for a in sorted(due, key=lambda a: (a.next_query_at or now, a.id))[:limit]
+        ]
 
 
 class FakeCallbacks:

@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
+from payments.domain.attempts import (
+    AttemptStatus,
+    Provider,
+    ProviderOutcome,
+    Result,
+    StartRefusal,
+    Verdict,
+)
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
-from payments.domain.errors import CheckoutClosed, InvalidInput, NotFound
+from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput, NotFound
 from payments.domain.payments import Payment, PaymentStatus
 from payments.services import checkout
 from payments.services import payments as service
@@ -268,3 +275,75 @@ async def test_record_callback_links_an_unverified_message_without_applying_it()
     assert stored.payment_id == payment.id
     assert stored.attempt_id == started.attempt.id
     assert uow.store.payments[payment.id].status is PaymentStatus.PENDING
+
+
+async def test_choosing_a_provider_again_reuses_its_open_attempt_and_its_page() -> None:
+    uow, payment = await new_payment()
+    first = await start(uow, payment)
+    await checkout.record_start(uow, first.attempt.id, "https://v.test/pay?1", now=NOW)
+    events = list(uow.store.events)
+    again = await start(uow, payment)
+    assert again.reused
+    assert again.attempt.id == first.attempt.id
+    assert again.attempt.redirect_url == "https://v.test/pay?1"
+    assert list(uow.store.attempts) == [first.attempt.id]
+    assert uow.store.events == events  # nothing happened: the payer is sent back
+
+
+async def test_an_attempt_still_starting_is_not_doubled() -> None:
+    uow, payment = await new_payment()
+    await start(uow, payment, Provider.MOMO)  # its create call has not come back yet
+    with pytest.raises(AttemptRefused) as refused:
+        await start(uow, payment, Provider.MOMO)
+    assert refused.value.reason == StartRefusal.IN_PROGRESS
+    assert len(uow.store.attempts) == 1
+
+
+async def test_attempts_beyond_the_cap_are_refused() -> None:
+    uow, payment = await new_payment()
+    for provider in (Provider.VNPAY, Provider.MOMO):
+        started = await checkout.start_attempt(
+            uow,
+            token=payment.checkout_token,
+            provider=provider,
+            merchant=MERCHANT,
+            currencies=TAKES_VND,
+            now=NOW,
+            max_attempts=2,
+        )
+        await apply(uow, outcome(started, Result.FAILED))
+    with pytest.raises(AttemptRefused) as refused:
+        await checkout.start_attempt(
+            uow,
+            token=payment.checkout_token,
+            provider=Provider.VIETQR,
+            merchant=MERCHANT,
+            currencies=TAKES_VND,
+            now=NOW,
+            max_attempts=2,
+        )
+    assert refused.value.reason == StartRefusal.TOO_MANY
+    assert len(uow.store.attempts) == 2
+
+
+async def test_a_start_the_provider_left_unanswered_is_unknown() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment, Provider.MOMO)
+    unknown = await checkout.record_start(uow, started.attempt.id, None, now=NOW)
+    assert unknown.status is AttemptStatus.UNKNOWN
+    assert uow.store.attempts[started.attempt.id].status is AttemptStatus.UNKNOWN
+    # Still asked about on the ladder, and still open: the payment stays pending.
+    assert unknown.next_query_at == NOW + timedelta(minutes=1)
+    assert uow.store.payments[payment.id].status is PaymentStatus.PENDING
+    # The provider's own answer (its IPN: the payer did pay) replaces unknown.
+    paid = await apply(uow, outcome(started))
+    assert paid.attempt is not None
+    assert paid.attempt.status is AttemptStatus.SUCCEEDED
+
+
+async def test_an_answer_that_came_first_is_not_overwritten_by_the_unanswered_start() -> None:
+    uow, payment = await new_payment()
+    started = await start(uow, payment, Provider.MOMO)
+    await apply(uow, outcome(started, Result.FAILED))  # the IPN beat the create's timeout
+    kept = await checkout.record_start(uow, started.attempt.id, None, now=NOW)
+    assert kept.status is AttemptStatus.FAILED

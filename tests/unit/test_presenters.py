@@ -1,4 +1,5 @@
-"""The payment JSON the API answers with, against the published schema (PaymentOut)."""
+"""The payment JSON the API answers with, against the published schemas (PaymentOut, and
+PaymentDetailOut with its attempts)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from payments.domain.attempts import Attempt, AttemptStatus, Provider
 from payments.domain.budget import BudgetDestination
 from payments.domain.payments import (
     Payer,
@@ -16,8 +18,8 @@ from payments.domain.payments import (
     PaymentKind,
     PaymentStatus,
 )
-from payments.entrypoints.api.presenters import payment_json
-from payments.entrypoints.api.schemas import PaymentOut
+from payments.entrypoints.api.presenters import payment_detail_json, payment_json
+from payments.entrypoints.api.schemas import AttemptOut, PaymentDetailOut, PaymentOut
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -79,3 +81,20 @@ def test_flags_tell_the_portal_what_needs_a_person() -> None:
         "received_amount": 0,
         "overpaid_amount": 0,
     }
+
+
+def test_the_detail_shows_each_attempt_and_whether_it_waits_for_people() -> None:
+    left = Attempt(
+        "att_1", "pay_1", Provider.MOMO, "att_1", "MOMO", 150_000, "VND", AttemptStatus.UNKNOWN,
+        NOW, NOW + timedelta(hours=24), query_count=7, left_for_review_at=NOW + timedelta(hours=24),
+    )  # fmt: skip
+    data = payment_detail_json(payment(PaymentFlags()), [left], "https://pay.test")
+    same_keys(data, PaymentDetailOut)
+    same_keys(data["attempts"][0], AttemptOut)
+    PaymentDetailOut.model_validate(data)
+    shown = data["attempts"][0]
+    assert (shown["status"], shown["next_query_at"], shown["left_for_review_at"]) == (
+        "unknown",
+        None,
+        "2026-11-23T03:00:00Z",
+    )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +14,7 @@ from payments.adapters.db import tables as t
 from payments.domain.attempts import Attempt, AttemptStatus, Provider, Verdict
 from payments.domain.callbacks import Channel, ProviderCallback
 from payments.domain.credits import BankCredit
+from payments.services.ports import DueAttempt
 
 
 def _attempt(row: Any) -> Attempt:
@@ -32,6 +33,8 @@ def _attempt(row: Any) -> Attempt:
         result_code=row.result_code,
         next_query_at=row.next_query_at,
         query_count=row.query_count,
+        redirect_url=row.redirect_url,
+        left_for_review_at=row.left_for_review_at,
     )
 
 
@@ -56,6 +59,8 @@ class SqlAttempts:
                 updated_at=attempt.updated_at,
                 next_query_at=attempt.next_query_at,
                 query_count=attempt.query_count,
+                redirect_url=attempt.redirect_url,
+                left_for_review_at=attempt.left_for_review_at,
             )
         )
 
@@ -92,24 +97,31 @@ class SqlAttempts:
                 updated_at=attempt.updated_at,
                 next_query_at=attempt.next_query_at,
                 query_count=attempt.query_count,
+                redirect_url=attempt.redirect_url,
+                left_for_review_at=attempt.left_for_review_at,
             )
         )
 
-    async def claim_due(self, now: datetime, limit: int) -> Sequence[Attempt]:
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[DueAttempt]:
         a, p = t.payment_attempts, t.payments
+        # Only the schedule decides: the payment's expiry is a moment of the schedule itself
+        # (``query_schedule``), so an expired payment's attempts are not asked every round.
         stmt = (
-            select(a)
+            select(a, p.c.expires_at.label("payment_expires_at"))
             .join(p, p.c.id == a.c.payment_id)
             .where(
                 a.c.status.in_(["pending", "unknown"]),
                 a.c.next_query_at.is_not(None),
-                or_(a.c.next_query_at <= now, p.c.expires_at <= now),
+                a.c.next_query_at <= now,
             )
             .order_by(a.c.next_query_at)
             .limit(limit)
             .with_for_update(of=a, skip_locked=True)
         )
-        return [_attempt(row) for row in await self._conn.execute(stmt)]
+        return [
+            DueAttempt(_attempt(row), row.payment_expires_at)
+            for row in await self._conn.execute(stmt)
+        ]
 
 
 def _callback(row: Any) -> ProviderCallback:

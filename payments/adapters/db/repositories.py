@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, insert, select, text, update
+from sqlalchemy import Select, and_, delete, exists, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -335,6 +335,15 @@ class SqlPayments:
             stmt = stmt.where(c.created_at >= flt.created_from)
         if flt.created_to is not None:
             stmt = stmt.where(c.created_at < flt.created_to)
+        if flt.left_for_review:
+            a = t.payment_attempts.c
+            stmt = stmt.where(
+                exists().where(
+                    a.payment_id == c.id,
+                    a.left_for_review_at.is_not(None),
+                    a.status.in_(["pending", "unknown"]),
+                )
+            )
         if before_id is not None:
             stmt = stmt.where(c.id < before_id)
         rows = await self._conn.execute(stmt.order_by(c.id.desc()).limit(limit))

@@ -190,6 +190,10 @@ payment_attempts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("next_query_at", UtcDateTime),
     Column("query_count", Integer, nullable=False, server_default=text("0")),
+    # The provider's page the payer was sent to: choosing the provider again goes back there.
+    Column("redirect_url", Text),
+    # Still open when its query ladder ended: nobody asks the provider again, people look.
+    Column("left_for_review_at", UtcDateTime),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(ATTEMPT_STATUSES_SQL, name="status"),
     CheckConstraint("provider IN ('vnpay', 'momo', 'vietqr')", name="provider"),
@@ -207,6 +211,12 @@ payment_attempts = Table(
         "next_query_at",
         postgresql_where=text("next_query_at IS NOT NULL"),
         sqlite_where=text("next_query_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_payment_attempts_left_for_review",
+        "payment_id",
+        postgresql_where=text("left_for_review_at IS NOT NULL"),
+        sqlite_where=text("left_for_review_at IS NOT NULL"),
     ),
 )
 

@@ -63,10 +63,10 @@ OPERATIONS: list[Operation] = [
     Operation(
         "get",
         "/v1/payments/{payment_id}",
-        "Read a payment",
+        "Read a payment, with its attempts",
         "payments",
         READ_ROLES,
-        response=schemas.PaymentOut,
+        response=schemas.PaymentDetailOut,
         errors=(401, 403, 404),
     ),
     Operation(

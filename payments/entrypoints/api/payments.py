@@ -17,7 +17,7 @@ from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, PaymentStatus
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
-from payments.entrypoints.api.presenters import event_json, payment_json
+from payments.entrypoints.api.presenters import event_json, payment_detail_json, payment_json
 from payments.entrypoints.api.problems import ApiError
 from payments.entrypoints.api.requests import (
     aware,
@@ -45,6 +45,11 @@ class PaymentQuery(BaseModel):
     kind: schemas.Kind | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    left_for_review: bool = Field(
+        default=False,
+        description="Only payments with an open attempt left for review (its status query "
+        "ladder ended without a final answer from the provider).",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=128)
 
@@ -168,8 +173,10 @@ async def create_payment(request: Request) -> Response:
 async def get_payment(request: Request) -> Response:
     who = await caller(request, *READERS)
     app = container(request)
-    payment = await service.get_payment(app.uow_factory, who, _payment_id(request))
-    return _json(payment_json(payment, app.settings.base_url))
+    payment, attempts = await service.payment_with_attempts(
+        app.uow_factory, who, _payment_id(request)
+    )
+    return _json(payment_detail_json(payment, attempts, app.settings.base_url))
 
 
 async def list_payments(request: Request) -> Response:
@@ -182,6 +189,7 @@ async def list_payments(request: Request) -> Response:
         kind=PaymentKind(query.kind) if query.kind else None,
         created_from=aware(query.created_from, "created_from"),
         created_to=aware(query.created_to, "created_to"),
+        left_for_review=query.left_for_review,
     )
     before = decode_cursor(query.cursor) if query.cursor else None
     rows, has_more = await service.list_payments(

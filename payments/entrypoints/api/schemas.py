@@ -154,6 +154,39 @@ class PaymentOut(BaseModel):
     updated_at: datetime
 
 
+class AttemptOut(BaseModel):
+    id: str
+    provider: Literal["vnpay", "momo", "vietqr"]
+    provider_ref: str = Field(
+        description="What the provider knows the attempt by (vnp_TxnRef, MoMo orderId, the "
+        "VietQR transfer reference)."
+    )
+    status: Literal["pending", "unknown", "succeeded", "failed", "duplicate_capture"] = Field(
+        description="pending: the provider said 'later', or has not been asked yet; unknown: "
+        "the provider left our question unanswered (timeout, 5xx, an unusable answer) and "
+        "has said nothing else; only its own answer replaces it. duplicate_capture: paid "
+        "after another attempt had succeeded (owed back to the payer)."
+    )
+    amount: int
+    currency: str
+    result_code: str | None = Field(description="The provider's own code, when it answered.")
+    provider_txn_id: str | None
+    query_count: int = Field(description="Status queries made so far.")
+    next_query_at: datetime | None = Field(
+        description="When the provider is asked next; null once settled or left for review."
+    )
+    left_for_review_at: datetime | None = Field(
+        description="When the attempt, still open, reached the end of its query ladder: "
+        "nobody asks the provider again, a person should look at it."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentDetailOut(PaymentOut):
+    attempts: list[AttemptOut] = Field(description="Every provider try, oldest first.")
+
+
 class PaymentPage(BaseModel):
     data: list[PaymentOut]
     has_more: bool

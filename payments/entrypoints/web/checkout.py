@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from payments.domain.attempts import Provider, Result
+from payments.domain.attempts import Provider, Result, StartRefusal
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
-from payments.domain.errors import CheckoutClosed, InvalidInput, NotFound
+from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput, NotFound
 from payments.domain.money import format_minor_units
 from payments.domain.payments import PaymentStatus
 from payments.domain.text import text_problem
@@ -25,6 +25,10 @@ from payments.services import checkout as service
 
 log = structlog.get_logger()
 MAX_FORM_BYTES = 4096
+REFUSAL_TEXTS = {
+    StartRefusal.IN_PROGRESS: "attempt_in_progress",
+    StartRefusal.TOO_MANY: "too_many_attempts",
+}
 
 
 def _token(request: Request) -> str | None:
@@ -110,6 +114,7 @@ async def choose_provider(request: Request) -> Response:
             provider=provider.name,
             merchant=provider.merchant,
             currencies=provider.currencies,
+            max_attempts=app.settings.max_attempts_per_payment,
             now=now,
         )
     except NotFound:
@@ -118,6 +123,11 @@ async def choose_provider(request: Request) -> Response:
         return message(request, "error_title", "currency_not_accepted", status_code=422, lang=lang)
     except CheckoutClosed:
         return RedirectResponse(with_query(request.url.path, lang=lang), status_code=303)
+    except AttemptRefused as refused:
+        return _not_started(request, REFUSAL_TEXTS[StartRefusal(refused.reason)], 409, lang)
+    if started.reused and started.attempt.redirect_url:
+        # The payer's open try at this provider: its page again, not a second attempt.
+        return RedirectResponse(started.attempt.redirect_url, status_code=303)
     target = await provider.start_checkout(
         CheckoutRequest(
             payment=started.payment,
@@ -130,10 +140,27 @@ async def choose_provider(request: Request) -> Response:
             now=now,
         )
     )
+    url = None if isinstance(target, Unknown) else target.url
+    await service.record_start(app.uow_factory, started.attempt.id, url, now=now)
     if isinstance(target, Unknown):
         log.warning("checkout_start_unknown", provider=provider.name, reason=target.reason)
-        return message(request, "error_title", "provider_unavailable", status_code=502, lang=lang)
+        return _not_started(request, "provider_unavailable", 502, lang)
     return RedirectResponse(target.url, status_code=303)
+
+
+def _not_started(request: Request, text_key: str, status_code: int, lang: str) -> Response:
+    """No provider page this time: why, and the way back to the choice of provider."""
+    return page(
+        request,
+        "message.html",
+        {
+            "title_key": "error_title",
+            "text_key": text_key,
+            "back_url": with_query(request.url.path, lang=lang),
+            "lang": lang,
+        },
+        status_code=status_code,
+    )
 
 
 async def provider_return(request: Request) -> Response:

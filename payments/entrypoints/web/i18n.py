@@ -37,7 +37,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "not_found_title": "Không tìm thấy khoản thanh toán",
         "not_found": "Đường dẫn thanh toán không đúng hoặc đã hết hiệu lực.",
         "error_title": "Không thể tiếp tục",
-        "provider_unavailable": "Nhà cung cấp thanh toán chưa phản hồi. Vui lòng thử lại.",
+        "provider_unavailable": (
+            "Nhà cung cấp thanh toán chưa phản hồi. Vui lòng thử lại sau vài phút, "
+            "hoặc chọn cách thanh toán khác."
+        ),
+        "attempt_in_progress": (
+            "Một giao dịch qua nhà cung cấp này đang được khởi tạo hoặc đang chờ nhà cung cấp "
+            "xác nhận. Vui lòng đợi vài phút rồi thử lại, hoặc chọn cách thanh toán khác. "
+            "Không thanh toán lại khi chưa biết kết quả giao dịch trước."
+        ),
+        "too_many_attempts": (
+            "Khoản này đã được thử thanh toán quá số lần cho phép. Vui lòng kiểm tra kết quả "
+            "trên cổng dịch vụ công hoặc liên hệ cơ quan thu."
+        ),
         "bad_provider": "Vui lòng chọn một cách thanh toán.",
         "currency_not_accepted": (
             "Không có cách thanh toán trực tuyến nào nhận loại tiền của khoản này. "
@@ -94,7 +106,19 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "not_found_title": "Payment not found",
         "not_found": "This payment link is wrong or no longer valid.",
         "error_title": "Cannot continue",
-        "provider_unavailable": "The payment provider is not answering right now. Please retry.",
+        "provider_unavailable": (
+            "The payment provider is not answering right now. Please try again in a few "
+            "minutes, or choose another way to pay."
+        ),
+        "attempt_in_progress": (
+            "A payment through this provider is being started or is waiting for the provider "
+            "to confirm it. Please wait a few minutes and try again, or choose another way to "
+            "pay. Do not pay again before you know the result of the first try."
+        ),
+        "too_many_attempts": (
+            "This payment has been tried as many times as allowed. Please check its result on "
+            "the public service portal, or contact the collecting agency."
+        ),
         "bad_provider": "Please choose a way to pay.",
         "currency_not_accepted": (
             "No way to pay online here accepts the currency of this payment. "

@@ -115,7 +115,8 @@ def payments_agree(stored: Stored, gw: Gateway, refunds: Refunds) -> None:
         assert live <= captured, pid  # section 5, 6: never more than was captured
     for aid, attempt in gw.attempts.items():
         real_attempt = stored.attempts[aid]
-        assert real_attempt == (attempt.status, attempt.next_query_at), (aid, real_attempt, attempt)
+        expected = (attempt.status, attempt.next_query_at, attempt.left_for_review_at)
+        assert real_attempt == expected, (aid, real_attempt, attempt)
     for rid, refund in refunds.refunds.items():
         real_refund = stored.refunds[rid]
         assert (real_refund.status, real_refund.next_action_at, real_refund.from_excess) == (

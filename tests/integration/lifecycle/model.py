@@ -26,10 +26,21 @@ HOLDS_REFERENCE = frozenset({S.CREATED, S.PENDING, S.FAILED, S.SUCCEEDED})
 PAYABLE = frozenset({S.CREATED, S.PENDING, S.FAILED})  # also cancellable and expirable
 LADDER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 QUERYABLE = frozenset({Provider.VNPAY, Provider.MOMO})
+# An attempt is asked about this long after it started, and when its payment expires; after
+# the last step it is left for review (issue 13, item 3).
+ATTEMPT_LADDER = (*LADDER, timedelta(hours=6), timedelta(hours=24))
+REUSE_WINDOW = timedelta(minutes=10)  # choosing the provider again goes back to its page
+MAX_ATTEMPTS = 5  # per payment
 
 
 def ladder(step: int) -> timedelta:
+    """The refunds' check ladder: from the last check, then daily."""
     return LADDER[step] if step < len(LADDER) else timedelta(days=1)
+
+
+def next_query(started: datetime, expires_at: datetime, after: datetime) -> datetime | None:
+    moments = sorted({started + step for step in ATTEMPT_LADDER} | {expires_at})
+    return next((m for m in moments if m > after), None)
 
 
 @dataclass
@@ -40,10 +51,14 @@ class MAttempt:
     ref: str
     amount: int
     currency: str
+    started: datetime
     updated_at: datetime
     status: AttemptStatus = A.PENDING
     next_query_at: datetime | None = None
     query_count: int = 0
+    answered: bool = False  # the provider has said something about it
+    page: bool = False  # the page the payer was sent to is kept
+    left_for_review_at: datetime | None = None
 
 
 @dataclass
@@ -175,19 +190,30 @@ class Gateway:
         if result is Result.FAILED:
             if attempt.status is A.FAILED:
                 return Verdict.DUPLICATE
-            attempt.status, attempt.next_query_at, attempt.updated_at = A.FAILED, None, now
+            attempt.status, attempt.updated_at = A.FAILED, now
+            self._settled(attempt)
             if payment.status is S.PENDING and not any(o.status in OPEN for o in others):
                 payment.status = S.FAILED
             return Verdict.APPLIED
-        if attempt.status is A.PENDING:
+        # "Later": the first time the provider says so is kept; only it replaces unknown.
+        if attempt.status is A.PENDING and attempt.answered:
             return Verdict.DUPLICATE
         if attempt.status is A.FAILED:
             return Verdict.IGNORED
-        attempt.status, attempt.updated_at = A.PENDING, now
+        attempt.status, attempt.updated_at, attempt.answered = A.PENDING, now, True
         return Verdict.APPLIED
 
+    def unanswered(self, attempt: MAttempt) -> None:
+        """A question the provider left unanswered: we do not know, unless it told us."""
+        if attempt.status is A.PENDING and not attempt.answered:
+            attempt.status = A.UNKNOWN
+
+    def _settled(self, attempt: MAttempt) -> None:
+        attempt.next_query_at, attempt.left_for_review_at, attempt.answered = None, None, True
+
     def _took(self, attempt: MAttempt, now: datetime) -> None:
-        attempt.next_query_at, attempt.updated_at = None, now
+        attempt.updated_at = now
+        self._settled(attempt)
 
     def credit(
         self, attempt: MAttempt, amount: int, currency: str, transfer_id: str, now: datetime
@@ -231,19 +257,32 @@ class Gateway:
     # --- the clock's work ------------------------------------------------------------------
 
     def due_for_query(self, now: datetime) -> list[MAttempt]:
-        """What a requery round claims: open, queryable attempts whose next query is due, or
-        whose payment may expire (asked before it does)."""
+        """What a requery round claims: open, queryable attempts whose next query is due
+        (the payment's expiry is one moment of every attempt's schedule)."""
         return [
             a
             for a in self.attempts.values()
-            if a.status in OPEN
-            and a.next_query_at is not None
-            and (a.next_query_at <= now or self.payments[a.payment_id].expires_at <= now)
+            if a.status in OPEN and a.next_query_at is not None and a.next_query_at <= now
         ]
 
     def claim_for_query(self, attempt: MAttempt, now: datetime) -> None:
         attempt.query_count += 1
-        attempt.next_query_at = now + ladder(attempt.query_count)
+        expires_at = self.payments[attempt.payment_id].expires_at
+        attempt.next_query_at = next_query(attempt.started, expires_at, now)
+        if attempt.next_query_at is None:
+            attempt.left_for_review_at = now
+
+    def choice(self, payment: MPayment, provider: Provider, now: datetime) -> MAttempt | str | None:
+        """Choosing ``provider`` again: its open attempt (to reuse), a refusal, or None (new)."""
+        mine = [self.attempts[i] for i in payment.attempts]
+        for attempt in reversed(mine):
+            if (
+                attempt.provider is provider
+                and attempt.status in OPEN
+                and (provider is Provider.VIETQR or now < attempt.started + REUSE_WINDOW)
+            ):
+                return attempt if attempt.page else "in_progress"
+        return "too_many" if len(mine) >= MAX_ATTEMPTS else None
 
     def expire(self, now: datetime) -> list[str]:
         due = [p for p in self.payments.values() if p.status in PAYABLE and p.expires_at <= now]

@@ -35,7 +35,8 @@ _ALL = ItemFilter()
 @dataclass(frozen=True)
 class Stored:
     payments: dict[str, Payment]
-    attempts: dict[str, tuple[AttemptStatus, datetime | None]]  # status, next query
+    # status, next query, left for review
+    attempts: dict[str, tuple[AttemptStatus, datetime | None, datetime | None]]
     refunds: dict[str, Refund]
     totals: list[AccountTotals]
     entries: list[Entry]
@@ -58,8 +59,10 @@ async def load(
         assert set(payment_ids) <= set(payments)
         a = t.payment_attempts.c
         attempts = {
-            row.id: (AttemptStatus(row.status), row.next_query_at)
-            for row in await conn.execute(select(a.id, a.status, a.next_query_at))
+            row.id: (AttemptStatus(row.status), row.next_query_at, row.left_for_review_at)
+            for row in await conn.execute(
+                select(a.id, a.status, a.next_query_at, a.left_for_review_at)
+            )
         }
         refunds = {r.id: r for r in map(refund_from_row, await conn.execute(select(rt.refunds)))}
         totals = list(await uow.ledger.totals(as_of=None))

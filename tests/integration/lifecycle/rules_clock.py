@@ -37,6 +37,7 @@ class ClockRules(LifecycleBase):
         for attempt in due:
             truth = self.world.truth[attempt.ref]
             if attempt.provider in self.world.down:
+                self.gw.unanswered(attempt)
                 continue
             result = truth.state or Result.PENDING
             self.gw.outcome(attempt, result, truth.amount, "VND", self.now)

@@ -9,7 +9,13 @@ from hypothesis.stateful import precondition, rule
 
 from payments.domain.attempts import Provider, Result, Verdict
 from payments.domain.budget import BudgetDestination
-from payments.domain.errors import CheckoutClosed, Conflict, InvalidInput, ReferenceInUse
+from payments.domain.errors import (
+    AttemptRefused,
+    CheckoutClosed,
+    Conflict,
+    InvalidInput,
+    ReferenceInUse,
+)
 from payments.domain.payments import PaymentKind, PaymentStatus
 from payments.providers import momo, vnpay
 from payments.services import checkout
@@ -17,7 +23,7 @@ from payments.services import payments as payment_service
 from tests.factories import draft
 from tests.integration.lifecycle.drive import CREATION
 from tests.integration.lifecycle.machine import LifecycleBase
-from tests.integration.lifecycle.model import PAYABLE, QUERYABLE, MAttempt, MPayment, ladder
+from tests.integration.lifecycle.model import PAYABLE, QUERYABLE, MAttempt, MPayment, next_query
 from tests.integration.lifecycle.world import MERCHANTS, MOMO, VNPAY, Credit, Truth, tampered
 
 S = PaymentStatus
@@ -115,7 +121,10 @@ class PaymentRules(LifecycleBase):
         payable = [p for p in every if self.gw.payments[p].status in PAYABLE]
         self._start(self.gw.payments[pick(payable if payable and at % 4 else every, at)], provider)
 
-    def _start(self, payment: MPayment, provider: Provider) -> None:
+    def _start(self, payment: MPayment, provider: Provider) -> MAttempt | None:
+        """The payer chooses ``provider``: a new attempt, their open one again, or a refusal;
+        a new one's page is kept as the checkout page does (MoMo's create goes unanswered
+        while MoMo is down: the attempt is unknown)."""
         call = checkout.start_attempt(
             self.uow,
             token=payment.token,
@@ -126,11 +135,23 @@ class PaymentRules(LifecycleBase):
         )
         if payment.status not in PAYABLE or payment.expires_at <= self.now:
             self.refused(call, CheckoutClosed)
-            return
+            return None
+        choice = self.gw.choice(payment, provider, self.now)
+        if isinstance(choice, str):
+            self.refused(call, AttemptRefused)
+            return None
+        if choice is not None:
+            again = self.unchanged(call)
+            assert again.reused
+            assert again.attempt.id == choice.id
+            return choice
         started = self.run(call)
+        assert not started.reused
         a = started.attempt
-        queried = self.now + ladder(0) if provider in QUERYABLE else None
-        self.gw.attempts[a.id] = MAttempt(
+        queried = (
+            next_query(self.now, payment.expires_at, self.now) if provider in QUERYABLE else None
+        )
+        attempt = MAttempt(
             a.id,
             payment.id,
             provider,
@@ -138,14 +159,24 @@ class PaymentRules(LifecycleBase):
             payment.amount,
             payment.currency,
             self.now,
+            self.now,
             next_query_at=queried,
         )
+        self.gw.attempts[a.id] = attempt
         payment.attempts.append(a.id)
         payment.status = S.PENDING
         self.world.truth[a.provider_ref] = Truth(
             provider, a.provider_ref, payment.id, payment.amount, payment.currency
         )
+        unanswered = provider is Provider.MOMO and provider in self.world.down
+        page = None if unanswered else f"https://{provider.value}.test/pay/{a.provider_ref}"
+        self.run(checkout.record_start(self.uow, a.id, page, now=self.now))
+        if unanswered:
+            self.gw.unanswered(attempt)
+        else:
+            attempt.page = True
         self.tick()
+        return attempt
 
     def _open_at(self, at: int, *providers: Provider) -> Truth | None:
         """An attempt at one of ``providers`` the payer has not finished (mostly)."""
@@ -164,8 +195,9 @@ class PaymentRules(LifecycleBase):
         """The usual day: a payment is created, paid at a provider, and the provider tells us
         (or its message is lost: the requery or the night finds it)."""
         self.create(PaymentKind.FEE, "VND", amount, agency, "2662", None, None, None)
-        self._start(list(self.gw.payments.values())[-1], provider)
-        truth = list(self.world.truth.values())[-1]
+        attempt = self._start(list(self.gw.payments.values())[-1], provider)
+        assert attempt is not None  # a new payment takes its first attempt
+        truth = self.world.truth[attempt.ref]
         if provider is Provider.VIETQR:
             self._credit(self.world.transfer(truth.ref, truth.amount, "VND", self.now))
             return

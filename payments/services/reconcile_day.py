@@ -16,9 +16,11 @@ Flow of a day (ARCHITECTURE.md section 6):
    (``payments.reconcile.matching``), and in one transaction stores the run and its items and
    posts the remittance of every newly matched payment to the ledger (``reconcile_write``,
    ``reconcile_remittances``). Resolved items of the day's previous run stay resolved (carried
-   by their stable key). Afterwards, treasury credits naming a payment we do not know as
-   succeeded trigger a provider status query (``reconcile_provider_checks``); a confirmed
-   success is applied like any provider answer (a recorded late success).
+   by their stable key). A line, the treasury's or a provider's, that names no payment of
+   the match but one the gateway knows is tied to it, or is a duplicate of where an earlier
+   day matched it (``payments.reconcile.unknown_lines``). Afterwards the still-open attempts
+   such lines name are asked about at their provider (``reconcile_provider_checks``); a
+   confirmed success is applied like any provider answer, and the answer labels the item.
 3. Staff read the run's report and items and resolve its exceptions (``reconcile_reports``).
 """
 
@@ -33,6 +35,7 @@ from payments.domain.errors import Conflict
 from payments.reconcile.matching import VIETNAM_OFFSET, GatewayPayment, MatchConfig, match_day
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import StatementLine, paused_gc
+from payments.reconcile.unknown_lines import tie_lines, untied_references
 from payments.services.ports import StatusQuery, UnitOfWork, UnitOfWorkFactory
 from payments.services.reconcile_import import (
     LINE_CHUNK,
@@ -55,7 +58,7 @@ _BY_PAYMENT_ID = attrgetter("payment_id")  # C-level key: a million payments are
 class DayResult:
     run: RunRecord
     confirmed: tuple[str, ...] = ()  # payments a provider confirmed after the run
-    unresolved_queries: int = 0  # unknown-at-gateway lines no provider could answer
+    unresolved_queries: int = 0  # attempts unknown lines name that no provider answered for
 
 
 def capture_span(day: date, config: MatchConfig) -> tuple[datetime, datetime]:
@@ -188,6 +191,10 @@ async def _run_day(
         settled_earlier={pid for pid, on in loaded.settled_on.items() if on < day},
     )
     del lines, payments, loaded  # the items carry what the rest needs
+    # Lines naming no payment of the match may still name one the gateway knows.
+    references = untied_references(report.items)
+    if references:
+        report = tie_lines(report, await repo.named_payments(references))
     progress("match", len(report.items))
     return await write_run(
         uow, day, now, config, actor, progress, report, books, statements, reports, providers

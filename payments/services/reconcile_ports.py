@@ -7,7 +7,7 @@ whole run to show a page of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from payments.reconcile.matching import GatewayPayment, MatchItem, Outcome
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import Statement, StatementLine
+from payments.reconcile.unknown_lines import NamedPayment
 
 
 class ItemState(StrEnum):
@@ -270,6 +271,11 @@ class ReconciliationRepository(Protocol):
     ) -> DayPayments:
         """Succeeded payments whose successful attempt finished in [from, to), with their
         budget codes, provider and provider reference; and the ones already remitted."""
+
+    async def named_payments(self, references: Collection[str]) -> dict[str, NamedPayment]:
+        """The payments these references name (a payment id, an attempt id, or an attempt's
+        provider reference), whatever their status, by reference; a reference naming none is
+        left out. With where the treasury confirmed each and where its settlement was booked."""
 
     async def add_run(self, run: RunRecord) -> int:
         """Store the run (its ``id`` is ignored); return the new id."""

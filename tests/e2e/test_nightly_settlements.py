@@ -175,3 +175,39 @@ async def test_a_failing_report_leaves_the_treasury_run_done_and_is_named(
     assert len(later.day.run.statements) == 3
     assert later_items == {"matched": sorted([by_vnpay, by_momo])}
     assert (later.day.run.settled_payments, later.day.run.posted_payments) == (1, 1)
+
+
+async def test_a_momo_capture_whose_ipn_was_lost_is_tied_asked_and_recorded(
+    database_url: str,
+) -> None:
+    # The payer paid at MoMo but its IPN never came (the simulator's drop switch): the
+    # gateway still has the attempt pending when MoMo's report lists the capture. The night
+    # ties MoMo's line to the payment and asks MoMo, as it does for a treasury credit; MoMo
+    # confirms, the success is recorded (not a late one: the payment had not expired), and a
+    # rerun of the night finds MoMo's line in agreement.
+    async with sandbox(database_url) as (client, container, portal):
+        by_vnpay = await vnpay.create(client, portal, amount=150_000)
+        await vnpay.pay(client, await vnpay.choose_vnpay(client, by_vnpay), "success")
+        by_momo = await vnpay.create(client, portal, amount=70_000)
+        pay_url = await momo.choose_momo(client, by_momo)
+        await momo.pay(client, pay_url, "success", drop_ipn="1")
+        assert await vnpay.status(client, portal, by_momo["id"]) == "pending"
+        [job] = daily_jobs(container)
+        night = await job.run(DAY, NIGHT)
+        assert isinstance(night, NightResult)
+        stored = await list_items(container.uow_factory, night.day.run.id, limit=500)
+        after = await vnpay.status(client, portal, by_momo["id"])
+        payment = await client.get(f"/v1/payments/{by_momo['id']}", headers=portal.auth())
+        again = await job.run(DAY, NIGHT)
+        assert isinstance(again, NightResult)
+        again_items = await outcomes(container, again.day.run.id)
+
+    assert night.day.confirmed == (by_momo["id"],)
+    [unknown] = [i.item for i in stored if i.item.outcome.value == "provider_unknown"]
+    assert (unknown.payment_id, unknown.provider) == (by_momo["id"], "momo")
+    assert f"momo confirmed payment {by_momo['id']}: recorded as a success" in unknown.note
+    assert after == "succeeded"
+    assert payment.json()["flags"]["late"] is False
+    # The rerun: VNPay's payment matched as before, MoMo's agrees with its report now (its
+    # success came after the cut-off, so the treasury owes it the next day).
+    assert again_items == {"matched": [by_vnpay["id"]]}

@@ -12,7 +12,14 @@ import httpx
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import create_api_key
-from tests.integration.reconcile.days import DAY, csv_line, gateway, next_day, statement
+from tests.integration.reconcile.days import (
+    DAY,
+    camt054,
+    csv_line,
+    gateway,
+    next_day,
+    statement,
+)
 
 URL = "/v1/reconciliation/statements"
 CSV = {"Content-Type": "text/csv"}
@@ -114,3 +121,33 @@ async def test_a_corrected_report_supersedes_the_first(
     assert one["superseded"] is True
     treasury_listed = (await client.get(f"{URL}?source=treasury", headers=auth)).json()["data"]
     assert [s["superseded"] for s in treasury_listed] == [False]
+
+
+async def test_a_later_days_camt054_credit_for_a_matched_payment_is_a_duplicate(
+    client: httpx.AsyncClient, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    # Wednesday's camt.054 credits the payment and the day's run matches it; Thursday's
+    # credits it again: staff read a duplicate of Wednesday's match, with its payment.
+    gw = await gateway(uow_factory)
+    auth = await treasury_key(uow_factory)
+    paid = await gw.paid()
+    runs = {}
+    for day in (DAY, next_day(DAY)):
+        upload = await client.post(
+            f"{URL}?business_date={day.isoformat()}&source=treasury",
+            content=camt054(day, paid.id),
+            headers={**auth, "Content-Type": "application/xml"},
+        )
+        assert upload.status_code == 201, upload.text
+        assert upload.json()["format"] == "camt.054"
+        run = await client.post(
+            "/v1/reconciliation/runs", json={"business_date": day.isoformat()}, headers=auth
+        )
+        assert run.status_code == 201, run.text
+        runs[day] = run.json()["id"]
+    items = await client.get(f"/v1/reconciliation/runs/{runs[DAY]}/items", headers=auth)
+    assert [(i["outcome"], i["payment_id"]) for i in items.json()["data"]] == [("matched", paid.id)]
+    later = await client.get(f"/v1/reconciliation/runs/{runs[next_day(DAY)]}/items", headers=auth)
+    [item] = later.json()["data"]
+    assert (item["outcome"], item["payment_id"], item["state"]) == ("duplicate", paid.id, "open")
+    assert f"already matched on {DAY.isoformat()} (run {runs[DAY]})" in item["note"]

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.reconcile_day_payments import SqlDayPayments
+from payments.adapters.db.reconcile_named import SqlNamedPayments
 from payments.adapters.db.reconcile_run_storage import SqlRuns
 from payments.adapters.db.reconcile_statement_storage import SqlStatements
 
@@ -22,10 +23,11 @@ ADVISORY_SPACE = 0x5243  # "RC": the reconciliation's advisory locks, one per bu
 SETTLEMENTS_KEY = 0  # in that space, beside the days (ordinals from 1): settlements vs refunds
 
 
-class SqlReconciliation(SqlStatements, SqlDayPayments, SqlRuns):
+class SqlReconciliation(SqlStatements, SqlDayPayments, SqlNamedPayments, SqlRuns):
     """The ``ReconciliationRepository``: statements and lines (``reconcile_statement_storage``),
-    the day's payments (``reconcile_day_payments``), runs and items (``reconcile_run_storage``),
-    on one connection: the unit of work's."""
+    the day's payments (``reconcile_day_payments``), the payments unknown lines name
+    (``reconcile_named``), runs and items (``reconcile_run_storage``), on one connection: the
+    unit of work's."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn

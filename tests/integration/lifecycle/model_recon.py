@@ -19,12 +19,14 @@ from tests.integration.lifecycle.recon_match import (
     EXCEPTIONS,
     PROVIDERS,
     Item,
+    Named,
     Seen,
     SLine,
     TLine,
     item_key,
     match,
     span,
+    tie,
 )
 from tests.integration.lifecycle.recon_match import due as due_on
 
@@ -62,9 +64,9 @@ class Recon:
                 found.append(Seen(p.id, owed, p.amount, p.currency, provider, won.ref, at))
         return found
 
-    def run(self, day: date) -> list[str | None]:
-        """A run of ``day``: its expected items (``Day.items``), booking what it books; the
-        references of its lines unknown at the gateway."""
+    def run(self, day: date) -> list[tuple[str | None, str | None]]:
+        """A run of ``day``: its expected items (``Day.items``), booking what it books; what
+        it then asks the providers about (``recon_match.tie``)."""
         d = self.day(day)
         lines = [line for statement in d.statements for line in statement]
         settlements = [line for p in PROVIDERS for line in d.reports.get(p, [])]
@@ -80,6 +82,7 @@ class Recon:
         earlier = [p for p in earlier if self.confirmed_on[p.id] < day]
         before = {pid for pid, on in self.settled_on.items() if on < day}
         items, unknown = match(day, payments, lines, settlements, earlier, set(d.reports), before)
+        asks = tie(day, items, unknown, self.named)
         for outcome, pid, *_ in items:
             if outcome.value in ("matched", "late") and pid and pid not in self.confirmed_on:
                 self.confirmed_on[pid] = day
@@ -90,7 +93,22 @@ class Recon:
         d.items = items
         # A resolution is carried by the next run that has the same exception again.
         d.resolved &= {item_key(i) for i in items if i[0] in EXCEPTIONS}
-        return unknown
+        return asks
+
+    def named(self, reference: str) -> Named | None:
+        """The payment ``reference`` names (an attempt's id or provider reference, or the
+        payment's own id), as the gateway knows it before the run."""
+        gw = self.gateway
+        attempt = next((a for a in gw.attempts.values() if reference in (a.id, a.ref)), None)
+        payment = gw.payments[attempt.payment_id] if attempt else gw.payments.get(reference)
+        if payment is None:
+            return None
+        if attempt is None:
+            attempt = gw.succeeded_attempt(payment)
+        provider = attempt.provider.value if attempt is not None else None
+        return Named(
+            payment.id, provider, self.confirmed_on.get(payment.id), self.settled_on.get(payment.id)
+        )
 
     def _settle(self, day: date, loaded: list[Seen], settlements: list[SLine]) -> None:
         by_ref = {p.id: p for p in loaded} | {p.ref: p for p in loaded}

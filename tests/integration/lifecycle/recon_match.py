@@ -5,7 +5,7 @@ docstring), for the lines the world writes. Pure; one expected item per real ite
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -61,6 +61,18 @@ class SLine:
     batch: str | None = None
 
 
+@dataclass(frozen=True)
+class Named:
+    """A payment an unknown line's reference names, whatever its status: the provider of the
+    attempt named (a payment's own id names its succeeded attempt), the day the treasury
+    first confirmed it and the day its settlement was booked."""
+
+    id: str
+    provider: str | None
+    confirmed_on: date | None
+    settled_on: date | None
+
+
 # (outcome, payment id, line number, provider, treasury or provider amount)
 Item = tuple[Outcome, str | None, int | None, str | None, int | None]
 
@@ -91,9 +103,9 @@ def match(
     earlier: Sequence[Seen],
     covered: set[str],
     settled_before: set[str],
-) -> tuple[list[Item], list[str | None]]:
-    """The items, and the references of the lines unknown at the gateway (in line order:
-    what the run then asks the providers about). ``payments``: the treasury side's;
+) -> tuple[list[Item], dict[int, str | None]]:
+    """The items, and the references of the lines no payment of the match took, by item
+    position (``tie`` then looks them up). ``payments``: the treasury side's;
     ``earlier``: confirmed before, waiting for their settlement (the provider side knows
     them, the treasury side does not); ``covered``: the providers whose report of the day
     was imported; ``settled_before``: payments a report of an earlier day settled."""
@@ -107,7 +119,7 @@ def match(
     claimed: set[str] = set()
     mismatch_at: dict[str, int] = {}
     done: set[str] = set()
-    unknown: list[str | None] = []
+    unknown: dict[int, str | None] = {}
 
     def pair(p: Seen, line: TLine) -> None:
         late = DEFAULT_CALENDAR.business_days_between(due(p.captured_at), line.booked)
@@ -146,8 +158,8 @@ def match(
             for p in group:
                 pair(p, line)
         elif ref is None or ref not in index:
+            unknown[len(items)] = ref
             items.append((OC.UNKNOWN_AT_GATEWAY, None, n, None, line.amount))
-            unknown.append(ref)
         else:
             p = index[ref]
             if p.id in matched:
@@ -166,8 +178,9 @@ def match(
         owed = p.amount > 0  # refunded in full before it reached the treasury: owed none
         if owed and p.id not in matched and p.id not in claimed and due(p.captured_at) <= day:
             items.append((OC.MISSING_AT_TREASURY, p.id, None, p.provider, None))
-    items += provider_items(day, payments, settlements, earlier, covered, settled_before)
-    return items, unknown
+    provided, untied = provider_items(day, payments, settlements, earlier, covered, settled_before)
+    unknown.update({len(items) + at: ref for at, ref in untied.items()})
+    return items + provided, unknown
 
 
 def provider_items(
@@ -177,14 +190,16 @@ def provider_items(
     earlier: Sequence[Seen],
     covered: set[str],
     settled_before: set[str],
-) -> list[Item]:
+) -> tuple[list[Item], dict[int, str | None]]:
     index = {p.id: p for p in payments} | {p.ref: p for p in payments}
     known = {p.id: p for p in earlier} | {p.ref: p for p in earlier}
     items: list[Item] = []
+    unknown: dict[int, str | None] = {}
     seen: set[str] = set()
     for line in settlements:
         p = index.get(line.reference) or known.get(line.reference)
         if p is None or p.provider != line.provider:
+            unknown[len(items)] = line.reference
             items.append((OC.PROVIDER_UNKNOWN, None, line.line_number, line.provider, line.amount))
         elif p.id in seen:
             items.append((OC.PROVIDER_DUPLICATE, p.id, line.line_number, p.provider, line.amount))
@@ -197,4 +212,33 @@ def provider_items(
         expected = p.provider in covered and due(p.captured_at) <= day
         if expected and p.id not in seen and p.id not in settled_before:
             items.append((OC.PROVIDER_MISSING, p.id, None, p.provider, None))
-    return items
+    return items, unknown
+
+
+def tie(
+    day: date,
+    items: list[Item],
+    unknown: dict[int, str | None],
+    named: Callable[[str], Named | None],
+) -> list[tuple[str | None, str | None]]:
+    """Issue 13, 6: a line no payment of the match took that names a payment the gateway
+    knows shows it; a treasury line for a payment confirmed on an earlier day is a duplicate,
+    a provider's line for one settled on an earlier day a provider duplicate. ``items`` are
+    tied in place; returns what the run then asks about, in item order: the reference of
+    each line still unknown, with the provider a provider's line restricts it to."""
+    asks: list[tuple[str | None, str | None]] = []
+    for at in sorted(unknown):
+        ref = unknown[at]
+        outcome, _, n, provider, amount = items[at]
+        on_provider_side = outcome is OC.PROVIDER_UNKNOWN
+        found = named(ref) if ref is not None else None
+        if found is not None:
+            shown = provider if on_provider_side else found.provider
+            first = found.settled_on if on_provider_side else found.confirmed_on
+            if first is not None and first < day:
+                again = OC.PROVIDER_DUPLICATE if on_provider_side else OC.DUPLICATE
+                items[at] = (again, found.id, n, shown, amount)
+                continue
+            items[at] = (outcome, found.id, n, shown, amount)
+        asks.append((ref, provider if on_provider_side else None))
+    return asks

@@ -104,13 +104,16 @@ class NightRules(LifecycleBase):
             self.recon.day(day).reports[provider.value] = lines
 
     def _run(self, day: date, now: datetime) -> None:
-        """Run the day; then the run asks the providers about credits unknown to us."""
-        unknown = self.recon.run(day)
+        """Run the day; then the run asks the providers about the open attempts its unknown
+        lines name (a provider's line: only that provider's)."""
+        asks = self.recon.run(day)
         result = self.run(self.drive.run_day(day, now))
         assert result.run.business_date == day
         confirmed = []
-        for reference in unknown:
+        for reference, provider in asks:
             for attempt in self._named(reference):
+                if provider is not None and attempt.provider.value != provider:
+                    continue
                 truth = self.world.truth[attempt.ref]
                 if attempt.provider in self.world.down or truth.state is not Result.SUCCEEDED:
                     continue

@@ -47,13 +47,15 @@ class Gateway:
         assert created.payment is not None
         return created.payment
 
-    async def started(self, amount: int = 150_000) -> checkout.StartedAttempt:
-        """A payment the payer is paying at VNPay: its attempt is open."""
+    async def started(
+        self, amount: int = 150_000, provider: Provider = Provider.VNPAY
+    ) -> checkout.StartedAttempt:
+        """A payment the payer is paying at ``provider``: its attempt is open."""
         payment = await self.payment(amount)
         return await checkout.start_attempt(
             self.uow,
             token=payment.checkout_token,
-            provider=Provider.VNPAY,
+            provider=provider,
             merchant=MERCHANT,
             currencies=frozenset({"VND"}),
             now=CREATED,
@@ -71,7 +73,7 @@ class Gateway:
 
 def success(started: checkout.StartedAttempt) -> ProviderOutcome:
     return ProviderOutcome(
-        Provider.VNPAY,
+        started.attempt.provider,
         started.attempt.provider_ref,
         MERCHANT,
         started.attempt.amount,
@@ -99,6 +101,35 @@ def csv_line(
 
 def statement(*lines: str) -> bytes:
     return (HEADER + "".join(lines)).encode()
+
+
+def camt054(day: date, payment_id: str, amount: int = 150_000) -> bytes:
+    """The treasury's credit notification (camt.054.001.04) of ``day``: one booked credit."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">
+  <BkToCstmrDbtCdtNtfctn>
+    <GrpHdr><MsgId>KBNN-054-{day:%Y%m%d}</MsgId><CreDtTm>{day}T20:00:00</CreDtTm></GrpHdr>
+    <Ntfctn>
+      <Id>KBNN-054-{day:%Y%m%d}</Id>
+      <CreDtTm>{day}T20:00:00</CreDtTm>
+      <Acct><Id><Othr><Id>7111</Id></Othr></Id><Ccy>VND</Ccy></Acct>
+      <Ntry>
+        <Amt Ccy="VND">{amount}</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd>
+        <RvslInd>false</RvslInd>
+        <Sts>BOOK</Sts>
+        <BookgDt><Dt>{day}</Dt></BookgDt>
+        <AcctSvcrRef>KB{day:%Y%m%d}0001</AcctSvcrRef>
+        <NtryDtls><TxDtls>
+          <Refs><EndToEndId>{payment_id}</EndToEndId></Refs>
+          <Amt Ccy="VND">{amount}</Amt>
+          <RmtInf><Ustrd>NOP NSNN {payment_id}</Ustrd></RmtInf>
+        </TxDtls></NtryDtls>
+      </Ntry>
+    </Ntfctn>
+  </BkToCstmrDbtCdtNtfctn>
+</Document>
+""".encode()
 
 
 async def import_csv(

@@ -191,11 +191,12 @@ async def test_unknown_at_gateway(uow_factory: UnitOfWorkFactory) -> None:
     assert result.run.posted_payments == 0
 
 
-async def test_unknown_credit_confirmed_by_the_provider_becomes_a_late_success(
+async def test_unknown_credit_confirmed_by_the_provider_becomes_a_success(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     # The payer paid, but VNPay's answer never reached us: the attempt is still open. The
-    # treasury credit names the attempt; asking VNPay confirms it, and the payment succeeds.
+    # treasury credit names the attempt (the item shows its payment); asking VNPay confirms
+    # it, and the payment succeeds: an ordinary success, not a late one (it had not expired).
     gw = await gateway(uow_factory)
     started = await gw.started(150_000)
     attempt_ref = started.attempt.provider_ref
@@ -210,14 +211,17 @@ async def test_unknown_credit_confirmed_by_the_provider_becomes_a_late_success(
     assert asked == [started.attempt.id]
     assert result.confirmed == (started.payment.id,)
     [item] = await items(uow_factory, result)
-    assert item.item.outcome is Outcome.UNKNOWN_AT_GATEWAY
-    assert "recorded as a late success" in item.item.note
+    assert (item.item.outcome, item.item.payment_id) == (
+        Outcome.UNKNOWN_AT_GATEWAY,
+        started.payment.id,
+    )
+    assert "recorded as a success; rerun the day to match it" in item.item.note
     history = (await item_detail(uow_factory, item.id)).history
     assert [h.action for h in history] == ["opened", "provider_confirmed"]
     async with uow_factory() as tx:
         payment = await tx.payments.by_id(started.payment.id)
     assert payment is not None
-    assert payment.status is PaymentStatus.SUCCEEDED
+    assert (payment.status, payment.flags.late) == (PaymentStatus.SUCCEEDED, False)
 
 
 async def test_amount_mismatch(uow_factory: UnitOfWorkFactory) -> None:

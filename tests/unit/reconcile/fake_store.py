@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -13,6 +13,7 @@ from payments.domain.refunds import RefundStatus
 from payments.reconcile.matching import GatewayPayment
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import StatementLine
+from payments.reconcile.unknown_lines import AttemptSeen, FirstSeen, NamedPayment, named_provider
 from payments.services.reconcile_import import matching_view
 from payments.services.reconcile_ports import (
     Breakdown,
@@ -258,6 +259,40 @@ class FakeReconciliation:
             if pid in self.data.settlements_booked:
                 raise ValueError("payment already settled")  # the primary key
             self.data.settlements_booked[pid] = settlement
+
+    async def named_payments(self, references: Collection[str]) -> dict[str, NamedPayment]:
+        found: dict[str, NamedPayment] = {}
+        for reference in references:
+            named = [
+                a
+                for a in self.store.attempts.values()
+                if reference in (a.id, a.provider_ref, a.payment_id)
+            ]
+            payment = self.store.payments.get(named[0].payment_id if named else reference)
+            if payment is None:
+                continue
+            seen = [
+                AttemptSeen(a.id, a.provider.value, a.provider_ref, a.status)
+                for a in self.store.attempts.values()
+                if a.payment_id == payment.id
+            ]
+            remitted = self.data.remittances.get(payment.id)
+            settled = self.data.settlements_booked.get(payment.id)
+            budget = payment.draft.budget
+            found[reference] = NamedPayment(
+                payment.id,
+                self.store.agencies[payment.agency_id].code,
+                payment.draft.amount,
+                payment.draft.currency,
+                budget.treasury_code,
+                budget.chapter,
+                budget.sub_item,
+                payment.status.value,
+                named_provider(reference, seen),
+                FirstSeen(remitted.business_date, remitted.run_id) if remitted else None,
+                FirstSeen(settled.business_date, settled.run_id) if settled else None,
+            )
+        return found
 
     async def add_run(self, run: RunRecord) -> int:
         new_id = len(self.data.runs) + 1

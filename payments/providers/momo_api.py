@@ -129,16 +129,25 @@ class RefundAnswer:
 def _echo_problem(
     config: MomoConfig, answer: Mapping[str, object], *, order_id: str, request_id: str
 ) -> Rejected | int:
-    """The answer's result code, or why the answer is not about our request."""
-    if answer.get("partnerCode", config.partner_code) != config.partner_code:
-        return Rejected(Rejection.WRONG_MERCHANT, "partnerCode is not ours")
-    if answer.get("orderId", order_id) != order_id:
-        return Rejected(Rejection.MISMATCH, "answer is about another order")
-    if answer.get("requestId", request_id) != request_id:
-        return Rejected(Rejection.MISMATCH, "answer is for another request")
+    """The answer's result code, or why the answer is not about our request.
+
+    The answer is unsigned: only what it echoes ties it to our request. An error answer (a
+    request MoMo declined, codes 1-999) may leave the echo out; an answer that says anything
+    about the order or the refund (0, and the statuses from 1000 up) must echo all three."""
     result_code = integer_field(answer.get("resultCode"))
     if result_code is None:
         return Rejected(Rejection.MALFORMED, "resultCode is missing or not a number")
+    declined = query_refused(result_code) or result_code == NO_SUCH_ORDER
+    echoes = (
+        ("partnerCode", config.partner_code, Rejection.WRONG_MERCHANT, "partnerCode is not ours"),
+        ("orderId", order_id, Rejection.MISMATCH, "answer is about another order"),
+        ("requestId", request_id, Rejection.MISMATCH, "answer is for another request"),
+    )
+    for name, ours, rejection, why in echoes:
+        if name not in answer and declined:
+            continue
+        if answer.get(name) != ours:
+            return Rejected(rejection, why if name in answer else f"answer does not echo {name}")
     return result_code
 
 

@@ -28,6 +28,12 @@ from payments.providers.refunds import (
 )
 
 DUPLICATE_CODES = frozenset({40, 41})
+# Answers that say MoMo refused the refund and made none: 10 maintenance, 11 access denied, 12
+# unsupported version, 13 merchant authentication failed, 20 bad request, 21 bad amount, 22
+# amount out of range, 42 no such order (the paid transaction), 1080 refund rejected, 1081
+# refused (refunded already or more than is left). Any other code (99 unknown error, one we do
+# not know) says nothing certain: the refund is unknown and its status is asked.
+REFUSED_CODES = frozenset({10, 11, 12, 13, 20, 21, 22, 42, 1080, 1081})
 
 
 def _not_usable(answer: Rejected | Unknown) -> RefundUnknown:
@@ -49,8 +55,10 @@ def outcome(
         return RefundPending(code, message)
     if result_code in DUPLICATE_CODES:
         return RefundUnknown(f"MoMo saw this refund before ({code}): ask its status")
-    if result_code != 0:
+    if result_code in REFUSED_CODES:
         return RefundFailed(code, message)
+    if result_code != 0:
+        return RefundUnknown(f"MoMo answered {code} ({message}): ask its status")
     if amount is not None and amount != request.amount:
         return RefundUnknown(f"MoMo confirms {amount} VND, we asked {request.amount}")
     return RefundSucceeded(request.amount, "" if trans_id is None else str(trans_id), code)

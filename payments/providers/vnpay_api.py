@@ -221,8 +221,10 @@ def _check_answer(
         return Rejected(Rejection.WRONG_MERCHANT, "answer is for another terminal")
     if values.get("vnp_Command") != command:
         return Rejected(Rejection.MISMATCH, f"answer is not for {command}")
-    # Error answers (91 not found, 97 bad checksum...) may not echo the reference.
-    if values.get("vnp_TxnRef", "") not in ("", txn_ref):
+    # Error answers (91 not found, 97 bad checksum...) may not echo the reference; an answer
+    # that says anything about a transaction (00) is ours only if it names ours.
+    echoed = values.get("vnp_TxnRef", "")
+    if echoed != txn_ref and (echoed or values.get("vnp_ResponseCode") == "00"):
         return Rejected(Rejection.MISMATCH, "answer is about another transaction")
     return values
 

@@ -38,6 +38,11 @@ PROCESSING = "05"
 SENT_TO_BANK = "06"
 REJECTED = "09"
 FULL, PARTIAL = "02", "03"
+# Refund answers that say VNPay refused the request and made no refund: 02 bad terminal, 03 bad
+# format, 91 no such transaction, 93 more than is left, 95 the payment was not successful, 97
+# bad checksum. Anything else that is not a success (99 "other error", a code we do not know)
+# says nothing certain: the refund is unknown and its status is asked.
+REFUSED = frozenset({"02", "03", "91", "93", "95", "97"})
 REFUND_TYPES = frozenset({FULL, PARTIAL})
 
 
@@ -51,8 +56,10 @@ def refund_outcome(request: RefundRequest, answer: RefundAnswer) -> RefundOutcom
     code = answer.response_code
     if code == ALREADY_PENDING:
         return RefundPending(code, answer.message)
-    if code != ACCEPTED:
+    if code in REFUSED:
         return RefundFailed(code, answer.message)
+    if code != ACCEPTED:
+        return RefundUnknown(f"refund answered {code}: {answer.message}")
     if answer.transaction_status == PROCESSING:
         return RefundPending(f"{code}/{PROCESSING}", answer.message)
     if answer.transaction_status == REJECTED:

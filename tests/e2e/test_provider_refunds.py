@@ -39,7 +39,7 @@ from tests.e2e.test_checkout_vnpay import choose_vnpay, create, pay
 PROVIDERS = pytest.mark.parametrize("name", [Provider.VNPAY, Provider.MOMO])
 PREFIX = {Provider.VNPAY: "/sandbox/vnpay", Provider.MOMO: "/sandbox/momo"}
 OVER_REFUND = {Provider.VNPAY: "93", Provider.MOMO: "1081"}
-FAIL_SWITCH = {Provider.VNPAY: "99", Provider.MOMO: "1080"}
+FAIL_SWITCH = {Provider.VNPAY: "95", Provider.MOMO: "1080"}
 _ids = itertools.count(1)
 
 

@@ -253,7 +253,7 @@ async def test_a_provider_failure_reverses_the_booking(app: App, database_url: s
     await app.switch(Provider.VNPAY, "fail")
     answer = await app.refund(payment["id"], 30_000)
     assert answer.json()["status"] == "failed", answer.text
-    assert answer.json()["provider_code"] == "99"
+    assert answer.json()["provider_code"] == "95"
     nets = await ledger_nets(database_url)
     assert nets["refunds-payable"] == 0
     assert nets["clearing:vnpay"] == 150_000

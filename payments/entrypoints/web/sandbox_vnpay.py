@@ -9,8 +9,8 @@ live in this process's memory: the sandbox is a single-process demo and test too
 
 Refund answer codes: ``00`` with ``vnp_TransactionStatus`` ``06`` (sent to the bank) or ``05``
 (processing, the ``pending`` switch); ``91`` unknown transaction; ``95`` the transaction was not
-paid; ``94`` another refund of it is still pending; ``04`` a full refund after a partial one;
-``93`` more than is left to refund; ``99`` the ``fail`` switch; ``03`` a request id reused for a
+paid, or the ``fail`` switch; ``94`` another refund of it is still pending; ``04`` a full refund
+after a partial one; ``93`` more than is left to refund; ``03`` a request id reused for a
 different refund. ``04`` and ``93`` follow VNPay's published tables (unconfirmed).
 """
 
@@ -255,7 +255,7 @@ def _refund_decision(
     if amount > order.amount - reserved:
         return "93", "Refund amount exceeds what is left to refund", None
     if mode is RefundMode.FAIL:
-        return "99", "Refund refused (sandbox failure switch)", RefundState.FAILED
+        return "95", "Refund refused (sandbox failure switch)", RefundState.FAILED
     if mode is RefundMode.PENDING:
         return "00", "Refund is processing", RefundState.PENDING
     return "00", "Refund success", RefundState.SUCCEEDED

@@ -204,11 +204,31 @@ async def test_create_client_provider_error_is_a_known_answer() -> None:
 
 
 async def test_create_answer_for_another_order_is_rejected() -> None:
+    ours = {"partnerCode": CONFIG.partner_code, "requestId": "req-1"}
     answer = await call_create(
-        lambda _: httpx.Response(200, json={"orderId": "PF9", "resultCode": 0, "payUrl": "x"})
+        lambda _: httpx.Response(
+            200, json={**ours, "orderId": "PF9", "resultCode": 0, "payUrl": "x"}
+        )
     )
     assert isinstance(answer, Rejected)
     assert answer.reason is Rejection.MISMATCH
+
+
+@pytest.mark.parametrize("left_out", ["partnerCode", "orderId", "requestId"])
+async def test_an_answer_about_the_order_must_echo_our_request(left_out: str) -> None:
+    """MoMo signs no answer: a success that does not echo all of partner, order and request
+    could be about anything, and is not taken as ours."""
+    ours = {"partnerCode": CONFIG.partner_code, "orderId": "PF1", "requestId": "q1"}
+    body = {key: value for key, value in ours.items() if key != left_out}
+    client = client_with(
+        lambda _: httpx.Response(200, json={**body, "resultCode": 0, "amount": 50_000})
+    )
+    query = await client.query(request_id="q1", order_id="PF1")
+    assert isinstance(query, Rejected)
+    assert f"does not echo {left_out}" in query.detail
+    # A request MoMo declined may leave the echo out: it is about nothing.
+    declined = client_with(lambda _: httpx.Response(200, json={"resultCode": 13, "message": "x"}))
+    assert isinstance(await declined.query(request_id="q1", order_id="PF1"), Unknown)
 
 
 async def test_query_and_refund_clients() -> None:
@@ -216,10 +236,12 @@ async def test_query_and_refund_clients() -> None:
         body = json.loads(request.content)
         if request.url.path == momo_api.QUERY_PATH:
             assert momo.verify_query_request(CONFIG, body)
-            return httpx.Response(200, json={"orderId": "PF1", "requestId": "q1",
+            return httpx.Response(200, json={"partnerCode": CONFIG.partner_code,
+                                             "orderId": "PF1", "requestId": "q1",
                                              "resultCode": 1000, "amount": 50_000})  # fmt: skip
         assert momo.verify_refund_request(CONFIG, body)
-        return httpx.Response(200, json={"orderId": "RF1", "requestId": "r1", "resultCode": 0,
+        return httpx.Response(200, json={"partnerCode": CONFIG.partner_code, "orderId": "RF1",
+                                         "requestId": "r1", "resultCode": 0,
                                          "amount": 20_000, "transId": 77})  # fmt: skip
 
     client = client_with(provider)

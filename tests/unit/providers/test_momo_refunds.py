@@ -62,6 +62,10 @@ async def test_the_refund_is_its_own_order_named_by_the_stable_request_id() -> N
         (answering(7000), RefundPending("7000", "m")),
         (answering(1081), RefundFailed("1081", "m")),
         (answering(41), RefundUnknown("MoMo saw this refund before (41): ask its status")),
+        (answering(13), RefundFailed("13", "m")),  # refused outright: nothing was refunded
+        # 99 "unknown error", or a code MoMo does not document, is no certain refusal.
+        (answering(99), RefundUnknown("MoMo answered 99 (m): ask its status")),
+        (answering(1234), RefundUnknown("MoMo answered 1234 (m): ask its status")),
         (answering(0, amount=1), RefundUnknown("MoMo confirms 1 VND, we asked 50000")),
         (answering(0, orderId="other"), None),
         (lambda request: httpx.Response(502), RefundUnknown("http 502")),

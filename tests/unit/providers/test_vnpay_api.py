@@ -205,6 +205,13 @@ async def test_querydr_not_found_is_a_known_answer() -> None:
     assert (answer.response_code, answer.paid) == ("91", False)
 
 
+async def test_a_paid_answer_that_names_no_transaction_is_not_ours() -> None:
+    """Signed, but "00 paid" about no TxnRef: it could be about any transaction."""
+    answer = await querydr(lambda _: httpx.Response(200, json=querydr_answer(vnp_TxnRef="")))
+    assert isinstance(answer, Rejected)
+    assert answer.reason is Rejection.MISMATCH
+
+
 async def test_refund_client_outcomes() -> None:
     def provider(request: httpx.Request) -> httpx.Response:
         assert vnpay_api.verify_refund_request(CONFIG, json.loads(request.content))

@@ -78,7 +78,10 @@ async def test_the_refund_request_carries_the_stable_id_date_and_partial_type() 
         (answering("94", ""), RefundPending("94", "m")),
         (answering("95", ""), RefundFailed("95", "m")),
         (answering("93", ""), RefundFailed("93", "m")),
-        (answering("99", ""), RefundFailed("99", "m")),
+        (answering("97", ""), RefundFailed("97", "m")),
+        # 99 "other error", or a code VNPay does not document: not a refusal we can be sure of.
+        (answering("99", ""), RefundUnknown("refund answered 99: m")),
+        (answering("42", ""), RefundUnknown("refund answered 42: m")),
     ],
 )
 async def test_refund_answers(handler: Handler, expected: RefundStatus) -> None:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from payments.domain.access import Role
 from payments.domain.attempts import Provider
+from payments.domain.refunds import CHECK_LADDER
 from payments.services.refund_execution import process_due_refunds
-from tests.e2e.test_refunds_api import PREFIX, App, app
+from tests.e2e.test_refunds_api import PREFIX, App, app, make_second_officer
 
 __all__ = ["app"]  # the fixture, shared with the refund API tests
 
@@ -117,3 +119,70 @@ async def test_a_refund_timed_out_at_vnpay_is_recorded_once_paid(app: App) -> No
     refunds = await settle_all(app, payment["id"], asked)
     assert sorted(r["status"] for r in refunds) == ["failed", "succeeded"]
     assert await books_agree(app, payment["id"], refunds) == 10_005
+
+
+async def plan(app: App, operation: str, *faults: str, seconds: int | None = None) -> None:
+    for fault in faults:
+        body: dict[str, Any] = {"operation": operation, "fault": fault}
+        if seconds is not None:
+            body["seconds"] = seconds
+        answer = await app.http.post(f"{PREFIX[Provider.VNPAY]}/faults", json=body)
+        assert answer.status_code == 200, answer.text
+
+
+async def test_five_refunds_in_one_second_each_hit_by_a_fault_end_as_the_provider_did(
+    app: App,
+) -> None:
+    """The issue's case: a 500, a body that is not JSON, a slow answer, no answer (the refund
+    made all the same) and a lost request, then status queries that fail too. Each refund is
+    asked about until VNPay's answer is certain, resent when VNPay has none: nothing stays in
+    flight, and what the gateway paid is what VNPay paid, refund for refund."""
+    payment = await app.paid()
+    asked = datetime.now(UTC)
+    app.container.clock = lambda: asked
+    await plan(app, "refund", "error", "garble")
+    await plan(app, "refund", "slow", seconds=0)
+    await plan(app, "refund", "hang", "lose")
+    await plan(app, "querydr", "error", "garble", "wrong", "lose")
+    answers = [await app.refund(payment["id"], 10_005) for _ in range(5)]
+    assert [a.status_code for a in answers] == [201] * 5
+    refunds = await settle_all(app, payment["id"], asked)
+    assert [r["status"] for r in refunds] == ["succeeded"] * 5
+    assert await books_agree(app, payment["id"], refunds) == 50_025
+    calls = (await app.http.get(f"{PREFIX[Provider.VNPAY]}/faults")).json()["calls"]
+    assert calls["refund"] >= 5 + 3  # three of the five were sent again after VNPay had none
+
+
+async def test_a_refund_vnpay_never_answers_for_is_raised_to_people_then_settled(
+    app: App,
+) -> None:
+    payment = await app.paid()
+    asked = datetime.now(UTC)
+    app.container.clock = lambda: asked
+    await plan(app, "refund", "lose")
+    await plan(app, "querydr", *["error"] * 7)
+    lost = (await app.refund(payment["id"], 20_000)).json()
+    assert lost["status"] == "unknown"
+    officer = app.portal.auth(Role.FINANCE)
+    moment = asked
+    for step in CHECK_LADDER:
+        listed = await app.http.get("/v1/refunds", params={"escalated": "true"}, headers=officer)
+        assert listed.json()["data"] == []
+        moment += step
+        run = await process_due_refunds(
+            app.container.uow_factory, app.container.providers, now=moment
+        )
+        assert run.checked == 1
+    listed = await app.http.get("/v1/refunds", params={"escalated": "true"}, headers=officer)
+    (raised,) = listed.json()["data"]
+    assert (raised["id"], raised["status"]) == (lost["id"], "unknown")
+    assert raised["escalated_at"] is not None
+    # Two officers settle it from VNPay's portal: the refund never reached VNPay.
+    url = f"/v1/refunds/{lost['id']}/resolution"
+    note = {"outcome": "failed", "note": "not on the VNPay merchant portal"}
+    assert (await app.http.post(url, json=note, headers=officer)).status_code == 200
+    second = {"Authorization": await make_second_officer(app)}
+    done = await app.http.post(f"{url}/confirm", headers=second)
+    assert done.json()["status"] == "failed", done.text
+    book = (await app.http.get(f"{PREFIX[Provider.VNPAY]}/refunds")).json()["refunds"]
+    assert book == []  # and indeed VNPay has none

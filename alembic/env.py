@@ -14,7 +14,7 @@ import payments.adapters.db.reconcile_tables  # registers the reconciliation tab
 import payments.adapters.db.refund_tables  # registers the refund tables
 import payments.ledger.tables  # noqa: F401  (registers the ledger tables)
 from alembic import context
-from payments.adapters.db.metadata import metadata
+from payments.db.metadata import metadata
 from payments.settings import Settings, normalise_database_url
 
 config = context.config

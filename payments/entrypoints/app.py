@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
-from payments.domain.attempts import Provider
+from payments.bootstrap import (
+    momo_config,
+    outbound_client,
+    provider_registry,
+    settings_engine,
+    vnpay_config,
+)
 from payments.domain.errors import InvalidConfiguration, PaymentsError
 from payments.entrypoints import console
 from payments.entrypoints.api import (
@@ -53,12 +56,6 @@ from payments.entrypoints.web import (
 )
 from payments.entrypoints.web.errors import for_pages
 from payments.entrypoints.worker.jobs import build_worker
-from payments.providers.interface import PaymentProvider, ProviderRegistry
-from payments.providers.momo import MomoConfig
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
-from payments.providers.vnpay import VnpayConfig
-from payments.providers.vnpay_provider import VnpayProvider
 from payments.settings import Settings
 
 log = structlog.get_logger()
@@ -87,50 +84,6 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
         routes.extend([*sandbox_vnpay.routes, *sandbox_momo.routes, *sandbox_vietqr.routes])
         routes.extend([*sandbox_treasury.routes, *sandbox_settlements.routes])
     return routes
-
-
-def outbound_client(settings: Settings, app: Starlette) -> httpx.AsyncClient:
-    """The one outbound HTTP client. In sandbox mode the providers live in this very app, so
-    calls to our own base URL go straight to it in-process (as well under uvicorn as in tests)."""
-    if not settings.sandbox:
-        return httpx.AsyncClient(follow_redirects=False)
-    own = httpx.URL(settings.base_url)
-    origin = f"{own.scheme}://{own.netloc.decode('ascii')}"
-    return httpx.AsyncClient(mounts={origin: httpx.ASGITransport(app=app)})
-
-
-def vnpay_config(settings: Settings) -> VnpayConfig:
-    v = settings.vnpay
-    return VnpayConfig(v.tmn_code, v.hash_secret, v.pay_url, v.api_url)
-
-
-def momo_config(settings: Settings) -> MomoConfig:
-    m = settings.momo
-    return MomoConfig(m.partner_code, m.access_key, m.secret_key, m.api_url)
-
-
-def vietqr_config(settings: Settings) -> VietqrConfig:
-    q = settings.vietqr
-    return VietqrConfig(q.bank_bin, q.account_no, q.account_name, q.webhook_secret)
-
-
-def provider_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
-    providers: dict[Provider, PaymentProvider] = {
-        Provider.VNPAY: VnpayProvider(vnpay_config(settings), http),
-        Provider.MOMO: MomoProvider(momo_config(settings), http),
-        Provider.VIETQR: VietqrProvider(vietqr_config(settings)),
-    }
-    return ProviderRegistry(providers)
-
-
-def settings_engine(settings: Settings) -> AsyncEngine:
-    """The engine of a serving process (web or worker), sized by the settings."""
-    return make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_overflow,
-        pool_timeout=settings.db_pool_timeout,
-    )
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:

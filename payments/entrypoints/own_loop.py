@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.bootstrap import outbound_client, provider_registry
 from payments.domain.errors import Unavailable
 from payments.entrypoints.container import Container
 from payments.providers.interface import ProviderRegistry
@@ -97,9 +98,6 @@ async def _with_resources(settings: Settings, work: Work[T], providers: Starlett
     try:
         if providers is None:
             return await work(Resources(SqlUnitOfWorkFactory(engine)))
-        # app.py imports the routes that import this module: taken from it once it is loaded.
-        from payments.entrypoints.app import outbound_client, provider_registry  # noqa: PLC0415
-
         async with outbound_client(settings, providers) as http:
             registry = provider_registry(settings, http)
             return await work(Resources(SqlUnitOfWorkFactory(engine), registry))

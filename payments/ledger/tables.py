@@ -22,8 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from payments.adapters.db.metadata import metadata
-from payments.adapters.db.types import BigId, UtcDateTime
+from payments.db.metadata import metadata
+from payments.db.types import BigId, UtcDateTime
 
 ledger_accounts = Table(
     "ledger_accounts",

@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from payments.bootstrap import momo_config, vietqr_config, vnpay_config
 from payments.domain.attempts import Attempt, AttemptStatus, Provider, Result
-from payments.entrypoints.app import momo_config, vietqr_config, vnpay_config
 from payments.entrypoints.container import Container
 from payments.entrypoints.web.sandbox_faults import Faults
 from payments.entrypoints.web.sandbox_refunds import RefundBook, RefundState

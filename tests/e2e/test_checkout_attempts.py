@@ -19,8 +19,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.attempts import Provider
-from payments.entrypoints.app import create_app, momo_config, vnpay_config
+from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.entrypoints.web.i18n import TEXTS
 from payments.entrypoints.web.sandbox_faults import Fault

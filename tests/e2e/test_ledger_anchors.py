@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.treasury import StatementUnavailable
-from payments.entrypoints.app import provider_registry
+from payments.bootstrap import provider_registry
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import NightAnchor, daily_jobs

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.attempts import Attempt, AttemptStatus, Provider
-from payments.entrypoints.app import create_app, momo_config, vnpay_config
+from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.providers.interface import PaymentProvider
 from payments.providers.momo_provider import MomoProvider

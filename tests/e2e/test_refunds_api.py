@@ -14,9 +14,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
-from payments.entrypoints.app import create_app, momo_config, vnpay_config
+from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker
 from payments.ledger.sql_store import ledger_snapshot

@@ -22,8 +22,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from payments.adapters.downloads import DownloadFailed, download
+from payments.bootstrap import momo_config
 from payments.domain.attempts import Attempt, Provider
-from payments.entrypoints.app import create_app, momo_config
+from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.entrypoints.web.sandbox_faults import GARBLED, HANG_SECONDS, Fault, Faults
 from payments.entrypoints.web.sandbox_momo import MomoSimulator

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import payments.adapters.db
 import payments.ledger.tables  # registers the ledger tables
-from payments.adapters.db.metadata import metadata
+from payments.db.metadata import metadata
 
 
 def _register_every_table_module() -> None:

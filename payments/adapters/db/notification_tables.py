@@ -15,8 +15,8 @@ from sqlalchemy import (
     text,
 )
 
-from payments.adapters.db.metadata import metadata
-from payments.adapters.db.types import BigId, Json, UtcDateTime
+from payments.db.metadata import metadata
+from payments.db.types import BigId, Json, UtcDateTime
 
 DELIVERY_STATES_SQL = "state IN ('pending', 'delivered', 'failed', 'no_target')"
 

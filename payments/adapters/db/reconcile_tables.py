@@ -46,8 +46,8 @@ from sqlalchemy import (
     text,
 )
 
-from payments.adapters.db.metadata import metadata
-from payments.adapters.db.types import BigId, Json, UtcDateTime
+from payments.db.metadata import metadata
+from payments.db.types import BigId, Json, UtcDateTime
 
 ITEM_STATES_SQL = "state IN ('open', 'resolved', 'closed')"
 

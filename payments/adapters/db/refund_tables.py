@@ -16,8 +16,8 @@ from sqlalchemy import (
     text,
 )
 
-from payments.adapters.db.metadata import metadata
-from payments.adapters.db.types import BigId, Json, UtcDateTime
+from payments.db.metadata import metadata
+from payments.db.types import BigId, Json, UtcDateTime
 
 REFUND_STATUSES_SQL = (
     "status IN ('awaiting_approval', 'approved', 'processing', 'pending', 'unknown', "

@@ -17,8 +17,8 @@ from sqlalchemy import (
     text,
 )
 
-from payments.adapters.db.metadata import metadata
-from payments.adapters.db.types import BigId, Json, UtcDateTime
+from payments.db.metadata import metadata
+from payments.db.types import BigId, Json, UtcDateTime
 
 OPEN_STATUSES_SQL = "status IN ('created', 'pending', 'failed', 'succeeded')"
 

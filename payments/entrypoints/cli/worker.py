@@ -18,7 +18,7 @@ import structlog
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
-from payments.entrypoints.app import provider_registry, settings_engine
+from payments.bootstrap import provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker

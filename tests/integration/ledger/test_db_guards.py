@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db.types import UtcDateTime
+from payments.db.types import UtcDateTime
 
 NOW = "2026-11-22 03:00:00"
 NOW_PARAM = bindparam("now", datetime(2026, 11, 22, 3, 0, tzinfo=UTC), type_=UtcDateTime)

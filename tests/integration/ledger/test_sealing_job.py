@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.entrypoints.app import provider_registry
+from payments.bootstrap import provider_registry
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import SEAL_BATCHES_PER_ROUND, periodic_jobs
 from payments.ledger.sealing import SealRun, seal_backlog, unsealed_backlog

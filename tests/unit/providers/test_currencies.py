@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from payments.bootstrap import provider_registry
 from payments.domain.attempts import Attempt, AttemptStatus, Provider, provider_reference
 from payments.domain.errors import InvalidInput
 from payments.domain.payments import Payment, PaymentStatus
-from payments.entrypoints.app import provider_registry
 from payments.providers.interface import CheckoutRequest, ProviderRegistry, Redirect
 from payments.settings import Settings
 from tests.api import BASE_URL, TEST_PROVIDERS

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from payments.domain.errors import PaymentsError
+
 CHUNK_BYTES = 1 << 20
 # The whole download, however steadily the bytes come: a national day's hundred megabytes
 # take minutes even on a slow line; an endpoint dripping a byte before each read timeout
@@ -16,9 +18,11 @@ CHUNK_BYTES = 1 << 20
 DEADLINE_MS = 30 * 60 * 1000
 
 
-class DownloadFailed(Exception):
+class DownloadFailed(PaymentsError):
     """The endpoint could not be reached, did not answer 200, sent more than allowed or took
     too long; ``reason`` says which, without the URL (it may carry a credential)."""
+
+    title = "Download failed"
 
     def __init__(self, reason: str, status_code: int | None = None) -> None:
         super().__init__(reason)

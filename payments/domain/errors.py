@@ -1,22 +1,37 @@
-"""One error root for the whole gateway.
+"""One error root for the whole gateway. Every error raised on purpose is a PaymentsError; this
+drawing is the whole tree, wherever a class is defined (a test compares it with the classes):
 
     PaymentsError
-    ├── InvalidInput            a request broke a rule; carries per-field problems
-    ├── NotAuthenticated        no or unknown credentials
-    ├── NotPermitted            credentials lack the role for the action
-    ├── NotFound                no such resource (or not visible to the caller)
-    ├── Conflict                the request clashes with the current state
-    │   ├── ReferenceInUse          an open payment already carries the reference
-    │   ├── InvalidTransition       the state machine forbids the move
-    │   ├── CheckoutClosed          the payment can no longer be paid (paid, expired...)
-    │   ├── AttemptRefused          no new attempt now: one is under way, or too many were made
-    │   └── IdempotencyKeyReused    same key, different request
-    ├── PreconditionFailed      the caller's view of the state is stale
-    ├── Unavailable             no database connection came free in time (overload); retry
-    ├── RateLimited             the API key made its requests of the minute; retry next minute
-    └── InvalidConfiguration    start-up settings cannot run (e.g. a placeholder secret)
+    ├── InvalidInput                a request broke a rule; carries per-field problems
+    │   ├── StatementError              a statement or report file cannot be read (reconcile)
+    │   └── UnbalancedEntry             a ledger draft breaks an entry rule (ledger)
+    ├── NotAuthenticated            no or unknown credentials
+    ├── NotPermitted                credentials lack the role for the action
+    │   └── WrongRole                   the audit log is the administrators' (services.audit)
+    ├── NotFound                    no such resource (or not visible to the caller)
+    │   ├── AccountNotFound             no such ledger account (ledger)
+    │   └── EntryNotFound               no such ledger entry (ledger)
+    ├── Conflict                    the request clashes with the current state
+    │   ├── AlreadyReversed             the entry has its one reversal already (ledger)
+    │   ├── AttemptRefused              no new attempt now: one is under way, or too many
+    │   ├── CheckoutClosed              the payment can no longer be paid (paid, expired...)
+    │   ├── InvalidTransition           the state machine forbids the move
+    │   ├── ReferenceInUse              an open payment already carries the reference
+    │   ├── RefundExceedsAvailable      more than is left to refund (domain.refunds)
+    │   └── SourceKeyConflict           the source key was used for other content (ledger)
+    ├── IdempotencyKeyReused        same key, different request (a 422, not a conflict)
+    ├── PreconditionFailed          the caller's view of the state is stale
+    ├── Unavailable                 no database connection came free in time (overload); retry
+    ├── RateLimited                 the API key made its requests of the minute; retry next minute
+    ├── InvalidConfiguration        start-up settings cannot run (e.g. a placeholder secret)
+    ├── BadStatementConfiguration   the treasury statement source is set up wrong (adapters)
+    ├── StatementUnavailable        the treasury statement could not be had (adapters)
+    ├── DownloadFailed              a statement or report download failed (adapters.downloads)
+    ├── InvalidFormat               an upload's source and format do not go together
+    └── InvalidQrPayload            a VietQR payload cannot be read (providers.vietqr)
 
-Errors carry data; HTTP status codes are chosen only at the edge.
+Errors carry data; HTTP status codes are chosen only at the edge. The web edge's own control
+flow (ApiError, the console's SignInRequired, NotStaff, CsrfRefused) stays outside the tree.
 """
 
 from __future__ import annotations

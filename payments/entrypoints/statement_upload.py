@@ -15,6 +15,7 @@ from typing import BinaryIO
 import anyio.to_thread
 
 from payments.adapters.treasury import csv_mapping, statement_reader
+from payments.domain.errors import PaymentsError
 from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES, read_settlement
@@ -45,8 +46,10 @@ WRITE_CHUNK = 1 << 20  # bytes gathered before one write to the temporary file
 IN_LOOP_BYTES = 4 << 20  # larger files are imported off the event loop (``import_file``)
 
 
-class InvalidFormat(Exception):
+class InvalidFormat(PaymentsError):
     """The source and format do not go together (a settlement report in camt)."""
+
+    title = "Invalid format"
 
 
 def upload_limit(settings: Settings, source: str) -> int:

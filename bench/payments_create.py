@@ -65,11 +65,11 @@ PORTAL_HOST = "portal.example.vn"
 # --- databases --------------------------------------------------------------------------------
 
 
-def _dsn_for(name: str) -> str:
+def dsn_for(name: str) -> str:
     return f"{ADMIN_DSN.rpartition('/')[0]}/{name}"
 
 
-async def _admin(sql: str) -> None:
+async def admin_execute(sql: str) -> None:
     conn = await asyncpg.connect(ADMIN_DSN)
     try:
         await conn.execute(sql)
@@ -81,12 +81,12 @@ async def _admin(sql: str) -> None:
 def throwaway_database(prefix: str) -> Iterator[str]:
     """A fresh database, dropped on the way out whatever happened."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(f'CREATE DATABASE "{name}"'))
     try:
         yield name
     finally:
         with _ignoring_interrupts():
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextlib.contextmanager
@@ -129,7 +129,7 @@ def prepare_gateway_database(name: str) -> str:
     """Migrate and seed; return the portal API key."""
     from payments.adapters.db.migrations import upgrade_to_head  # noqa: PLC0415
 
-    url = _dsn_for(name)
+    url = dsn_for(name)
     upgrade_to_head(url)
     return asyncio.run(_seed(url.replace("postgresql://", "postgresql+asyncpg://")))
 
@@ -195,7 +195,7 @@ def gateway(database: str, workers: int) -> Iterator[Server]:
     env = {
         **os.environ,
         **BENCH_PROVIDERS,
-        "PAYMENTS_DATABASE_URL": _dsn_for(database),
+        "PAYMENTS_DATABASE_URL": dsn_for(database),
         "PAYMENTS_LOG_LEVEL": "warning",
         "PAYMENTS_BASE_URL": f"http://{HOST}:{port}",
         # Far above any rate reached here: the limiter runs (and is measured) but never refuses.

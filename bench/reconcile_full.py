@@ -42,7 +42,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.payments_create import _admin, _dsn_for, throwaway_database
+from bench.payments_create import admin_execute, dsn_for, throwaway_database
 from bench.reconcile_match import (
     AGENCIES,
     DAY,
@@ -284,8 +284,8 @@ def benchmark(count: int) -> None:
     ):
         directory = Path(folder)
         started = time.perf_counter()
-        upgrade_to_head(_dsn_for(seeded))
-        prepare(_dsn_for(seeded), directory, count)
+        upgrade_to_head(dsn_for(seeded))
+        prepare(dsn_for(seeded), directory, count)
         sizes = ", ".join(
             f"{p.name} {p.stat().st_size // 2**20} MiB" for p in sorted(directory.iterdir())
         )
@@ -294,9 +294,9 @@ def benchmark(count: int) -> None:
         results: dict[str, dict[str, Any]] = {}
         for phase in ("csv", "camt"):
             with throwaway_database(f"bench_recon_{phase}") as name:
-                asyncio.run(_admin(f'DROP DATABASE "{name}"'))
-                asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{seeded}"'))
-                results[phase] = run_in_process(phase, folder, _dsn_for(name))
+                asyncio.run(admin_execute(f'DROP DATABASE "{name}"'))
+                asyncio.run(admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{seeded}"'))
+                results[phase] = run_in_process(phase, folder, dsn_for(name))
         results["pandas"] = run_in_process("pandas", folder)
     print()
     print("\n".join(report(results)))

@@ -35,7 +35,7 @@ from payments.domain.payments import Payment
 from payments.services.ports import Creation, IdempotencyClaim, IdempotencyRecord, StoredResponse
 
 
-async def _driver(conn: AsyncConnection) -> Any:
+async def asyncpg_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under ``conn``, inside the unit of work's transaction."""
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
@@ -154,7 +154,7 @@ class PgPayments(SqlPayments):
     ) -> Creation:
         values = payment_values(payment)
         values["metadata"] = _json(values["metadata"])
-        driver = await _driver(self._conn)
+        driver = await asyncpg_connection(self._conn)
         row = await driver.fetchrow(
             _create_sql(self._conn.dialect, tuple(values)),
             claim.agency_id,
@@ -212,7 +212,7 @@ _EVENT_SQL = _insert_sql("payment_events", _EVENT_COLUMNS)
 
 class PgPaymentEvents(SqlPaymentEvents):
     async def add(self, event: PaymentEvent) -> None:
-        driver = await _driver(self._conn)
+        driver = await asyncpg_connection(self._conn)
         await driver.execute(_EVENT_SQL, *_event_params(event))
 
 
@@ -221,5 +221,5 @@ _AUDIT_SQL = _insert_sql("audit_log", _AUDIT_COLUMNS)
 
 class PgAuditLog(SqlAuditLog):
     async def record(self, entry: AuditEntry) -> None:
-        driver = await _driver(self._conn)
+        driver = await asyncpg_connection(self._conn)
         await driver.execute(_AUDIT_SQL, *_audit_params(entry))

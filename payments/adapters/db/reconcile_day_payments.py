@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.pg_hot_path import _driver
+from payments.adapters.db.pg_hot_path import asyncpg_connection
 from payments.adapters.db.reconcile_batches import pg_batches, sa_batches
 from payments.adapters.db.reconcile_tables import reconcile_remittances, reconcile_settlements
 from payments.adapters.db.refund_tables import refunds
@@ -166,7 +166,7 @@ class SqlDayPayments:
     ) -> bool:
         """False when a joined codes text does not split in six (the rows are still read to
         the end, so that the cursor closes cleanly)."""
-        driver = await _driver(self._conn)
+        driver = await asyncpg_connection(self._conn)
         sql = _PAYMENTS_SQL.format(codes=_CODES_JOINED if joined else _CODES_JSON)
         payments, remitted = found.payments, found.remitted_on
         awaiting, settled_on = found.awaiting, found.settled_on

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.pg_hot_path import _driver
+from payments.adapters.db.pg_hot_path import asyncpg_connection
 from payments.adapters.db.reconcile_batches import CHUNK
 from payments.adapters.db.reconcile_tables import (
     reconcile_item_history,
@@ -160,7 +160,7 @@ class SqlRuns:
 
     async def add_items(self, run_id: int, rows: Iterable[ItemRow]) -> None:
         if self._postgres:
-            driver = await _driver(self._conn)
+            driver = await asyncpg_connection(self._conn)
             # One COPY fed by a generator: asyncpg encodes and sends the records as they come,
             # so the server stores a part while the next is being built (the rows of a day
             # are never all in memory at once, and no worker thread is needed).
@@ -188,7 +188,7 @@ class SqlRuns:
             return
         day, run_id, entry = remittance.business_date, remittance.run_id, remittance.entry_id
         if self._postgres:
-            driver = await _driver(self._conn)
+            driver = await asyncpg_connection(self._conn)
             await driver.copy_records_to_table(
                 "reconcile_remittances",
                 records=[(pid, day, run_id, entry) for pid in payment_ids],
@@ -234,7 +234,7 @@ class SqlRuns:
         day, run_id, entry = settlement.business_date, settlement.run_id, settlement.entry_id
         records = [(pid, day, run_id, provider, fee, entry) for pid, provider, fee in fees]
         if self._postgres:
-            driver = await _driver(self._conn)
+            driver = await asyncpg_connection(self._conn)
             await driver.copy_records_to_table(
                 "reconcile_settlements", records=records, columns=_SETTLEMENT_COLUMNS
             )

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.pg_hot_path import _driver
+from payments.adapters.db.pg_hot_path import asyncpg_connection
 from payments.adapters.db.reconcile_batches import CHUNK, pg_batches, sa_batches
 from payments.adapters.db.reconcile_tables import (
     reconcile_settlement_lines,
@@ -241,7 +241,7 @@ class SqlStatements:
 
     async def add_lines(self, statement_id: int, lines: Iterable[StatementLine]) -> None:
         if self._postgres:
-            driver = await _driver(self._conn)
+            driver = await asyncpg_connection(self._conn)
             # One COPY fed by the caller's generator (the parser): asyncpg sends the records
             # as they come, so the server stores a part while the next is being parsed. The
             # line's fields are the table's columns, in order; only the batch details (rare)
@@ -340,7 +340,7 @@ class SqlStatements:
         if not statement_ids:
             return []
         if self._postgres:
-            driver = await _driver(self._conn)
+            driver = await asyncpg_connection(self._conn)
             # A server-side cursor: rows arrive in batches instead of one list of a million.
             batches = pg_batches(
                 driver,

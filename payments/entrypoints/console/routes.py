@@ -69,7 +69,7 @@ ALL = "all"  # the outcome filter's value for every item (the default is every e
 # --- parameters ---------------------------------------------------------------------------
 
 
-def _id(raw: str | None, what: str) -> int:
+def path_id(raw: str | None, what: str) -> int:
     """Ids are positive integers of sane length; anything else names nothing (404)."""
     if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 15 or int(raw) == 0:
         raise NotFound(f"no {what} {(raw or '')[:40]!r}")
@@ -296,7 +296,7 @@ async def reconcile_post(request: Request, staff: Staff) -> Response:
 @staff_only
 async def run_page(request: Request, staff: Staff) -> Response:
     uow = container(request).uow_factory
-    report = await run_report(uow, _id(request.path_params.get("run_id"), "run"))
+    report = await run_report(uow, path_id(request.path_params.get("run_id"), "run"))
     t = TEXTS[language(request)]
     days = await recent_days(uow, report.run.business_date)
     chart = day_chart(
@@ -337,7 +337,7 @@ async def run_page(request: Request, staff: Staff) -> Response:
 @staff_only
 async def items_page(request: Request, staff: Staff) -> Response:
     uow = container(request).uow_factory
-    run_id = _id(request.path_params.get("run_id"), "run")
+    run_id = path_id(request.path_params.get("run_id"), "run")
     filters = Filters(request)
     after = _cursor(request, "after")
     found = await list_items(
@@ -367,7 +367,7 @@ async def items_page(request: Request, staff: Staff) -> Response:
 
 @staff_only
 async def items_csv(request: Request, staff: Staff) -> Response:
-    run_id = _id(request.path_params.get("run_id"), "run")
+    run_id = path_id(request.path_params.get("run_id"), "run")
     filters = Filters(request)
     chunks = await export_items_csv(container(request).uow_factory, run_id, filters.item_filter())
     log.info("console_export", actor=staff.actor, run_id=run_id)
@@ -411,14 +411,14 @@ async def _item_page(
 
 @staff_only
 async def item_page(request: Request, staff: Staff) -> Response:
-    item_id = _id(request.path_params.get("item_id"), "item")
+    item_id = path_id(request.path_params.get("item_id"), "item")
     done = request.query_params.get("resolved") == "1"
     return await _item_page(request, staff, item_id, message_key="just_resolved" if done else None)
 
 
 @staff_only
 async def resolve_post(request: Request, staff: Staff) -> Response:
-    item_id = _id(request.path_params.get("item_id"), "item")
+    item_id = path_id(request.path_params.get("item_id"), "item")
     form = await checked_form(request)
     note = str(form.get("note") or "")
     app = container(request)

@@ -33,7 +33,7 @@ from payments.entrypoints.console.csrf import (
     checked_form,
 )
 from payments.entrypoints.console.render import render
-from payments.entrypoints.console.routes import _id, reconciled, staff_only
+from payments.entrypoints.console.routes import path_id, reconciled, staff_only
 from payments.entrypoints.console.session import PREFIX, Staff
 from payments.entrypoints.statement_upload import (
     MEDIA_FORMATS,
@@ -194,7 +194,7 @@ async def _import(request: Request, staff: Staff, form: FormData, limit: int) ->
 
 @staff_only
 async def statement_page(request: Request, staff: Staff) -> Response:
-    statement_id = _id(request.path_params.get("statement_id"), "statement")
+    statement_id = path_id(request.path_params.get("statement_id"), "statement")
     stored = await statement_detail(container(request).uow_factory, statement_id)
     notice = next((k for k in ("uploaded", "again") if request.query_params.get(k) == "1"), None)
     return _statement(request, staff, stored, notice_key=f"statement_{notice}" if notice else None)
@@ -203,7 +203,7 @@ async def statement_page(request: Request, staff: Staff) -> Response:
 @staff_only
 async def statement_reconcile(request: Request, staff: Staff) -> Response:
     """The statement page's "Reconcile this day": its business day, run as the signed-in person."""
-    statement_id = _id(request.path_params.get("statement_id"), "statement")
+    statement_id = path_id(request.path_params.get("statement_id"), "statement")
     await checked_form(request)
     stored = await statement_detail(container(request).uow_factory, statement_id)
     try:

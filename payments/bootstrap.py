@@ -18,12 +18,22 @@ from payments.providers.vnpay import VnpayConfig
 from payments.providers.vnpay_provider import VnpayProvider
 from payments.settings import Settings
 
+# The one outbound HTTP client type: entrypoints hold it (the container, the CLI) without
+# importing httpx, which lives only in provider clients, statement sources and the notifier.
+OutboundClient = httpx.AsyncClient
+
+
+def network_client() -> httpx.AsyncClient:
+    """An outbound client for a process without the sandbox simulators in it (the worker, the
+    CLI): every call goes over the network, redirects are not followed."""
+    return httpx.AsyncClient(follow_redirects=False)
+
 
 def outbound_client(settings: Settings, app: ASGIApp) -> httpx.AsyncClient:
     """The one outbound HTTP client. In sandbox mode the providers live in this very app, so
     calls to our own base URL go straight to it in-process (as well under uvicorn as in tests)."""
     if not settings.sandbox:
-        return httpx.AsyncClient(follow_redirects=False)
+        return network_client()
     own = httpx.URL(settings.base_url)
     origin = f"{own.scheme}://{own.netloc.decode('ascii')}"
     return httpx.AsyncClient(mounts={origin: httpx.ASGITransport(app=app)})

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.bootstrap import OutboundClient
 from payments.domain.access import Caller
 from payments.providers.interface import ProviderRegistry
 from payments.services.rate_limits import RateLimiter
@@ -50,7 +50,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     uow_factory: SqlUnitOfWorkFactory
-    http: httpx.AsyncClient  # the one outbound client (providers, notifications)
+    http: OutboundClient  # the one outbound client (providers, notifications)
     providers: ProviderRegistry
     clock: Clock = utc_now
     keys: KeyCache = field(default_factory=KeyCache)

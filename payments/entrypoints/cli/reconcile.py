@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
-import httpx
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -31,6 +30,7 @@ from payments.adapters.treasury import (
     match_config,
     statement_reader,
 )
+from payments.bootstrap import network_client
 from payments.domain.errors import InvalidInput, PaymentsError
 from payments.ledger.anchors import Anchor
 from payments.ledger.sealing import current_anchor, unsealed_backlog
@@ -204,7 +204,7 @@ async def _reconcile(
                 for s in (settlement_sources(settings) if fetch_settlements else [])
                 if s.provider not in given
             ]
-            async with httpx.AsyncClient() as http:
+            async with network_client() as http:
                 fetched = await fetch_day(
                     uow,
                     http,

@@ -13,12 +13,11 @@ import signal
 from collections.abc import Callable
 
 import click
-import httpx
 import structlog
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
-from payments.bootstrap import provider_registry, settings_engine
+from payments.bootstrap import network_client, provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
 from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker
@@ -61,7 +60,7 @@ def _load(spec: str) -> ExtraJobs:
 async def _run(settings: Settings, extras: list[ExtraJobs]) -> None:
     engine = settings_engine(settings)
     # Providers' sandbox simulators live in the web processes: reach them over the network.
-    http = httpx.AsyncClient(follow_redirects=False)
+    http = network_client()
     container = Container(
         settings=settings,
         engine=engine,

@@ -1,5 +1,8 @@
 """Shared fixtures. Databases: ``--db sqlite``, ``--db postgresql`` or ``--db all`` (default).
 
+Each test is marked with its tier, the folder it is in (``unit``, ``integration``, ``e2e``,
+``browser``, ``interop``, ``conformance``), so ``scripts/test -m unit`` runs one tier.
+
 A test that takes ``database_url`` (or anything built on it) runs once per selected backend.
 Mark a test ``postgres_only`` when it needs PostgreSQL itself (raw triggers, row locks), and
 ``sqlite_only`` when it tests SQLite's own SQL (a conflict clause only SQLite has): the other
@@ -18,10 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from tests.api import Portal, api_client, make_portal
-from tests.databases import PostgresTemplate, SqliteTemplate
+from tests.support.api import Portal, api_client, make_portal
+from tests.support.databases import PostgresTemplate, SqliteTemplate
 
 BACKENDS = ("sqlite", "postgresql")
+TESTS = Path(__file__).resolve().parent
+# The folders under tests/ that hold a tier, each the name of its marker (in pyproject.toml).
+TIERS = frozenset({"unit", "integration", "e2e", "browser", "interop", "conformance"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,6 +37,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="all",
         help="which databases the integration tests run on",
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by the markers added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.resolve().relative_to(TESTS).parts[0]
+        if folder in TIERS:
+            item.add_marker(folder)
 
 
 def selected_backends(config: pytest.Config) -> tuple[str, ...]:

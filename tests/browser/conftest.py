@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
-from tests.api import make_portal, uow_for
 from tests.browser.gateway import Gateway
 from tests.browser.server import HOST, start_server
 from tests.conftest import selected_backends
-from tests.databases import PostgresTemplate, SqliteTemplate
+from tests.support.api import make_portal, uow_for
+from tests.support.databases import PostgresTemplate, SqliteTemplate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

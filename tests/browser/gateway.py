@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from payments.domain.access import Role
-from tests.api import Portal, payment_body, uow_for
 from tests.browser.server import PORTAL_PATH
+from tests.support.api import Portal, payment_body, uow_for
 
 
 @dataclass

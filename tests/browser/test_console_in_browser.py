@@ -11,8 +11,8 @@ from playwright.async_api import Page, expect
 
 from payments.domain.access import Role
 from payments.entrypoints.console.texts import TEXTS
-from tests.api import uow_for
-from tests.e2e.test_console import Night, seed_night
+from tests.support.api import uow_for
+from tests.support.console_nights import Night, seed_night
 
 VI, EN = TEXTS["vi"], TEXTS["en"]
 

@@ -37,8 +37,8 @@ from payments.providers.vietqr_credit import (
 )
 from payments.providers.vietqr_provider import VietqrProvider
 from payments.providers.vnpay_provider import VnpayProvider
-from tests.api import BASE_URL
 from tests.conformance.sandbox import Message, Sandbox
+from tests.support.api import BASE_URL
 
 FOREIGN_MERCHANT = "OTHERMERCHANT"  # a merchant code that is not ours at any provider
 FOREIGN_SECRET = "another-merchants-secret-0123456789"  # a key the simulators do not hold

@@ -15,7 +15,7 @@ import pytest
 from payments.providers.interface import PaymentProvider
 from tests.conformance.cases import CASES, ProviderCase
 from tests.conformance.sandbox import TIMEOUT_SECONDS, Sandbox, open_sandbox
-from tests.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import PostgresTemplate, SqliteTemplate
 
 Clone = tuple[PostgresTemplate | SqliteTemplate, str]
 

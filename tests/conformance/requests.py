@@ -14,7 +14,7 @@ from payments.domain.attempts import (
 from payments.domain.payments import Payment
 from payments.providers.interface import CheckoutRequest, PaymentProvider
 from payments.providers.refunds import RefundRequest
-from tests.api import BASE_URL
+from tests.support.api import BASE_URL
 
 _ids = itertools.count(1)
 

@@ -30,7 +30,7 @@ from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
 from payments.ledger import chart
 from payments.providers.interface import PaymentProvider, ProviderRegistry
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, make_portal, payment_body
+from tests.support.api import BASE_URL, Portal, make_portal, payment_body
 
 TIMEOUT_SECONDS = 1  # the provider clients' timeout: the one real wait, and only on a hang
 

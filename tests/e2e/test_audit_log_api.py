@@ -22,11 +22,12 @@ from payments.domain.access import Role, display_prefix, new_api_key
 from payments.domain.events import AuditEntry
 from payments.entrypoints.api.requests import encode_cursor
 from payments.services.access import create_api_key
-from tests.api import BASE_URL, Portal, api_client, make_portal, payment_body
-from tests.e2e.test_console import first_open_item, signed_in, token_of
-from tests.e2e.test_console_upload import make_day, upload
-from tests.e2e.test_fuzz_no_5xx import FEW, check, encode_query, query_values
-from tests.integration.reconcile.days import csv_line, statement
+from tests.support.api import BASE_URL, Portal, api_client, make_portal, payment_body
+from tests.support.console_pages import first_open_item, signed_in, token_of
+from tests.support.console_uploads import make_day, upload
+from tests.support.fuzz_requests import check, encode_query
+from tests.support.fuzz_strategies import FEW, query_values
+from tests.support.reconcile_days import csv_line, statement
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 START = NOW - timedelta(minutes=30)  # the seeded rows: one a minute from here

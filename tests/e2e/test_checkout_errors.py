@@ -9,7 +9,7 @@ import pytest
 
 from payments.entrypoints.web.i18n import TEXTS
 from payments.services import checkout as checkout_service
-from tests.api import api_client
+from tests.support.api import api_client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -12,8 +11,8 @@ import pytest
 from payments.ledger import chart
 from payments.providers import momo
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client
-from tests.e2e.test_checkout_vnpay import create, ledger_nets, path_of, status
+from tests.support.api import BASE_URL, Portal, api_client
+from tests.support.checkout_flows import choose_momo, create, ledger_nets, path_of, pay_momo, status
 
 SANDBOX = Settings(sandbox=True, base_url=BASE_URL).momo
 CONFIG = momo.MomoConfig(SANDBOX.partner_code, SANDBOX.access_key, SANDBOX.secret_key, "")
@@ -25,34 +24,11 @@ async def sandbox(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def choose_momo(http: httpx.AsyncClient, payment: dict[str, Any]) -> str:
-    answer = await http.post(
-        path_of(payment["checkout_url"]), data={"provider": "momo"}, headers={"Origin": BASE_URL}
-    )
-    assert answer.status_code == 303, answer.text
-    location: str = answer.headers["location"]
-    assert location.startswith(f"{BASE_URL}/sandbox/momo/pay?orderId=att_")
-    return location
-
-
-async def pay(http: httpx.AsyncClient, pay_url: str, outcome: str, **switches: str) -> str:
-    page = await http.get(path_of(pay_url))
-    assert page.status_code == 200
-    order_id = dict(parse_qsl(urlsplit(pay_url).query))["orderId"]
-    answer = await http.post(
-        "/sandbox/momo/pay", data={"order_id": order_id, "outcome": outcome, **switches}
-    )
-    assert answer.status_code == 303
-    location: str = answer.headers["location"]
-    assert location.startswith(f"{BASE_URL}/checkout/return/momo?")
-    return location
-
-
 async def test_momo_success_end_to_end(
     sandbox: httpx.AsyncClient, portal: Portal, database_url: str
 ) -> None:
     payment = await create(sandbox, portal)
-    return_url = await pay(
+    return_url = await pay_momo(
         sandbox, await choose_momo(sandbox, payment), "success", duplicate_ipn="1"
     )
     result = await sandbox.get(path_of(return_url))
@@ -68,7 +44,7 @@ async def test_momo_failure_and_cancel(
     sandbox: httpx.AsyncClient, portal: Portal, outcome: str
 ) -> None:
     payment = await create(sandbox, portal)
-    return_url = await pay(sandbox, await choose_momo(sandbox, payment), outcome)
+    return_url = await pay_momo(sandbox, await choose_momo(sandbox, payment), outcome)
     result = await sandbox.get(path_of(return_url))
     assert "Thanh toán không thành công" in result.text
     assert await status(sandbox, portal, payment["id"]) == "failed"

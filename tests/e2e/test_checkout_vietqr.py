@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,15 +11,14 @@ import httpx
 import pytest
 
 from payments.ledger import chart
-from payments.providers import vietqr
 from payments.providers.vietqr_credit import (
     SIGNATURE_HEADER,
     CreditNotification,
     encode_notification,
 )
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client, uow_for
-from tests.e2e.test_checkout_vnpay import create, ledger_nets, path_of, status
+from tests.support.api import BASE_URL, Portal, api_client, uow_for
+from tests.support.checkout_flows import create, ledger_nets, qr_page, simulate, status
 
 SECRET = Settings(sandbox=True, base_url=BASE_URL).vietqr.webhook_secret
 
@@ -29,36 +27,6 @@ SECRET = Settings(sandbox=True, base_url=BASE_URL).vietqr.webhook_secret
 async def sandbox(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(database_url, sandbox=True) as http:
         yield http
-
-
-async def qr_page(http: httpx.AsyncClient, payment: dict[str, Any]) -> tuple[str, str]:
-    """Choose VietQR; return the QR page's path and the transfer reference it shows."""
-    answer = await http.post(
-        path_of(payment["checkout_url"]), data={"provider": "vietqr"}, headers={"Origin": BASE_URL}
-    )
-    assert answer.status_code == 303, answer.text
-    path = path_of(answer.headers["location"])
-    page = await http.get(path)
-    assert page.status_code == 200
-    payload = re.search(r'<textarea id="payload"[^>]*>([^<]+)</textarea>', page.text)
-    assert payload is not None
-    parsed = vietqr.parse_payload(payload.group(1))
-    assert parsed.amount == 150_000
-    assert parsed.dynamic
-    assert "<svg" in page.text
-    assert "113366668888" in page.text
-    reference = re.search(r"<strong>(PF[A-Z0-9]{10})</strong>", page.text)
-    assert reference is not None
-    return path, reference.group(1)
-
-
-async def simulate(http: httpx.AsyncClient, path: str, reference: str, choice: str) -> None:
-    answer = await http.post(
-        "/sandbox/vietqr/transfer",
-        data={"reference": reference, "choice": choice, "back": path},
-    )
-    assert answer.status_code == 303
-    assert answer.headers["location"] == path
 
 
 async def flags(http: httpx.AsyncClient, portal: Portal, payment_id: str) -> dict[str, Any]:

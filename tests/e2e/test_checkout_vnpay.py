@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -15,7 +13,15 @@ from payments.domain.attempts import Provider
 from payments.ledger import chart
 from payments.providers import vnpay
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client, payment_body, uow_for
+from tests.support.api import BASE_URL, Portal, api_client, uow_for
+from tests.support.checkout_flows import (
+    choose_vnpay,
+    create,
+    ledger_nets,
+    path_of,
+    pay_vnpay,
+    status,
+)
 
 SANDBOX = Settings(sandbox=True, base_url=BASE_URL).vnpay
 # Babel keeps amount and sign together with a no-break space, as Vietnamese typography wants.
@@ -27,61 +33,6 @@ CONFIG = vnpay.VnpayConfig(SANDBOX.tmn_code, SANDBOX.hash_secret, SANDBOX.pay_ur
 async def sandbox(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(database_url, sandbox=True) as http:
         yield http
-
-
-async def create(http: httpx.AsyncClient, portal: Portal, **body: Any) -> dict[str, Any]:
-    answer = await http.post(
-        "/v1/payments",
-        json=payment_body(**body),
-        headers={**portal.auth(), "Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert answer.status_code == 201, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
-
-
-async def choose_vnpay(http: httpx.AsyncClient, payment: dict[str, Any]) -> str:
-    answer = await http.post(
-        path_of(payment["checkout_url"]),
-        data={"provider": "vnpay", "lang": "vi"},
-        headers={"Origin": BASE_URL},
-    )
-    assert answer.status_code == 303, answer.text
-    location = answer.headers["location"]
-    assert location.startswith(f"{BASE_URL}/sandbox/vnpay/paymentv2/vpcpay.html?")
-    return location
-
-
-async def pay(http: httpx.AsyncClient, pay_url: str, outcome: str, **switches: str) -> str:
-    page = await http.get(path_of(pay_url))
-    assert page.status_code == 200, page.text
-    txn_ref = dict(parse_qsl(urlsplit(pay_url).query))["vnp_TxnRef"]
-    answer = await http.post(
-        "/sandbox/vnpay/paymentv2/pay", data={"txn_ref": txn_ref, "outcome": outcome, **switches}
-    )
-    assert answer.status_code == 303
-    location: str = answer.headers["location"]
-    return location
-
-
-async def status(http: httpx.AsyncClient, portal: Portal, payment_id: str) -> str:
-    answer = await http.get(f"/v1/payments/{payment_id}", headers=portal.auth())
-    value: str = answer.json()["status"]
-    return value
-
-
-async def ledger_nets(database_url: str) -> dict[str, int]:
-    uow = uow_for(database_url)
-    try:
-        async with uow() as tx:
-            return {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
-    finally:
-        await uow.engine.dispose()
 
 
 async def test_checkout_page_in_vietnamese_and_english(
@@ -113,7 +64,7 @@ async def test_vnpay_success_end_to_end(
     payment = await create(sandbox, portal)
     pay_url = await choose_vnpay(sandbox, payment)
     assert await status(sandbox, portal, payment["id"]) == "pending"
-    return_url = await pay(sandbox, pay_url, "success")
+    return_url = await pay_vnpay(sandbox, pay_url, "success")
     assert return_url.startswith(f"{BASE_URL}/checkout/return/vnpay?")
     result = await sandbox.get(path_of(return_url))
     assert result.status_code == 200
@@ -135,7 +86,7 @@ async def test_vnpay_failure_and_cancel(
     sandbox: httpx.AsyncClient, portal: Portal, database_url: str, outcome: str, code: str
 ) -> None:
     payment = await create(sandbox, portal)
-    return_url = await pay(sandbox, await choose_vnpay(sandbox, payment), outcome)
+    return_url = await pay_vnpay(sandbox, await choose_vnpay(sandbox, payment), outcome)
     assert f"vnp_ResponseCode={code}" in return_url
     result = await sandbox.get(path_of(return_url))
     assert "Thanh toán không thành công" in result.text
@@ -149,7 +100,7 @@ async def test_duplicate_ipn_posts_once(
     sandbox: httpx.AsyncClient, portal: Portal, database_url: str
 ) -> None:
     payment = await create(sandbox, portal)
-    await pay(sandbox, await choose_vnpay(sandbox, payment), "success", duplicate_ipn="1")
+    await pay_vnpay(sandbox, await choose_vnpay(sandbox, payment), "success", duplicate_ipn="1")
     assert await status(sandbox, portal, payment["id"]) == "succeeded"
     assert (await ledger_nets(database_url))[chart.provider_clearing("vnpay").code] == 150_000
 

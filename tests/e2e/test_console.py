@@ -10,7 +10,6 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,59 +23,12 @@ from payments.domain.access import Role
 from payments.domain.errors import InvalidConfiguration
 from payments.entrypoints.app import create_app
 from payments.entrypoints.console.texts import TEXTS
-from payments.services.access import create_api_key
-from payments.services.reconcile_day import reconcile_day
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS, api_client
-from tests.integration.reconcile.days import (
-    DAY,
-    NIGHT,
-    csv_line,
-    gateway,
-    import_csv,
-    next_day,
-    statement,
-)
+from tests.support.api import TEST_PROVIDERS, api_client
+from tests.support.console_nights import STAFF_NAME, Night, seed_night
+from tests.support.console_pages import first_open_item, page, signed_in, token_of
 
 VI, EN = TEXTS["vi"], TEXTS["en"]
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-STAFF_NAME = "Nguyễn Thị Lan"
-
-
-@dataclass(frozen=True)
-class Night:
-    run_id: int
-    matched: str
-    missing: str
-    keys: dict[Role, str]
-    key_ids: dict[Role, int]
-
-
-async def seed_night(uow: SqlUnitOfWorkFactory) -> Night:
-    """A day with one matched payment, one the treasury has not received (yet), an unknown
-    credit; the next day, where the late credit arrives, reconciled too (no exception), so the
-    chart has two days. Keys for every role."""
-    gw = await gateway(uow)
-    matched, missing = await gw.paid(950_000), await gw.paid(90_000)
-    await import_csv(uow, statement(csv_line(matched.id, 950_000), csv_line("NOIDUNG-LA", 40_000)))
-    result = await reconcile_day(uow, DAY, now=NIGHT)
-    await import_csv(
-        uow,
-        statement(
-            csv_line(missing.id, 90_000, booked=next_day(DAY)),  # a day late
-            csv_line("", 5, booked=next_day(DAY), direction="d"),
-        ),
-        next_day(DAY),
-        at=NIGHT + timedelta(days=1),
-    )
-    await reconcile_day(uow, next_day(DAY), now=NIGHT + timedelta(days=1))
-    keys, key_ids = {}, {}
-    for role in Role:
-        key, plain = await create_api_key(
-            uow, agency_code="DVC", role=role, label=STAFF_NAME, actor="t", now=NIGHT
-        )
-        keys[role], key_ids[role] = plain, key.id
-    return Night(result.run.id, matched.id, missing.id, keys, key_ids)
 
 
 class Clock:
@@ -101,32 +53,6 @@ def clock() -> Clock:
 async def console(database_url: str, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(database_url, clock=clock) as http:
         yield http
-
-
-def token_of(page: httpx.Response) -> str:
-    found = TOKEN.search(page.text)
-    assert found is not None, page.text
-    return found.group(1)
-
-
-async def signed_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
-    form = await http.get("/console/sign-in")
-    return await http.post("/console/sign-in", data={"csrf_token": token_of(form), "api_key": key})
-
-
-async def page(http: httpx.AsyncClient, path: str, status: int = 200) -> httpx.Response:
-    answer = await http.get(path)
-    assert answer.status_code == status, answer.text
-    if status != 303:
-        assert answer.headers["content-type"].startswith("text/html")
-    return answer
-
-
-async def first_open_item(http: httpx.AsyncClient, run_id: int) -> int:
-    items = await page(http, f"/console/runs/{run_id}/items?state=open&outcome=missing_at_treasury")
-    found = re.search(r'href="/console/items/(\d+)"', items.text)
-    assert found is not None, items.text
-    return int(found.group(1))
 
 
 # --- signing in and out -------------------------------------------------------------------

@@ -19,10 +19,10 @@ from payments.reconcile.settlements import read_settlement
 from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_ports import RunRecord
 from payments.services.reconcile_reports import list_runs
-from tests.api import api_client
-from tests.e2e.test_console import page, signed_in, token_of
-from tests.e2e.test_console_upload import Day, make_day, upload
-from tests.integration.reconcile.days import (
+from tests.support.api import api_client
+from tests.support.console_pages import page, signed_in, token_of
+from tests.support.console_uploads import Day, make_day, upload
+from tests.support.reconcile_days import (
     DAY,
     NIGHT,
     csv_line,

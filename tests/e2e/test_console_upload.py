@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,50 +14,23 @@ from sqlalchemy import select
 
 from payments.adapters.db import tables
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.domain.access import Role
 from payments.domain.errors import Unavailable
 from payments.entrypoints.console.texts import TEXTS
-from payments.services.access import create_api_key
-from tests.api import BASE_URL, api_client
-from tests.e2e.test_console import page, signed_in, token_of
-from tests.e2e.test_statement_upload import SAMPLES, stored_counts, vnd_camt
-from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
+from tests.support.api import BASE_URL, api_client
+from tests.support.console_pages import page, signed_in, token_of
+from tests.support.console_uploads import UPLOAD, Day, make_day, upload
+from tests.support.reconcile_days import DAY, csv_line, statement
+from tests.support.statement_samples import SAMPLES, vnd_camt
+from tests.support.stored_rows import stored_counts
 
 VI, EN = TEXTS["vi"], TEXTS["en"]
 LIMIT = 32_768
-UPLOAD = "/console/statements/upload"
 STATEMENT_AT = re.compile(r"^/console/statements/(\d+)\?(uploaded|again)=1$")
-
-
-@dataclass(frozen=True)
-class Day:
-    paid: tuple[str, str]
-    key: str
-    key_id: int
-
-    @property
-    def actor(self) -> str:
-        return f"apikey:{self.key_id}"
 
 
 @pytest.fixture
 async def day(uow_factory: SqlUnitOfWorkFactory) -> Day:
     return await make_day(uow_factory)
-
-
-async def make_day(uow_factory: SqlUnitOfWorkFactory) -> Day:
-    """Two payments paid that day, and a treasury staff member's key."""
-    gw = await gateway(uow_factory)
-    first, second = await gw.paid(150_000), await gw.paid(90_000)
-    key, plain = await create_api_key(
-        uow_factory,
-        agency_code="DVC",
-        role=Role.TREASURY,
-        label="Nguyễn Thị Lan",
-        actor="t",
-        now=datetime.now(UTC),
-    )
-    return Day((first.id, second.id), plain, key.id)
 
 
 @pytest.fixture
@@ -68,26 +39,6 @@ async def console(database_url: str, day: Day) -> AsyncIterator[httpx.AsyncClien
         signed = await signed_in(http, day.key)
         assert signed.status_code == 303, signed.text
         yield http
-
-
-async def upload(
-    http: httpx.AsyncClient,
-    content: bytes,
-    *,
-    name: str = "kbnn-20250312.csv",
-    media: str = "text/csv",
-    token: str | None = "from-the-form",
-    headers: dict[str, str] | None = None,
-    fields: dict[str, str] | None = None,
-) -> httpx.Response:
-    if token == "from-the-form":
-        token = token_of(await page(http, UPLOAD))
-    data = {"business_date": DAY.isoformat(), "source": "treasury", "format": "", **(fields or {})}
-    if token is not None:
-        data["csrf_token"] = token
-    # A browser sends Origin with a form's POST (the upload refuses one without).
-    sent = {"Origin": BASE_URL, **(headers or {})}
-    return await http.post(UPLOAD, data=data, files={"file": (name, content, media)}, headers=sent)
 
 
 async def test_staff_upload_a_statement_and_the_day_reads_it(

@@ -22,8 +22,8 @@ from payments.domain.ids import new_checkout_token, new_payment_id
 from payments.domain.payments import Payment, PaymentStatus
 from payments.entrypoints.web.i18n import TEXTS
 from payments.services.ports import IdempotencyClaim, StoredResponse
-from tests.api import BASE_URL, Portal, api_client, payment_body
-from tests.factories import draft
+from tests.support.api import BASE_URL, Portal, api_client, payment_body
+from tests.support.factories import draft
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 REFUSED_TEXT = TEXTS["vi"]["currency_not_accepted"]

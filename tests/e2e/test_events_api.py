@@ -15,15 +15,9 @@ from hypothesis import strategies as st
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
-from tests.api import Portal, api_client, make_portal, payment_body
-from tests.e2e.test_fuzz_no_5xx import (
-    FUZZ,
-    check,
-    encode_query,
-    odd_text,
-    query_values,
-    quote_id,
-)
+from tests.support.api import Portal, api_client, make_portal, payment_body
+from tests.support.fuzz_requests import check, encode_query, quote_id
+from tests.support.fuzz_strategies import FUZZ, odd_text, query_values
 
 SETTLE = timedelta(seconds=5)
 SETTLED = SETTLE + timedelta(milliseconds=1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.services.payments import expire_due_payments
-from tests.api import Portal, api_client, payment_body
+from tests.support.api import Portal, api_client, payment_body
 
 
 class Clock:

@@ -6,19 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import tables
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from tests.api import Portal, make_portal, payment_body
-
-
-async def count_payments(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int(
-            (await conn.execute(select(func.count()).select_from(tables.payments))).scalar_one()
-        )
+from tests.support.api import Portal, make_portal, payment_body
+from tests.support.stored_rows import count_payments
 
 
 async def test_same_key_same_body_returns_the_stored_answer(

@@ -32,11 +32,11 @@ from payments.ledger.sealing import current_anchor, seal_backlog, unsealed_backl
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS, api_client
-from tests.cli_thread import run_cli
-from tests.integration.ledger.builders import T0, post_payments
-from tests.integration.reconcile.days import DAY as RECONCILED_DAY
-from tests.integration.reconcile.days import csv_line, gateway, statement
+from tests.support.api import TEST_PROVIDERS, api_client
+from tests.support.cli_thread import run_cli
+from tests.support.ledger_builders import T0, post_payments
+from tests.support.reconcile_days import DAY as RECONCILED_DAY
+from tests.support.reconcile_days import csv_line, gateway, statement
 
 NIGHT = datetime(2026, 11, 23, 18, 0, 5, tzinfo=UTC)  # 01:00:05 in Hanoi
 DAY = date(2026, 11, 23)

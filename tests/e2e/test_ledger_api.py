@@ -12,7 +12,7 @@ from payments.domain.access import Role
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
-from tests.api import Portal, make_portal
+from tests.support.api import Portal, make_portal
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
-from tests.cli_thread import run_cli
-from tests.integration.ledger.builders import T0, payment_draft
+from tests.support.cli_thread import run_cli
+from tests.support.ledger_builders import T0, payment_draft
 
 
 async def test_check_passes_sound_books_and_names_a_wrong_sign(

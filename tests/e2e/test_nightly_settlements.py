@@ -23,10 +23,16 @@ from payments.entrypoints.worker.jobs import daily_jobs
 from payments.ledger import chart
 from payments.services.reconcile_reports import list_items
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, make_portal
-from tests.e2e import test_checkout_momo as momo
-from tests.e2e import test_checkout_vnpay as vnpay
-from tests.integration.reconcile.days import CAPTURED, DAY, NIGHT, gateway
+from tests.support.api import BASE_URL, Portal, make_portal
+from tests.support.checkout_flows import (
+    choose_momo,
+    choose_vnpay,
+    create,
+    pay_momo,
+    pay_vnpay,
+    status,
+)
+from tests.support.reconcile_days import CAPTURED, DAY, NIGHT, gateway
 
 Sandbox = tuple[httpx.AsyncClient, Container, Portal]
 
@@ -57,12 +63,12 @@ async def sandbox(database_url: str, **overrides: Any) -> AsyncIterator[Sandbox]
 
 
 async def pay_on_the_simulators(client: httpx.AsyncClient, portal: Portal) -> tuple[str, str]:
-    by_vnpay = await vnpay.create(client, portal, amount=150_000)
-    await vnpay.pay(client, await vnpay.choose_vnpay(client, by_vnpay), "success")
-    by_momo = await vnpay.create(client, portal, amount=70_000)
-    await momo.pay(client, await momo.choose_momo(client, by_momo), "success")
+    by_vnpay = await create(client, portal, amount=150_000)
+    await pay_vnpay(client, await choose_vnpay(client, by_vnpay), "success")
+    by_momo = await create(client, portal, amount=70_000)
+    await pay_momo(client, await choose_momo(client, by_momo), "success")
     for payment in (by_vnpay, by_momo):
-        assert await vnpay.status(client, portal, payment["id"]) == "succeeded"
+        assert await status(client, portal, payment["id"]) == "succeeded"
     return by_vnpay["id"], by_momo["id"]
 
 
@@ -186,17 +192,17 @@ async def test_a_momo_capture_whose_ipn_was_lost_is_tied_asked_and_recorded(
     # confirms, the success is recorded (not a late one: the payment had not expired), and a
     # rerun of the night finds MoMo's line in agreement.
     async with sandbox(database_url) as (client, container, portal):
-        by_vnpay = await vnpay.create(client, portal, amount=150_000)
-        await vnpay.pay(client, await vnpay.choose_vnpay(client, by_vnpay), "success")
-        by_momo = await vnpay.create(client, portal, amount=70_000)
-        pay_url = await momo.choose_momo(client, by_momo)
-        await momo.pay(client, pay_url, "success", drop_ipn="1")
-        assert await vnpay.status(client, portal, by_momo["id"]) == "pending"
+        by_vnpay = await create(client, portal, amount=150_000)
+        await pay_vnpay(client, await choose_vnpay(client, by_vnpay), "success")
+        by_momo = await create(client, portal, amount=70_000)
+        pay_url = await choose_momo(client, by_momo)
+        await pay_momo(client, pay_url, "success", drop_ipn="1")
+        assert await status(client, portal, by_momo["id"]) == "pending"
         [job] = daily_jobs(container)
         night = await job.run(DAY, NIGHT)
         assert isinstance(night, NightResult)
         stored = await list_items(container.uow_factory, night.day.run.id, limit=500)
-        after = await vnpay.status(client, portal, by_momo["id"])
+        after = await status(client, portal, by_momo["id"])
         payment = await client.get(f"/v1/payments/{by_momo['id']}", headers=portal.auth())
         again = await job.run(DAY, NIGHT)
         assert isinstance(again, NightResult)

@@ -12,7 +12,7 @@ import httpx
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.api.schemas import PaymentEventList, PaymentOut, PaymentPage
-from tests.api import Portal, make_portal, payment_body
+from tests.support.api import Portal, make_portal, payment_body
 
 _keys = itertools.count()
 

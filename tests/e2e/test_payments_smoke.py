@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api import Portal, payment_body
+from tests.support.api import Portal, payment_body
 
 
 async def test_create_and_read(client: httpx.AsyncClient, portal: Portal) -> None:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api import Portal, api_client, payment_body
-from tests.e2e.test_idempotency import count_payments
+from tests.support.api import Portal, api_client, payment_body
+from tests.support.stored_rows import count_payments
 
 pytestmark = pytest.mark.postgres_only
 

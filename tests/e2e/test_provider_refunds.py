@@ -6,64 +6,29 @@ app's base URL in-process, exactly as the requery does.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from payments.bootstrap import momo_config, vnpay_config
-from payments.domain.attempts import Attempt, AttemptStatus, Provider
+from payments.domain.attempts import AttemptStatus, Provider
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
-from payments.providers.interface import PaymentProvider
-from payments.providers.momo_provider import MomoProvider
 from payments.providers.refunds import (
     RefundFailed,
     RefundNotFound,
     RefundPending,
-    RefundRequest,
     RefundSucceeded,
     RefundUnknown,
 )
-from payments.providers.vnpay_provider import VnpayProvider
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal
-from tests.e2e.test_checkout_momo import choose_momo
-from tests.e2e.test_checkout_momo import pay as pay_momo
-from tests.e2e.test_checkout_vnpay import choose_vnpay, create, pay
+from tests.support.api import BASE_URL, Portal
+from tests.support.sandbox_refunds import PREFIX, Sandbox, attempt_after, refund_of
 
 PROVIDERS = pytest.mark.parametrize("name", [Provider.VNPAY, Provider.MOMO])
-PREFIX = {Provider.VNPAY: "/sandbox/vnpay", Provider.MOMO: "/sandbox/momo"}
 OVER_REFUND = {Provider.VNPAY: "93", Provider.MOMO: "1081"}
 FAIL_SWITCH = {Provider.VNPAY: "95", Provider.MOMO: "1080"}
-_ids = itertools.count(1)
-
-
-@dataclass
-class Sandbox:
-    http: httpx.AsyncClient  # the test's client into the app
-    container: Container
-
-    def provider(self, name: Provider, *, timeout_seconds: int = 30) -> PaymentProvider:
-        settings, http = self.container.settings, self.container.http
-        if name is Provider.VNPAY:
-            return VnpayProvider(vnpay_config(settings), http, timeout_seconds=timeout_seconds)
-        return MomoProvider(momo_config(settings), http, timeout_seconds=timeout_seconds)
-
-    async def switch(self, name: Provider, mode: str, **form: str) -> None:
-        answer = await self.http.post(f"{PREFIX[name]}/refunds/mode", data={"mode": mode, **form})
-        assert answer.status_code == 200, answer.text
-
-    async def book(self, name: Provider) -> list[dict[str, Any]]:
-        refunds: list[dict[str, Any]] = (await self.http.get(f"{PREFIX[name]}/refunds")).json()[
-            "refunds"
-        ]
-        return refunds
 
 
 @pytest.fixture
@@ -80,29 +45,6 @@ async def sandbox(database_url: str) -> AsyncIterator[Sandbox]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             yield Sandbox(http, app.state.container)
-
-
-async def attempt_after(sb: Sandbox, portal: Portal, name: Provider, outcome: str) -> Attempt:
-    payment = await create(sb.http, portal)
-    if name is Provider.VNPAY:
-        await pay(sb.http, await choose_vnpay(sb.http, payment), outcome)
-    else:
-        await pay_momo(sb.http, await choose_momo(sb.http, payment), outcome)
-    async with sb.container.uow_factory() as tx:
-        (attempt,) = await tx.attempts.for_payment(payment["id"])
-    return attempt
-
-
-def refund_of(attempt: Attempt, amount: int, *, request_id: str | None = None) -> RefundRequest:
-    return RefundRequest(
-        attempt=attempt,
-        amount=amount,
-        full=amount == attempt.amount,
-        request_id=request_id or f"rf{next(_ids)}x{datetime.now(UTC):%H%M%S%f}",
-        reason="Thu trùng lệ phí",
-        actor="finance@agency",
-        requested_at=datetime.now(UTC),
-    )
 
 
 @PROVIDERS

@@ -18,8 +18,8 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.cli import cli
 from payments.services.access import authenticate, create_api_key
-from tests.api import Portal, api_client, payment_body
-from tests.e2e.test_console import signed_in
+from tests.support.api import Portal, api_client, payment_body
+from tests.support.console_pages import signed_in
 
 START = datetime(2026, 11, 22, 8, 15, 30, tzinfo=UTC)  # half a minute left in the window
 

@@ -14,7 +14,7 @@ from payments.entrypoints.cli import cli
 from payments.reconcile.sandbox_day import sandbox_settlement
 from payments.reconcile.settlements import write_settlement
 from payments.services.reconcile_day import captured_on
-from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
+from tests.support.reconcile_days import DAY, csv_line, gateway, statement
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from payments.entrypoints.cli import cli
 from payments.reconcile.sandbox_day import sandbox_settlement
 from payments.reconcile.settlements import write_settlement
 from payments.services.reconcile_day import captured_on
-from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
-from tests.integration.reconcile.test_nightly_fetch import paid
+from tests.support.reconcile_days import DAY, csv_line, gateway, statement
 
 Files = dict[str, tuple[int, bytes]]  # path -> (status, body)
 
@@ -63,8 +62,8 @@ async def day(uow_factory: SqlUnitOfWorkFactory) -> Files:
     """A VNPay and a MoMo payment of DAY: the treasury's statement and each provider's report
     list both."""
     gw = await gateway(uow_factory)
-    await paid(gw, Provider.VNPAY, 150_000)
-    await paid(gw, Provider.MOMO, 70_000)
+    await gw.paid(150_000, provider=Provider.VNPAY)
+    await gw.paid(70_000, provider=Provider.MOMO)
     captured = await captured_on(uow_factory, DAY)
     lines = (csv_line(p.payment_id, p.amount) for p in captured)
     files: Files = {"/statement": (200, statement(*lines))}

@@ -17,18 +17,9 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import create_api_key
 from payments.services.reconcile_day import reconcile_day
-from tests.e2e.test_fuzz_no_5xx import (
-    FEW,
-    check,
-    cursor_for,
-    encode_query,
-    header_bytes,
-    json_bodies,
-    odd_text,
-    query_values,
-    quote_id,
-)
-from tests.integration.reconcile.days import DAY, NIGHT, csv_line, gateway, import_csv, statement
+from tests.support.fuzz_requests import check, encode_query, header_bytes, quote_id
+from tests.support.fuzz_strategies import FEW, cursor_for, json_bodies, odd_text, query_values
+from tests.support.reconcile_days import DAY, NIGHT, csv_line, gateway, import_csv, statement
 
 REAL_RUN = "<real-run>"
 REAL_ITEM = "<real-item>"

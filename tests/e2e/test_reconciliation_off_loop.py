@@ -24,9 +24,9 @@ from payments.entrypoints.app import create_app
 from payments.services.access import create_api_key
 from payments.services.reconcile_reports import list_runs
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client
-from tests.e2e.test_checkout_vnpay import choose_vnpay, create, pay, status
-from tests.integration.reconcile.days import (
+from tests.support.api import BASE_URL, Portal, api_client
+from tests.support.checkout_flows import choose_vnpay, create, pay_vnpay, status
+from tests.support.reconcile_days import (
     DAY,
     csv_line,
     gateway,
@@ -150,7 +150,7 @@ async def test_status_queries_reach_the_sandbox_simulator(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             payment = await create(http, portal)
-            await pay(http, await choose_vnpay(http, payment), "success", drop_ipn="1")
+            await pay_vnpay(http, await choose_vnpay(http, payment), "success", drop_ipn="1")
             assert await status(http, portal, payment["id"]) == "pending"
             today = (datetime.now(UTC) + VIETNAM).date()
             line = csv_line(payment["id"], payment["amount"], booked=today)

@@ -24,8 +24,8 @@ from payments.services.reconcile_day import reconcile_day
 from payments.services.reconcile_import import import_settlement, import_statement
 from payments.services.reconcile_reports import list_items, list_runs
 from payments.settings import Settings
-from tests.api import BASE_URL
-from tests.integration.reconcile.days import DAY, NIGHT, gateway
+from tests.support.api import BASE_URL
+from tests.support.reconcile_days import DAY, NIGHT, gateway
 
 STATEMENT_URL = f"{BASE_URL}/sandbox/treasury/statement"
 

@@ -18,22 +18,19 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.services.access import create_api_key
-from tests.e2e.test_fuzz_no_5xx import (
+from tests.support.fuzz_requests import check, encode_query, header_bytes, quote_id
+from tests.support.fuzz_strategies import (
     FEW,
     FUZZ,
-    check,
     cursor_for,
-    encode_query,
-    header_bytes,
     idempotency_keys,
     json_bodies,
     json_values,
     odd_text,
     payment_ids,
     query_values,
-    quote_id,
 )
-from tests.refund_support import ask, paid_payment
+from tests.support.refund_support import ask, paid_payment
 
 REAL_PAYMENT = "<real-payment-id>"  # payment_ids draws this; the test puts the real one in
 REAL_REFUND = "<real-refund-id>"

@@ -17,9 +17,8 @@ from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.domain.refunds import CHECK_LADDER
 from payments.services.refund_execution import process_due_refunds
-from tests.e2e.test_refunds_api import PREFIX, App, app, make_second_officer
-
-__all__ = ["app"]  # the fixture, shared with the refund API tests
+from tests.support.refund_app import App, make_second_officer
+from tests.support.sandbox_refunds import PREFIX
 
 IN_FLIGHT = {"approved", "processing", "pending", "unknown"}
 

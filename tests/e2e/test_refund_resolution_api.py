@@ -9,10 +9,8 @@ import httpx
 
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
-from tests.e2e.test_checkout_vnpay import ledger_nets
-from tests.e2e.test_refunds_api import App, app, make_second_officer
-
-__all__ = ["app"]  # the fixture, shared with the refund API tests
+from tests.support.checkout_flows import ledger_nets
+from tests.support.refund_app import App, make_second_officer
 
 
 async def lost_refund(app: App) -> dict[str, Any]:

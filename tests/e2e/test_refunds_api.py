@@ -4,110 +4,20 @@ finance officers ask, approve, reject and confirm; providers answer, time out, s
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
-from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
-from payments.providers.interface import PaymentProvider, ProviderRegistry
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vnpay_provider import VnpayProvider
-from payments.services.access import create_api_key
 from payments.services.refund_execution import process_due_refunds
-from payments.settings import Settings
-from tests.api import BASE_URL, Portal, make_portal
-from tests.e2e.test_checkout_momo import choose_momo
-from tests.e2e.test_checkout_momo import pay as pay_momo
-from tests.e2e.test_checkout_vietqr import qr_page, simulate
-from tests.e2e.test_checkout_vnpay import choose_vnpay, create, ledger_nets, pay
-
-PREFIX = {Provider.VNPAY: "/sandbox/vnpay", Provider.MOMO: "/sandbox/momo"}
-
-
-@dataclass
-class App:
-    http: httpx.AsyncClient
-    container: Container
-    portal: Portal
-
-    async def paid(self, provider: Provider = Provider.VNPAY, **body: Any) -> dict[str, Any]:
-        payment = await create(self.http, self.portal, **body)
-        if provider is Provider.VNPAY:
-            await pay(self.http, await choose_vnpay(self.http, payment), "success")
-        elif provider is Provider.MOMO:
-            await pay_momo(self.http, await choose_momo(self.http, payment), "success")
-        else:
-            path, reference = await qr_page(self.http, payment)
-            await simulate(self.http, path, reference, "more")
-        read = await self.http.get(f"/v1/payments/{payment['id']}", headers=self.portal.auth())
-        assert read.json()["status"] == "succeeded", read.text
-        result: dict[str, Any] = read.json()
-        return result
-
-    async def refund(
-        self,
-        payment_id: str,
-        amount: int,
-        *,
-        key: str | None = None,
-        role: Role = Role.FINANCE,
-        portal: Portal | None = None,
-        **extra: Any,
-    ) -> httpx.Response:
-        headers = (portal or self.portal).auth(role)
-        headers["Idempotency-Key"] = key or uuid.uuid4().hex
-        return await self.http.post(
-            f"/v1/payments/{payment_id}/refunds",
-            json={"amount": amount, "reason": "Thu trùng lệ phí", **extra},
-            headers=headers,
-        )
-
-    async def switch(self, name: Provider, mode: str, **form: str) -> None:
-        answer = await self.http.post(f"{PREFIX[name]}/refunds/mode", data={"mode": mode, **form})
-        assert answer.status_code == 200, answer.text
-
-
-@pytest.fixture
-async def app(database_url: str) -> AsyncIterator[App]:
-    settings = Settings(
-        database_url=database_url,
-        base_url=BASE_URL,
-        sandbox=True,
-        expiry_interval_seconds=0,
-        log_level="warning",
-        refund_approval_threshold=100_000,
-    )
-    application = create_app(settings)
-    async with LifespanManager(application) as manager:
-        container: Container = application.state.container
-        # Provider clients that give up after 1 s, so a simulated timeout stays short.
-        providers: dict[Provider, PaymentProvider] = {
-            Provider.VNPAY: VnpayProvider(
-                vnpay_config(settings), container.http, timeout_seconds=1
-            ),
-            Provider.MOMO: MomoProvider(momo_config(settings), container.http, timeout_seconds=1),
-        }
-        vietqr = container.providers.get(Provider.VIETQR)
-        assert vietqr is not None
-        providers[Provider.VIETQR] = vietqr
-        container.providers = ProviderRegistry(providers)
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            portal = await make_portal(container.uow_factory, datetime.now(UTC))
-            yield App(http, container, portal)
+from tests.support.api import make_portal
+from tests.support.checkout_flows import ledger_nets
+from tests.support.refund_app import App, make_second_officer
+from tests.support.sandbox_refunds import PREFIX
 
 
 @pytest.mark.parametrize("provider", [Provider.VNPAY, Provider.MOMO])
@@ -203,18 +113,6 @@ async def test_four_eyes_and_another_agency(app: App) -> None:
     assert approved.json()["approved_by"] != refund["requested_by"]
     rejected_late = await app.http.post(f"{url}/reject", headers={"Authorization": second})
     assert rejected_late.status_code == 409
-
-
-async def make_second_officer(app: App) -> str:
-    _, plain = await create_api_key(
-        app.container.uow_factory,
-        agency_code=app.portal.code,
-        role=Role.FINANCE,
-        label="second officer",
-        actor="test",
-        now=datetime.now(UTC),
-    )
-    return f"Bearer {plain}"
 
 
 @pytest.mark.parametrize("provider", [Provider.VNPAY, Provider.MOMO])

@@ -17,11 +17,16 @@ from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import periodic_jobs, status_query
 from payments.services.requery import requery_due_attempts
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal
-from tests.e2e.test_checkout_attempts import Gateway, gateway
-from tests.e2e.test_checkout_momo import choose_momo
-from tests.e2e.test_checkout_momo import pay as pay_momo
-from tests.e2e.test_checkout_vnpay import choose_vnpay, create, pay, status
+from tests.support.api import BASE_URL, Portal
+from tests.support.checkout_flows import (
+    choose_momo,
+    choose_vnpay,
+    create,
+    pay_momo,
+    pay_vnpay,
+    status,
+)
+from tests.support.sandbox_gateway import Gateway, gateway
 
 
 class Clock:
@@ -47,7 +52,7 @@ async def test_dropped_ipns_are_found_by_requery(database_url: str, portal: Port
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             by_vnpay = await create(http, portal)
-            await pay(http, await choose_vnpay(http, by_vnpay), "success", drop_ipn="1")
+            await pay_vnpay(http, await choose_vnpay(http, by_vnpay), "success", drop_ipn="1")
             by_momo = await create(http, portal)
             await pay_momo(http, await choose_momo(http, by_momo), "success", drop_ipn="1")
             assert await status(http, portal, by_vnpay["id"]) == "pending"

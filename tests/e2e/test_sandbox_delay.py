@@ -22,10 +22,19 @@ from payments.entrypoints.web.sandbox_delivery import (
 )
 from payments.ledger import chart
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal
-from tests.e2e import test_checkout_momo as momo_flow
-from tests.e2e import test_checkout_vnpay as vnpay_flow
-from tests.e2e.test_checkout_vietqr import qr_page, simulate
+from tests.support.api import BASE_URL, Portal
+from tests.support.checkout_flows import (
+    choose_momo,
+    choose_vnpay,
+    create,
+    ledger_nets,
+    path_of,
+    pay_momo,
+    pay_vnpay,
+    qr_page,
+    simulate,
+    status,
+)
 
 
 class Held:
@@ -73,49 +82,49 @@ async def sandbox(database_url: str, held: Held) -> AsyncIterator[httpx.AsyncCli
 async def test_delayed_ipn_lands_after_the_browser_returns(
     sandbox: httpx.AsyncClient, portal: Portal, database_url: str, held: Held, provider: str
 ) -> None:
-    payment = await vnpay_flow.create(sandbox, portal)
+    payment = await create(sandbox, portal)
     if provider == "vnpay":
-        pay_url = await vnpay_flow.choose_vnpay(sandbox, payment)
-        return_url = await vnpay_flow.pay(sandbox, pay_url, "success", delay_seconds="1")
+        pay_url = await choose_vnpay(sandbox, payment)
+        return_url = await pay_vnpay(sandbox, pay_url, "success", delay_seconds="1")
     else:
-        pay_url = await momo_flow.choose_momo(sandbox, payment)
-        return_url = await momo_flow.pay(
+        pay_url = await choose_momo(sandbox, payment)
+        return_url = await pay_momo(
             sandbox, pay_url, "success", delay_seconds="1", duplicate_ipn="1"
         )
-    result = await sandbox.get(vnpay_flow.path_of(return_url))
+    result = await sandbox.get(path_of(return_url))
     assert TEXTS["vi"]["result_processing"] in result.text
-    assert await vnpay_flow.status(sandbox, portal, payment["id"]) == "pending"
+    assert await status(sandbox, portal, payment["id"]) == "pending"
     await held.release()
     assert held.asked == [1]  # one delayed send, of the second asked for
-    assert await vnpay_flow.status(sandbox, portal, payment["id"]) == "succeeded"
-    nets = await vnpay_flow.ledger_nets(database_url)
+    assert await status(sandbox, portal, payment["id"]) == "succeeded"
+    nets = await ledger_nets(database_url)
     assert nets[chart.provider_clearing(provider).code] == 150_000
 
 
 async def test_delayed_bank_credit(
     sandbox: httpx.AsyncClient, portal: Portal, database_url: str, held: Held
 ) -> None:
-    payment = await vnpay_flow.create(sandbox, portal)
+    payment = await create(sandbox, portal)
     path, reference = await qr_page(sandbox, payment)
     answer = await sandbox.post(
         "/sandbox/vietqr/transfer",
         data={"reference": reference, "choice": "exact", "back": path, "delay_seconds": "1"},
     )
     assert answer.status_code == 303
-    assert await vnpay_flow.status(sandbox, portal, payment["id"]) == "pending"
+    assert await status(sandbox, portal, payment["id"]) == "pending"
     await held.release()
     assert held.asked == [1]  # one delayed send, of the second asked for
-    assert await vnpay_flow.status(sandbox, portal, payment["id"]) == "succeeded"
+    assert await status(sandbox, portal, payment["id"]) == "succeeded"
     # an immediate one still works the same way
-    other = await vnpay_flow.create(sandbox, portal)
+    other = await create(sandbox, portal)
     other_path, other_reference = await qr_page(sandbox, other)
     await simulate(sandbox, other_path, other_reference, "exact")
-    assert await vnpay_flow.status(sandbox, portal, other["id"]) == "succeeded"
+    assert await status(sandbox, portal, other["id"]) == "succeeded"
 
 
 async def test_simulator_pages_offer_the_delay(sandbox: httpx.AsyncClient, portal: Portal) -> None:
-    payment = await vnpay_flow.create(sandbox, portal)
-    page = await sandbox.get(vnpay_flow.path_of(await vnpay_flow.choose_vnpay(sandbox, payment)))
+    payment = await create(sandbox, portal)
+    page = await sandbox.get(path_of(await choose_vnpay(sandbox, payment)))
     assert re.search(r'<input type="number" name="delay_seconds"', page.text)
 
 

@@ -35,11 +35,11 @@ from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import RefundNotFound, RefundSucceeded, RefundUnknown
 from payments.reconcile.calendar import DEFAULT_CALENDAR
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client
-from tests.e2e import test_provider_refunds as refunds
-from tests.e2e.test_checkout_momo import choose_momo
-from tests.e2e.test_checkout_vnpay import choose_vnpay, create, path_of, pay
-from tests.e2e.test_sandbox_settlements import NOW, VIETNAM, report
+from tests.support.api import BASE_URL, Portal, api_client
+from tests.support.checkout_flows import choose_momo, choose_vnpay, create, path_of, pay_vnpay
+from tests.support.sandbox_refunds import Sandbox as RefundSandbox
+from tests.support.sandbox_refunds import attempt_after, refund_of
+from tests.support.sandbox_reports import NOW, VIETNAM, report
 
 PROVIDERS = pytest.mark.parametrize("name", [Provider.VNPAY, Provider.MOMO])
 PREFIX = {Provider.VNPAY: "/sandbox/vnpay", Provider.MOMO: "/sandbox/momo"}
@@ -69,8 +69,8 @@ class Sandbox:
     waits: Waits
 
     @property
-    def refunds(self) -> refunds.Sandbox:
-        return refunds.Sandbox(self.http, self.container)
+    def refunds(self) -> RefundSandbox:
+        return RefundSandbox(self.http, self.container)
 
     def faults(self, name: Provider) -> Faults:
         return self.vnpay.faults if name is Provider.VNPAY else self.momo.faults
@@ -134,10 +134,10 @@ REFUND_FAULTS: dict[Fault, tuple[object, bool]] = {
 async def test_each_fault_on_a_refund(
     sandbox: Sandbox, portal: Portal, name: Provider, fault: Fault
 ) -> None:
-    attempt = await refunds.attempt_after(sandbox.refunds, portal, name, "success")
+    attempt = await attempt_after(sandbox.refunds, portal, name, "success")
     provider, now = sandbox.refunds.provider(name, timeout_seconds=1), datetime.now(UTC)
     plan(sandbox.faults(name), "refund", fault, sandbox.waits)
-    request = refunds.refund_of(attempt, 30_000)
+    request = refund_of(attempt, 30_000)
 
     outcome = await provider.refund(request, now=now)
 
@@ -160,8 +160,8 @@ async def test_each_fault_on_a_refund(
 
 
 async def paid_and_failed(sb: Sandbox, portal: Portal, name: Provider) -> tuple[Attempt, Attempt]:
-    paid = await refunds.attempt_after(sb.refunds, portal, name, "success")
-    failed = await refunds.attempt_after(sb.refunds, portal, name, "failure")
+    paid = await attempt_after(sb.refunds, portal, name, "success")
+    failed = await attempt_after(sb.refunds, portal, name, "failure")
     return paid, failed
 
 
@@ -283,7 +283,7 @@ async def test_a_wrong_settlement_report_is_the_day_befores(
     async with api_client(database_url, sandbox=True, clock=lambda: NOW) as http:
         paid = await create(http, portal)
         pay_url = await choose_vnpay(http, paid)
-        await pay(http, pay_url, "success")
+        await pay_vnpay(http, pay_url, "success")
         txn_ref = dict(httpx.URL(pay_url).params)["vnp_TxnRef"]
         today = NOW.astimezone(VIETNAM).date().isoformat()
         wrong = {"operation": "settlement", "fault": "wrong"}
@@ -298,10 +298,10 @@ async def test_a_wrong_settlement_report_is_the_day_befores(
 async def test_faults_come_in_the_order_planned_then_normal(
     sandbox: Sandbox, portal: Portal
 ) -> None:
-    attempt = await refunds.attempt_after(sandbox.refunds, portal, Provider.VNPAY, "success")
+    attempt = await attempt_after(sandbox.refunds, portal, Provider.VNPAY, "success")
     provider, now = sandbox.refunds.provider(Provider.VNPAY), datetime.now(UTC)
     sandbox.vnpay.faults.plan("refund", Fault.LOSE, Fault.ERROR)
-    request = refunds.refund_of(attempt, 10_000)
+    request = refund_of(attempt, 10_000)
     assert await provider.refund(request, now=now) == RefundUnknown("http 504")
     assert await provider.refund(request, now=now) == RefundUnknown("http 500")
     assert isinstance(await provider.refund(request, now=now), RefundSucceeded)
@@ -342,11 +342,11 @@ async def test_the_endpoints_queue_count_and_reset(sandbox: Sandbox) -> None:
 async def test_the_refund_timeout_switch_waits_through_the_injected_wait(
     sandbox: Sandbox, portal: Portal
 ) -> None:
-    attempt = await refunds.attempt_after(sandbox.refunds, portal, Provider.MOMO, "success")
+    attempt = await attempt_after(sandbox.refunds, portal, Provider.MOMO, "success")
     provider = sandbox.refunds.provider(Provider.MOMO, timeout_seconds=1)
     await sandbox.refunds.switch(Provider.MOMO, "timeout", seconds="40")
     sandbox.waits.hold = True
-    lost = await provider.refund(refunds.refund_of(attempt, 20_000), now=datetime.now(UTC))
+    lost = await provider.refund(refund_of(attempt, 20_000), now=datetime.now(UTC))
     assert lost == RefundUnknown("timeout")
     assert sandbox.waits.asked == [40]
     assert [r["amount"] for r in await sandbox.refunds.book(Provider.MOMO)] == [20_000]

@@ -8,35 +8,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from payments.adapters.db import tables
-from payments.adapters.db.reconcile_tables import (
-    reconcile_settlement_lines,
-    reconcile_statement_lines,
-    reconcile_statements,
-)
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints import statement_upload
 from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES
-from payments.reconcile.statements import (
-    BookingStatus,
-    Direction,
-    StatementLine,
-)
-from payments.reconcile.writers import camt053
 from payments.services.access import create_api_key
-from tests.api import api_client
-from tests.e2e.test_fuzz_no_5xx import chunks
-from tests.integration.reconcile.days import DAY, csv_line, gateway, statement
+from tests.support.api import api_client
+from tests.support.fuzz_requests import chunks
+from tests.support.reconcile_days import DAY, csv_line, gateway, statement
+from tests.support.statement_samples import SAMPLES, vnd_camt
+from tests.support.stored_rows import stored_counts
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "camt"
 LIMIT = 32_768  # PAYMENTS_STATEMENT_MAX_BYTES in these tests
 URL = "/v1/reconciliation/statements"
 QUERY = f"business_date={DAY.isoformat()}&source=treasury"
@@ -73,18 +62,6 @@ async def day(uow_factory: SqlUnitOfWorkFactory) -> Day:
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(database_url, statement_max_bytes=LIMIT) as http:
         yield http
-
-
-async def stored_counts(uow: SqlUnitOfWorkFactory) -> tuple[int, int, int]:
-    """Statements, statement lines and settlement lines in the database."""
-    async with uow() as unit:
-        conn = unit.connection
-        counts = []
-        for table in (reconcile_statements, reconcile_statement_lines, reconcile_settlement_lines):
-            counts.append(
-                (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-            )
-    return counts[0], counts[1], counts[2]
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -153,19 +130,6 @@ async def test_upload_a_statement_then_reconcile_the_day(
     assert totals["matched"]["treasury_amount"] == 150_000
     assert totals["unknown_at_gateway"]["treasury_amount"] == 40_000
     assert totals["missing_at_treasury"]["gateway_amount"] == 90_000
-
-
-def vnd_camt(*references: str) -> bytes:
-    lines = [
-        StatementLine(
-            n, 150_000, "VND", Direction.CREDIT, False, BookingStatus.BOOKED, DAY, DAY,
-            f"BANK{n}", ref, "NOP NSNN", ref,
-        )
-        for n, ref in enumerate(references, start=1)
-    ]  # fmt: skip
-    return "".join(
-        camt053(lines, statement_id="KBNN-20250312", account="7111", currency="VND", day=DAY)
-    ).encode()
 
 
 async def test_camt_statements_real_and_generated(

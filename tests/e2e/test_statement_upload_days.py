@@ -12,7 +12,7 @@ import httpx
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import create_api_key
-from tests.integration.reconcile.days import (
+from tests.support.reconcile_days import (
     DAY,
     camt054,
     csv_line,

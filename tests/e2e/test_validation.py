@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api import Portal, api_client, payment_body
+from tests.support.api import Portal, api_client, payment_body
 
 _keys = itertools.count()
 

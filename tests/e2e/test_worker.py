@@ -19,8 +19,8 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.notifications import DeliveryState
 from payments.domain.schedule import vietnam_day
 from payments.services.notifications import rotate_webhook_secret
-from tests.api import Portal, api_client, make_portal, payment_body
-from tests.webhook_receiver import Receiver, serving
+from tests.support.api import Portal, api_client, make_portal, payment_body
+from tests.support.webhook_receiver import Receiver, serving
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def start_worker(database_url: str, log: Path, **env: str) -> subprocess.Popen[b
             "from payments.entrypoints.cli import main; main()",
             "worker",
             "--jobs-from",
-            "tests.worker_jobs:nightly",
+            "tests.support.worker_jobs:nightly",
         ],
         cwd=REPO,
         env={

@@ -36,8 +36,8 @@ from payments.adapters.db.notification_tables import (
 )
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.services.notifications import rotate_webhook_secret
-from tests.api import Portal, make_portal, payment_body
-from tests.webhook_receiver import Receiver, free_port, serving
+from tests.support.api import Portal, make_portal, payment_body
+from tests.support.webhook_receiver import Receiver, free_port, serving
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def start_worker(
         "TEST_NIGHTLY_LOG": str(nightly_log),
     }
     code = "from payments.entrypoints.cli import main; main()"
-    return spawn(["-c", code, "worker", "--jobs-from", "tests.worker_jobs:nightly"], env)
+    return spawn(["-c", code, "worker", "--jobs-from", "tests.support.worker_jobs:nightly"], env)
 
 
 @contextmanager

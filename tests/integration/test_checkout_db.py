@@ -20,7 +20,7 @@ from payments.ledger import chart
 from payments.services import checkout
 from payments.services import payments as service
 from payments.services.ports import PaymentFilter
-from tests.factories import created_payment
+from tests.support.factories import created_payment
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MERCHANT = "DEMOTMN1"

@@ -21,8 +21,8 @@ from payments.services.notifications import (
     rotate_webhook_secret,
     set_default_notify_url,
 )
-from tests.notification_events import agency_with_secret, cancelled_payment_event
-from tests.webhook_receiver import Receiver, free_port, serving
+from tests.support.notification_events import agency_with_secret, cancelled_payment_event
+from tests.support.webhook_receiver import Receiver, free_port, serving
 
 LEASE = timedelta(seconds=60)
 

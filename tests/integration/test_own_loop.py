@@ -23,7 +23,7 @@ from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.providers.interface import ProviderRegistry
 from payments.services.access import create_agency
 from payments.settings import Settings
-from tests.api import BASE_URL
+from tests.support.api import BASE_URL
 
 
 @asynccontextmanager

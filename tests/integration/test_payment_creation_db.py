@@ -10,27 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.domain.access import Caller, Role
+from payments.domain.access import Caller
 from payments.domain.errors import IdempotencyKeyReused, InvalidInput, ReferenceInUse
 from payments.domain.payments import PaymentDraft
 from payments.services import payments as service
-from payments.services.access import create_agency
-from tests.factories import LIMITS, draft, respond
+from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-async def portal_caller(uow: SqlUnitOfWorkFactory) -> Caller:
-    agency = await create_agency(
-        uow, code="DVC", name="DVC", allowed_hosts=["portal.example.vn"], actor="t", now=NOW
-    )
-    return Caller(
-        api_key_id=1,
-        agency_id=agency.id,
-        agency_code="DVC",
-        role=Role.PORTAL,
-        allowed_hosts=agency.allowed_hosts,
-    )
 
 
 async def create(
@@ -60,7 +46,7 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 async def test_a_creation_stores_payment_event_audit_and_answer(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     created = await create(uow_factory, caller, draft(), "k1")
     assert created.payment is not None
     async with uow_factory() as uow:
@@ -84,7 +70,7 @@ async def test_a_creation_stores_payment_event_audit_and_answer(
 async def test_a_held_reference_names_the_holder_and_leaves_the_key_free(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     first = await create(uow_factory, caller, draft(), "a")
     assert first.payment is not None
     with pytest.raises(ReferenceInUse) as caught:
@@ -101,7 +87,7 @@ async def test_a_held_reference_names_the_holder_and_leaves_the_key_free(
 async def test_an_expired_key_is_taken_over(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     await create(uow_factory, caller, draft(), "old", fp="one")
     later = NOW + LIMITS.idempotency_ttl
     fresh = await create(uow_factory, caller, draft(reference="HS-2"), "old", fp="two", now=later)
@@ -116,7 +102,7 @@ async def test_an_expired_key_is_taken_over(
 async def test_a_replay_is_answered_even_when_the_body_no_longer_passes(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     soon = draft(expires_at=NOW + timedelta(minutes=10))
     first = await create(uow_factory, caller, soon, "r", fp="one")
     later = NOW + timedelta(hours=1)  # the requested expiry is now in the past

@@ -16,8 +16,7 @@ from payments.adapters.db.pg_hot_path import PgAuditLog
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.events import AuditEntry
 from payments.services import payments as service
-from tests.factories import LIMITS, draft, respond
-from tests.integration.test_payment_creation_db import portal_caller
+from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -47,7 +46,7 @@ async def test_a_raw_first_statement_still_rolls_back(
 async def test_a_creation_is_one_statement_in_its_transaction(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     sent: list[str] = []
 
     @event.listens_for(engine.sync_engine, "checkout")
@@ -70,7 +69,7 @@ async def test_a_creation_is_one_statement_in_its_transaction(
 
 @pytest.mark.postgres_only
 async def test_an_overlong_value_is_refused_not_cut(uow_factory: SqlUnitOfWorkFactory) -> None:
-    caller = await portal_caller(uow_factory)
+    caller = await portal_caller(uow_factory, NOW)
     with pytest.raises(asyncpg.StringDataRightTruncationError):
         await service.create_payment(
             uow_factory,

@@ -14,7 +14,7 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role, hash_api_key
 from payments.domain.rate_limits import granted
 from payments.services.rate_limits import purge_rate_limit_windows
-from tests.api import Portal
+from tests.support.api import Portal
 
 WINDOW = datetime(2026, 11, 22, 8, 15, tzinfo=UTC)
 

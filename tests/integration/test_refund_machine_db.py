@@ -1,4 +1,4 @@
-"""The refund state machine (tests/refund_machine.py) on SQLite and PostgreSQL: the real
+"""The refund state machine (tests/support/refund_machine.py) on SQLite and PostgreSQL: the real
 repositories, database guards and ledger store under the same rules and invariants as the
 fakes' run, read back from the database after every step.
 
@@ -25,7 +25,7 @@ from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
 from payments.services.ports import UnitOfWorkFactory
 from tests.integration.ledger.loop_thread import LoopThread
-from tests.refund_machine import RefundMachine
+from tests.support.refund_machine import RefundMachine
 
 T = TypeVar("T")
 STEPS = 20

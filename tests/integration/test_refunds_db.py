@@ -28,7 +28,7 @@ from payments.providers.refunds import (
 from payments.services import refunds as service
 from payments.services.refund_execution import execute_refund, process_due_refunds
 from payments.services.refund_ports import RefundFilter
-from tests.refund_support import Paid, Providers, ScriptedProvider, ask, paid_payment
+from tests.support.refund_support import Paid, Providers, ScriptedProvider, ask, paid_payment
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 R = RefundStatus

@@ -17,8 +17,8 @@ from vietqr_emvco import VietQRParser
 
 from payments.providers import vnpay
 from payments.settings import Settings
-from tests.api import BASE_URL, Portal, api_client, payment_body
 from tests.interop.conftest import NpmVnpay
+from tests.support.api import BASE_URL, Portal, api_client, payment_body
 
 SANDBOX = Settings(sandbox=True, base_url=BASE_URL)
 AMOUNT = 150_000

@@ -16,9 +16,9 @@ from payments.domain.payments import Payment, PaymentStatus
 from payments.services import checkout
 from payments.services import payments as service
 from payments.services.access import create_agency
-from tests.factories import LIMITS, draft, respond
+from tests.support.checkout_on_fakes import MERCHANT, NOW, outcome
+from tests.support.factories import LIMITS, draft, respond
 from tests.unit.fakes import FakeUnitOfWorkFactory
-from tests.unit.test_checkout_services import MERCHANT, NOW, outcome
 
 PROVIDERS = (Provider.VNPAY, Provider.MOMO)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,70 +15,20 @@ from payments.domain.attempts import (
     StartRefusal,
     Verdict,
 )
-from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
+from payments.domain.callbacks import Channel, ProviderCallback
 from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput, NotFound
-from payments.domain.payments import Payment, PaymentStatus
+from payments.domain.payments import PaymentStatus
 from payments.services import checkout
 from payments.services import payments as service
-from tests.factories import created_payment
-from tests.unit.fakes import FakeUnitOfWorkFactory
-
-NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-MERCHANT = "DEMOTMN1"
-TAKES_VND = frozenset({"VND"})
-
-
-async def new_payment(
-    uow: FakeUnitOfWorkFactory | None = None,
-) -> tuple[FakeUnitOfWorkFactory, Payment]:
-    uow = uow or FakeUnitOfWorkFactory()
-    return uow, await created_payment(uow, NOW)
-
-
-async def start(
-    uow: FakeUnitOfWorkFactory, payment: Payment, provider: Provider = Provider.VNPAY
-) -> checkout.StartedAttempt:
-    return await checkout.start_attempt(
-        uow,
-        token=payment.checkout_token,
-        provider=provider,
-        merchant=MERCHANT,
-        currencies=TAKES_VND,
-        now=NOW,
-    )
-
-
-def outcome(
-    started: checkout.StartedAttempt, result: Result = Result.SUCCEEDED, **changes: object
-) -> ProviderOutcome:
-    base = ProviderOutcome(
-        provider=started.attempt.provider,
-        provider_ref=started.attempt.provider_ref,
-        merchant=MERCHANT,
-        amount=started.attempt.amount,
-        currency="VND",
-        result=result,
-        result_code="00" if result is Result.SUCCEEDED else "24",
-        provider_txn_id="14000001",
-    )
-    return ProviderOutcome(**{**base.__dict__, **changes})
-
-
-def ipn(ref: str) -> ProviderCallback:
-    return ProviderCallback(
-        provider=Provider.VNPAY,
-        channel=Channel.IPN,
-        payload={"vnp_TxnRef": ref},
-        received_at=NOW,
-        verification=VERIFIED,
-        provider_ref=ref,
-    )
-
-
-async def apply(
-    uow: FakeUnitOfWorkFactory, what: ProviderOutcome, at: datetime = NOW
-) -> checkout.Applied:
-    return await checkout.apply_provider_outcome(uow, what, callback=ipn(what.provider_ref), now=at)
+from tests.support.checkout_on_fakes import (
+    MERCHANT,
+    NOW,
+    TAKES_VND,
+    apply,
+    new_payment,
+    outcome,
+    start,
+)
 
 
 async def test_start_attempt_moves_created_to_pending_with_an_event() -> None:

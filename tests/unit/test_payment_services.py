@@ -17,7 +17,7 @@ from payments.domain.errors import (
 )
 from payments.domain.payments import PaymentDraft, PaymentStatus
 from payments.services import payments as service
-from tests.factories import LIMITS, draft, portal_caller, respond
+from tests.support.factories import LIMITS, draft, portal_caller, respond
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

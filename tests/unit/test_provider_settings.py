@@ -10,7 +10,7 @@ from payments.domain.errors import InvalidConfiguration
 from payments.entrypoints.app import create_app
 from payments.entrypoints.web.i18n import choose_language
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS
+from tests.support.api import TEST_PROVIDERS
 
 
 def test_sandbox_defaults_point_at_the_simulators() -> None:

@@ -27,9 +27,9 @@ from payments.services.refund_resolutions import (
     decline_resolution,
     propose_resolution,
 )
-from tests.refund_support import Paid, Providers, ScriptedProvider, ask
+from tests.support.refund_support import Paid, Providers, ScriptedProvider, ask
+from tests.support.refunds_on_fakes import nets, setup
 from tests.unit.fakes import FakeUnitOfWorkFactory
-from tests.unit.test_refund_services import nets, setup
 
 NOW = datetime(2026, 11, 22, 3, 0, 0, 250_000, tzinfo=UTC)
 R = RefundStatus

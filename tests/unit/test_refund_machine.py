@@ -1,4 +1,4 @@
-"""The refund state machine (tests/refund_machine.py) on the in-memory fakes: the same
+"""The refund state machine (tests/support/refund_machine.py) on the in-memory fakes: the same
 services and ledger write path as production, fast enough for many examples."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from payments.services.ports import UnitOfWorkFactory
-from tests.refund_machine import T0, RefundMachine
+from tests.support.refund_machine import T0, RefundMachine
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 T = TypeVar("T")

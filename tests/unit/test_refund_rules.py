@@ -28,7 +28,7 @@ from payments.domain.refunds import (
     scheduled_or_waiting,
     totals,
 )
-from tests.factories import draft
+from tests.support.factories import draft
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 R = RefundStatus

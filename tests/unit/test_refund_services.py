@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -35,31 +34,18 @@ from payments.services import refunds as service
 from payments.services.ports import StoredResponse
 from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome
 from payments.services.refund_ports import RefundFilter
-from tests.factories import LIMITS, draft, portal_caller
-from tests.refund_support import POLICY, Paid, Providers, ScriptedProvider, ask, paid_payment
-from tests.unit.fakes import FakeUnitOfWorkFactory
+from tests.support.factories import LIMITS, draft, portal_caller
+from tests.support.refund_support import (
+    POLICY,
+    Providers,
+    ScriptedProvider,
+    ask,
+    paid_payment,
+)
+from tests.support.refunds_on_fakes import nets, setup
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 R = RefundStatus
-
-
-async def nets(uow: FakeUnitOfWorkFactory) -> Counter[str]:
-    async with uow() as tx:
-        totals = await tx.ledger.totals(as_of=None)
-    found: Counter[str] = Counter()
-    for total in totals:
-        found[total.account.code] = total.net
-    assert sum(found.values()) == 0  # the ledger balances
-    return found
-
-
-async def setup(
-    provider: Provider = Provider.VNPAY, amount: int = 150_000
-) -> tuple[FakeUnitOfWorkFactory, Paid, ScriptedProvider, Providers]:
-    uow = FakeUnitOfWorkFactory()
-    paid = await paid_payment(uow, NOW, amount=amount, provider=provider)
-    scripted = ScriptedProvider()
-    return uow, paid, scripted, Providers({provider: scripted})
 
 
 async def test_a_small_refund_is_approved_booked_sent_and_paid() -> None:

@@ -18,8 +18,8 @@ from payments.domain.payments import Payment, PaymentStatus
 from payments.services import payments as service
 from payments.services.ports import PaymentFilter
 from payments.services.requery import requery_due_attempts
+from tests.support.checkout_on_fakes import MERCHANT, NOW, apply, new_payment, outcome, start
 from tests.unit.fakes import FakeUnitOfWorkFactory
-from tests.unit.test_checkout_services import MERCHANT, NOW, apply, new_payment, outcome, start
 
 
 class Answers:

@@ -7,7 +7,7 @@ from typing import Any
 
 from payments.adapters.settlement_reports import SettlementSource, settlement_sources
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS
+from tests.support.api import TEST_PROVIDERS
 
 
 def test_sandbox_reports_come_from_the_simulators_unless_switched_off() -> None:

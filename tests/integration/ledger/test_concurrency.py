@@ -10,7 +10,7 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.errors import AlreadyReversed
 from payments.ledger.posting import Posted, post_entry, reverse_entry
-from tests.integration.ledger.builders import T0, payment_draft, unique
+from tests.support.ledger_builders import T0, payment_draft, unique
 
 pytestmark = pytest.mark.postgres_only
 WRITERS = 24

@@ -170,6 +170,9 @@ async def test_journal_rows_are_immutable(seeded: AsyncEngine, sql: str) -> None
 async def test_an_account_may_be_renamed(seeded: AsyncEngine) -> None:
     async with seeded.begin() as conn:
         await conn.execute(text("UPDATE ledger_accounts SET name = 'VNPay' WHERE id = 1"))
+    async with seeded.connect() as conn:
+        renamed = await conn.execute(text("SELECT code, name FROM ledger_accounts WHERE id = 1"))
+        assert renamed.one() == ("clearing:vnpay", "VNPay")
 
 
 @pytest.mark.postgres_only

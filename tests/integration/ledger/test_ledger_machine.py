@@ -33,8 +33,8 @@ from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
 from tests.integration.ledger.loop_thread import LoopThread
-from tests.unit.ledger.reference_model import Outcome, ReferenceLedger
-from tests.unit.ledger.strategies import T0, accounts_for, drafts
+from tests.support.ledger_reference_model import Outcome, ReferenceLedger
+from tests.support.ledger_strategies import T0, accounts_for, drafts
 
 
 class LedgerMachine(RuleBasedStateMachine):

@@ -18,7 +18,7 @@ from payments.ledger.errors import UnbalancedEntry
 from payments.ledger.ports import AccountTotals
 from payments.ledger.posting import post_entry
 from tests.integration.ledger.loop_thread import LoopThread
-from tests.unit.ledger.strategies import T0, accounts_for, drafts
+from tests.support.ledger_strategies import T0, accounts_for, drafts
 
 SETTINGS = settings(
     max_examples=15,

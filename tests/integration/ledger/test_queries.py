@@ -12,8 +12,8 @@ from payments.ledger.entries import AccountType
 from payments.ledger.errors import AccountNotFound
 from payments.ledger.posting import post_entry
 from payments.ledger.queries import account_balance, list_accounts, trial_balance
-from tests.integration.ledger.builders import T0, payment_draft
-from tests.integration.ledger.test_verify import run_cli
+from tests.support.ledger_builders import T0, payment_draft
+from tests.support.ledger_cli import run_cli
 
 
 async def _two_days(uow_factory: SqlUnitOfWorkFactory) -> None:

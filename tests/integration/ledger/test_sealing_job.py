@@ -27,8 +27,8 @@ from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS
-from tests.integration.ledger.builders import T0, post_payments
+from tests.support.api import TEST_PROVIDERS
+from tests.support.ledger_builders import T0, post_payments
 
 
 def clock() -> datetime:

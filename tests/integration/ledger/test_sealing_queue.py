@@ -17,7 +17,7 @@ from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
-from tests.integration.ledger.builders import T0, payment_draft, post_payments
+from tests.support.ledger_builders import T0, payment_draft, post_payments
 
 
 async def _seal(uow_factory: SqlUnitOfWorkFactory, batch: int) -> None:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.entrypoints.cli.ledger import ledger
 from payments.ledger.entries import Entry
 from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import seal_journal, verify_ledger
-from tests.integration.ledger.builders import T0, payment_draft
-
-
-def run_cli(*args: str) -> Result:
-    """On a thread of its own: the command runs its own event loop (asyncio.run)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(CliRunner().invoke, ledger, list(args)).result()
+from tests.support.ledger_builders import T0, payment_draft
+from tests.support.ledger_cli import run_cli
 
 
 async def _post_some(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[Entry]:

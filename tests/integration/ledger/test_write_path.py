@@ -11,7 +11,7 @@ from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.errors import AlreadyReversed, SourceKeyConflict, UnbalancedEntry
 from payments.ledger.posting import post_entry, reverse_entry
-from tests.integration.ledger.builders import T0, payment_draft, unique
+from tests.support.ledger_builders import T0, payment_draft, unique
 
 
 async def net_of(uow_factory: SqlUnitOfWorkFactory, code: str) -> int:

@@ -28,9 +28,9 @@ from payments.services.reconcile_import import Imported, import_settlement, impo
 from payments.services.reconcile_ports import ItemFilter, StoredItem
 from payments.services.reconcile_reports import list_items
 from payments.services.requery import RequeryReport, requery_due_attempts
-from tests.factories import LIMITS
 from tests.integration.lifecycle.world import Credit, Message, World
-from tests.refund_support import Providers
+from tests.support.factories import LIMITS
+from tests.support.refund_support import Providers
 
 CREATION = replace(LIMITS, max_amount=50_000_000, max_expiry=timedelta(days=2))
 

@@ -23,7 +23,6 @@ from payments.domain.payments import PaymentDraft
 from payments.ledger.entries import Entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
-from tests.factories import portal_caller
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.integration.lifecycle import invariants
 from tests.integration.lifecycle.drive import Drive
@@ -33,7 +32,8 @@ from tests.integration.lifecycle.model_recon import Recon
 from tests.integration.lifecycle.model_refunds import Refunds
 from tests.integration.lifecycle.readback import load, snapshot
 from tests.integration.lifecycle.world import World
-from tests.refund_support import officer
+from tests.support.factories import portal_caller
+from tests.support.refund_support import officer
 
 T = TypeVar("T")
 FIRST_DAY = date(2025, 3, 12)  # a Wednesday; no holiday in the weeks after it

@@ -21,7 +21,7 @@ TERMINAL = frozenset({R.SUCCEEDED, R.FAILED, R.REJECTED})
 BOOKED = frozenset({R.APPROVED, R.PROCESSING, R.PENDING, R.UNKNOWN, R.SUBMITTED})
 SCHEDULED = frozenset({R.APPROVED, R.PROCESSING, R.PENDING, R.UNKNOWN})
 LEASE = timedelta(minutes=2)
-THRESHOLD = 1_000_000  # tests.refund_support.POLICY
+THRESHOLD = 1_000_000  # tests.support.refund_support.POLICY
 
 
 @dataclass

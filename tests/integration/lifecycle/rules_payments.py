@@ -20,11 +20,11 @@ from payments.domain.payments import PaymentKind, PaymentStatus
 from payments.providers import momo, vnpay
 from payments.services import checkout
 from payments.services import payments as payment_service
-from tests.factories import draft
 from tests.integration.lifecycle.drive import CREATION
 from tests.integration.lifecycle.machine import LifecycleBase
 from tests.integration.lifecycle.model import PAYABLE, QUERYABLE, MAttempt, MPayment, next_query
 from tests.integration.lifecycle.world import MERCHANTS, MOMO, VNPAY, Credit, Truth, tampered
+from tests.support.factories import draft
 
 S = PaymentStatus
 KIND_FIELDS = {

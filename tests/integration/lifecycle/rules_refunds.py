@@ -17,7 +17,7 @@ from payments.services.refund_execution import execute_refund, process_due_refun
 from tests.integration.lifecycle.machine import LifecycleBase
 from tests.integration.lifecycle.model import MPayment
 from tests.integration.lifecycle.model_refunds import MRefund
-from tests.refund_support import ask
+from tests.support.refund_support import ask
 
 R = RefundStatus
 MODES = ["ok", "ok", "ok", "fail", "pending", "timeout_made", "timeout_lost"]

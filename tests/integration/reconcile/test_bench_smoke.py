@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.reconcile_full import prepare, report, run_in_process
-from tests.databases import PostgresTemplate, asyncpg_dsn
+from tests.support.databases import PostgresTemplate, asyncpg_dsn
 
 pytestmark = pytest.mark.postgres_only
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.domain.attempts import Provider
 from payments.services.ports import UnitOfWorkFactory
-from tests.integration.reconcile.days import CAPTURED, gateway
+from tests.support.reconcile_days import CAPTURED, gateway
 
 
 async def day_payments(uow_factory: UnitOfWorkFactory) -> dict[str, tuple[object, ...]]:

@@ -27,8 +27,15 @@ from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_import import Imported, import_settlement, import_statement
 from payments.services.reconcile_ports import NewStatement, StoredStatement
 from payments.services.reconcile_reports import list_statements
-from tests.integration.reconcile.days import DAY, NIGHT, csv_line, import_csv, statement
-from tests.integration.reconcile.test_statement_days import import_vnpay, vnpay_report
+from tests.support.reconcile_days import (
+    DAY,
+    NIGHT,
+    csv_line,
+    import_csv,
+    import_vnpay,
+    statement,
+    vnpay_report,
+)
 
 
 def meeting(engine: AsyncEngine, parties: int) -> Callable[[], SqlUnitOfWork]:

@@ -8,7 +8,7 @@ import pytest
 
 from payments.reconcile.statements import StatementError
 from payments.services.ports import UnitOfWorkFactory
-from tests.integration.reconcile.days import DAY, csv_line, import_csv, statement
+from tests.support.reconcile_days import DAY, csv_line, import_csv, statement
 
 GOOD = 20_000  # about 1.5 MB of lines: several COPY messages have been sent before the end
 

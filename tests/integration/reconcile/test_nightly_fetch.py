@@ -16,23 +16,18 @@ import pytest
 
 from payments.adapters.settlement_reports import ReportOutcome, ReportStatus
 from payments.adapters.treasury import NightResult, StatementUnavailable, fetch_and_reconcile
-from payments.domain.attempts import Provider, ProviderOutcome, Result
+from payments.domain.attempts import Provider
 from payments.domain.payments import Payment
 from payments.reconcile.sandbox_day import sandbox_settlement
 from payments.reconcile.settlements import write_settlement
-from payments.services import checkout
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_day import captured_on
 from payments.services.reconcile_reports import list_items
 from payments.settings import Settings
-from tests.api import TEST_PROVIDERS
-from tests.integration.reconcile.days import (
-    CAPTURED,
-    CREATED,
+from tests.support.api import TEST_PROVIDERS
+from tests.support.reconcile_days import (
     DAY,
-    MERCHANT,
     NIGHT,
-    Gateway,
     csv_line,
     gateway,
     statement,
@@ -83,26 +78,6 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**options)
 
 
-async def paid(gw: Gateway, provider: Provider, amount: int) -> Payment:
-    uow = gw.uow
-    payment = await gw.payment(amount)
-    started = await checkout.start_attempt(
-        uow,
-        token=payment.checkout_token,
-        provider=provider,
-        merchant=MERCHANT,
-        currencies=frozenset({"VND"}),
-        now=CREATED,
-    )
-    outcome = ProviderOutcome(
-        provider, started.attempt.provider_ref, MERCHANT, amount, "VND", Result.SUCCEEDED,
-        "00", "14000001",
-    )  # fmt: skip
-    applied = await checkout.apply_provider_outcome(uow, outcome, callback=None, now=CAPTURED)
-    assert applied.payment is not None
-    return applied.payment
-
-
 @dataclass
 class Day:
     vnpay: Payment
@@ -114,8 +89,8 @@ class Day:
 @pytest.fixture
 async def day(uow_factory: UnitOfWorkFactory) -> Day:
     gw = await gateway(uow_factory)
-    vnpay = await paid(gw, Provider.VNPAY, 150_000)
-    momo = await paid(gw, Provider.MOMO, 70_000)
+    vnpay = await gw.paid(150_000, provider=Provider.VNPAY)
+    momo = await gw.paid(70_000, provider=Provider.MOMO)
     captured = await captured_on(uow_factory, DAY)
     reports = {}
     for provider in ("vnpay", "momo"):

@@ -33,7 +33,7 @@ from payments.services.reconcile_reports import (
     resolve_item,
     run_report,
 )
-from tests.integration.reconcile.days import (
+from tests.support.reconcile_days import (
     CAPTURED,
     DAY,
     NIGHT,

@@ -16,7 +16,7 @@ from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_day import DayResult, captured_on, reconcile_day
 from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_reports import list_items
-from tests.integration.reconcile.days import DAY, NIGHT, gateway, import_csv
+from tests.support.reconcile_days import DAY, NIGHT, gateway, import_csv
 
 HEADER = (
     "booking_date,amount,currency,direction,bank_reference,payment_reference,remittance,"

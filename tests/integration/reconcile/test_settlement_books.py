@@ -28,9 +28,9 @@ from payments.services.reconcile_day import reconcile_day
 from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_ports import SettlementRecord
 from payments.services.refund_execution import execute_refund
-from tests.factories import LIMITS, draft, portal_caller
-from tests.integration.reconcile.days import csv_line, import_csv, settle, statement
-from tests.refund_support import Providers, ScriptedProvider, ask, officer, paid_payment
+from tests.support.factories import LIMITS, draft, portal_caller
+from tests.support.reconcile_days import csv_line, import_csv, settle, statement
+from tests.support.refund_support import Providers, ScriptedProvider, ask, officer, paid_payment
 
 PAID = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)  # Wednesday 09:00 in Hanoi
 DAY = date(2025, 3, 12)

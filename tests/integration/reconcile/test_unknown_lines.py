@@ -30,7 +30,7 @@ from payments.services.reconcile_day import DayResult, reconcile_day
 from payments.services.reconcile_import import import_settlement, import_statement
 from payments.services.reconcile_ports import StoredItem
 from payments.services.reconcile_reports import item_detail, list_items
-from tests.integration.reconcile.days import (
+from tests.support.reconcile_days import (
     CREATED,
     DAY,
     NIGHT,

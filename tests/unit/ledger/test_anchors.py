@@ -28,8 +28,8 @@ from payments.ledger.chain import GENESIS, ChainLink, extend_chain
 from payments.ledger.entries import Entry, EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
 from payments.ledger.verification import seal_journal, verify_ledger
+from tests.support.ledger_strategies import accounts_for, drafts
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
-from tests.unit.ledger.strategies import accounts_for, drafts
 
 H1 = "ab" * 32
 H2 = "cd" * 32

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from payments.ledger.chain import GENESIS, entry_hash, extend_chain, link_hash
 from payments.ledger.entries import Entry, EntryDraft, Leg
-from tests.unit.ledger.strategies import accounts_for, drafts
+from tests.support.ledger_strategies import accounts_for, drafts
 
 ACCOUNTS = accounts_for("c")
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

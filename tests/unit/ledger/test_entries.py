@@ -26,7 +26,7 @@ from payments.ledger.entries import (
     reversal_draft,
     same_content,
 )
-from tests.unit.ledger.strategies import accounts_for, balanced_legs, drafts, unbalanced_legs
+from tests.support.ledger_strategies import accounts_for, balanced_legs, drafts, unbalanced_legs
 
 ACCOUNTS = accounts_for("u")
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

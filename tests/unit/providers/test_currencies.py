@@ -15,8 +15,8 @@ from payments.domain.errors import InvalidInput
 from payments.domain.payments import Payment, PaymentStatus
 from payments.providers.interface import CheckoutRequest, ProviderRegistry, Redirect
 from payments.settings import Settings
-from tests.api import BASE_URL, TEST_PROVIDERS
-from tests.factories import draft
+from tests.support.api import BASE_URL, TEST_PROVIDERS
+from tests.support.factories import draft
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

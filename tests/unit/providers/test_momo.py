@@ -16,18 +16,12 @@ from hypothesis import strategies as st
 from payments.domain.errors import InvalidInput
 from payments.providers import momo, momo_api
 from payments.providers.outcomes import Rejected, Rejection, Unknown
-
-CONFIG = momo.MomoConfig(
-    partner_code="MOMOBKUN20180529",
-    access_key="klm05TvNBzhg7h7j",
-    secret_key="at67qH6mk8w5Y1nAyMoYKMWACiEi2bsa",
-    api_url="https://test-payment.momo.vn",
-)
+from tests.support.provider_configs import MOMO_CONFIG
 
 
 def create() -> dict[str, object]:
     return momo.create_body(
-        CONFIG,
+        MOMO_CONFIG,
         request_id="req-1",
         order_id="PF7K2M9Q4X",
         amount=50_000,
@@ -45,11 +39,11 @@ def test_create_signature_is_the_documented_raw_string() -> None:
         "&requestType=captureWallet"
     )
     body = create()
-    expected = hmac.new(CONFIG.secret_key.encode(), raw.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(MOMO_CONFIG.secret_key.encode(), raw.encode(), hashlib.sha256).hexdigest()
     assert body["signature"] == expected
     assert "accessKey" not in body
     assert body["amount"] == 50_000
-    assert momo.verify_create_request(CONFIG, body)
+    assert momo.verify_create_request(MOMO_CONFIG, body)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +52,7 @@ def test_create_signature_is_the_documented_raw_string() -> None:
 def test_simulator_rejects_a_tampered_create_request(key: str) -> None:
     body = create()
     body[key] = f"{body[key]}9"
-    assert not momo.verify_create_request(CONFIG, body)
+    assert not momo.verify_create_request(MOMO_CONFIG, body)
 
 
 @pytest.mark.parametrize(
@@ -76,12 +70,12 @@ def test_create_refuses_bad_input(field: str, value: object) -> None:
         field: value,
     }
     with pytest.raises(InvalidInput):
-        momo.create_body(CONFIG, **args)  # type: ignore[arg-type]
+        momo.create_body(MOMO_CONFIG, **args)  # type: ignore[arg-type]
 
 
 def ipn(**overrides: object) -> dict[str, object]:
     fields: dict[str, object] = {
-        "partnerCode": CONFIG.partner_code,
+        "partnerCode": MOMO_CONFIG.partner_code,
         "orderId": "PF7K2M9Q4X",
         "requestId": "req-1",
         "amount": 50_000,
@@ -95,11 +89,11 @@ def ipn(**overrides: object) -> dict[str, object]:
         "extraData": "",
     }
     fields.update(overrides)
-    return momo.sign_ipn(CONFIG, fields)
+    return momo.sign_ipn(MOMO_CONFIG, fields)
 
 
 def test_ipn_verifies_and_parses() -> None:
-    result = momo.verify_ipn(CONFIG, ipn())
+    result = momo.verify_ipn(MOMO_CONFIG, ipn())
     assert isinstance(result, momo.MomoIpn)
     assert (result.amount, result.trans_id, result.status) == (50_000, 4088878653, "succeeded")
     assert result.response_time == datetime(2025, 1, 2, 17, 30, 0, 123000, tzinfo=UTC)
@@ -107,28 +101,30 @@ def test_ipn_verifies_and_parses() -> None:
 
 def test_ipn_from_a_redirect_query_with_digit_strings_verifies() -> None:
     as_query = {key: str(value) for key, value in ipn().items()}
-    assert isinstance(momo.verify_ipn(CONFIG, as_query), momo.MomoIpn)
+    assert isinstance(momo.verify_ipn(MOMO_CONFIG, as_query), momo.MomoIpn)
 
 
 @pytest.mark.parametrize("key", sorted(k for k in ipn() if k != "partnerCode"))
 def test_ipn_tampering_is_rejected(key: str) -> None:
     body = ipn()
     body[key] = f"{body[key]}1"
-    result = momo.verify_ipn(CONFIG, body)
+    result = momo.verify_ipn(MOMO_CONFIG, body)
     assert result == Rejected(Rejection.BAD_SIGNATURE, "signature does not match")
 
 
 def test_ipn_rejections_are_told_apart() -> None:
-    other = momo.MomoConfig("OTHER", CONFIG.access_key, CONFIG.secret_key, CONFIG.api_url)
+    other = momo.MomoConfig(
+        "OTHER", MOMO_CONFIG.access_key, MOMO_CONFIG.secret_key, MOMO_CONFIG.api_url
+    )
     unsigned = ipn()
     del unsigned["signature"]
     cases = {
-        Rejection.MISSING_SIGNATURE: momo.verify_ipn(CONFIG, unsigned),
+        Rejection.MISSING_SIGNATURE: momo.verify_ipn(MOMO_CONFIG, unsigned),
         Rejection.WRONG_MERCHANT: momo.verify_ipn(
-            CONFIG, momo.sign_ipn(CONFIG, ipn(partnerCode="X"))
+            MOMO_CONFIG, momo.sign_ipn(MOMO_CONFIG, ipn(partnerCode="X"))
         ),
-        Rejection.BAD_SIGNATURE: momo.verify_ipn(CONFIG, {**ipn(), "amount": [1]}),
-        Rejection.MALFORMED: momo.verify_ipn(CONFIG, ipn(amount="lots")),
+        Rejection.BAD_SIGNATURE: momo.verify_ipn(MOMO_CONFIG, {**ipn(), "amount": [1]}),
+        Rejection.MALFORMED: momo.verify_ipn(MOMO_CONFIG, ipn(amount="lots")),
     }
     for reason, result in cases.items():
         assert isinstance(result, Rejected), reason
@@ -143,7 +139,7 @@ def test_ipn_rejections_are_told_apart() -> None:
 def test_any_appended_text_fails_ipn_verification(key: str, extra: str) -> None:
     body = ipn()
     body[key] = f"{body[key]}{extra}"
-    assert isinstance(momo.verify_ipn(CONFIG, body), Rejected)
+    assert isinstance(momo.verify_ipn(MOMO_CONFIG, body), Rejected)
 
 
 @pytest.mark.parametrize(
@@ -156,18 +152,20 @@ def test_result_codes_are_classified(code: int, status: str) -> None:
 
 
 def test_query_and_refund_signatures_verify_on_the_simulator_side() -> None:
-    query = momo_api.query_body(CONFIG, request_id="q1", order_id="PF1")
+    query = momo_api.query_body(MOMO_CONFIG, request_id="q1", order_id="PF1")
     refund = momo_api.refund_body(
-        CONFIG, request_id="r1", refund_order_id="RF1", amount=20_000, trans_id=4088878653
+        MOMO_CONFIG, request_id="r1", refund_order_id="RF1", amount=20_000, trans_id=4088878653
     )
-    assert momo.verify_query_request(CONFIG, query)
-    assert momo.verify_refund_request(CONFIG, refund)
-    assert not momo.verify_query_request(CONFIG, {**query, "orderId": "PF2"})
-    assert not momo.verify_refund_request(CONFIG, {**refund, "amount": 20_001})
+    assert momo.verify_query_request(MOMO_CONFIG, query)
+    assert momo.verify_refund_request(MOMO_CONFIG, refund)
+    assert not momo.verify_query_request(MOMO_CONFIG, {**query, "orderId": "PF2"})
+    assert not momo.verify_refund_request(MOMO_CONFIG, {**refund, "amount": 20_001})
 
 
 def client_with(handler: Callable[[httpx.Request], httpx.Response]) -> momo_api.MomoClient:
-    return momo_api.MomoClient(CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    return momo_api.MomoClient(
+        MOMO_CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    )
 
 
 async def call_create(handler: Callable[[httpx.Request], httpx.Response]) -> object:
@@ -184,10 +182,10 @@ async def call_create(handler: Callable[[httpx.Request], httpx.Response]) -> obj
 async def test_create_client_returns_the_pay_url() -> None:
     def provider(request: httpx.Request) -> httpx.Response:
         assert request.url.path == momo_api.CREATE_PATH
-        assert momo.verify_create_request(CONFIG, json.loads(request.content))
+        assert momo.verify_create_request(MOMO_CONFIG, json.loads(request.content))
         return httpx.Response(
             200,
-            json={"partnerCode": CONFIG.partner_code, "orderId": "PF1", "requestId": "req-1",
+            json={"partnerCode": MOMO_CONFIG.partner_code, "orderId": "PF1", "requestId": "req-1",
                   "resultCode": 0, "message": "ok", "payUrl": "https://test-payment.momo.vn/p"},
         )  # fmt: skip
 
@@ -204,7 +202,7 @@ async def test_create_client_provider_error_is_a_known_answer() -> None:
 
 
 async def test_create_answer_for_another_order_is_rejected() -> None:
-    ours = {"partnerCode": CONFIG.partner_code, "requestId": "req-1"}
+    ours = {"partnerCode": MOMO_CONFIG.partner_code, "requestId": "req-1"}
     answer = await call_create(
         lambda _: httpx.Response(
             200, json={**ours, "orderId": "PF9", "resultCode": 0, "payUrl": "x"}
@@ -218,7 +216,7 @@ async def test_create_answer_for_another_order_is_rejected() -> None:
 async def test_an_answer_about_the_order_must_echo_our_request(left_out: str) -> None:
     """MoMo signs no answer: a success that does not echo all of partner, order and request
     could be about anything, and is not taken as ours."""
-    ours = {"partnerCode": CONFIG.partner_code, "orderId": "PF1", "requestId": "q1"}
+    ours = {"partnerCode": MOMO_CONFIG.partner_code, "orderId": "PF1", "requestId": "q1"}
     body = {key: value for key, value in ours.items() if key != left_out}
     client = client_with(
         lambda _: httpx.Response(200, json={**body, "resultCode": 0, "amount": 50_000})
@@ -235,12 +233,12 @@ async def test_query_and_refund_clients() -> None:
     def provider(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if request.url.path == momo_api.QUERY_PATH:
-            assert momo.verify_query_request(CONFIG, body)
-            return httpx.Response(200, json={"partnerCode": CONFIG.partner_code,
+            assert momo.verify_query_request(MOMO_CONFIG, body)
+            return httpx.Response(200, json={"partnerCode": MOMO_CONFIG.partner_code,
                                              "orderId": "PF1", "requestId": "q1",
                                              "resultCode": 1000, "amount": 50_000})  # fmt: skip
-        assert momo.verify_refund_request(CONFIG, body)
-        return httpx.Response(200, json={"partnerCode": CONFIG.partner_code, "orderId": "RF1",
+        assert momo.verify_refund_request(MOMO_CONFIG, body)
+        return httpx.Response(200, json={"partnerCode": MOMO_CONFIG.partner_code, "orderId": "RF1",
                                          "requestId": "r1", "resultCode": 0,
                                          "amount": 20_000, "transId": 77})  # fmt: skip
 

@@ -18,15 +18,15 @@ from payments.providers.refunds import (
     RefundSucceeded,
     RefundUnknown,
 )
+from tests.support.provider_configs import MOMO_CONFIG
 from tests.unit.providers.refund_fixtures import ASKED_AT, paid, refund
-from tests.unit.providers.test_momo import CONFIG
 
 REQUEST = refund(paid(Provider.MOMO, txn_id="3000000001"))
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def provider(handler: Handler) -> MomoProvider:
-    return MomoProvider(CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    return MomoProvider(MOMO_CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
 
 
 def answering(code: int, *, amount: int = 50_000, **extra: object) -> Handler:

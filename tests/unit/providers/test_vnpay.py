@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 from payments.domain.errors import InvalidInput
 from payments.providers import vnpay
 from payments.providers.outcomes import Rejected, Rejection
+from tests.support.provider_configs import VNPAY_CONFIG
 
-CONFIG = vnpay.VnpayConfig(
-    tmn_code="DEMO0001",
-    hash_secret="SECRETSECRETSECRETSECRETSECRET12",
-    pay_url="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
-    api_url="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
-)
 CREATED = datetime(2025, 1, 2, 17, 30, 0, tzinfo=UTC)  # 00:30 on 3 Jan in Vietnam
 
 
@@ -36,7 +31,7 @@ def pay_url(**overrides: object) -> str:
         "expires_at": CREATED + timedelta(minutes=15),
     }
     args.update(overrides)
-    return vnpay.build_pay_url(CONFIG, **args)  # type: ignore[arg-type]
+    return vnpay.build_pay_url(VNPAY_CONFIG, **args)  # type: ignore[arg-type]
 
 
 def test_pay_url_is_the_documented_signing_string_plus_its_hmac() -> None:
@@ -48,15 +43,15 @@ def test_pay_url_is_the_documented_signing_string_plus_its_hmac() -> None:
         "&vnp_TmnCode=DEMO0001&vnp_TxnRef=PF7K2M9Q4X-1&vnp_Version=2.1.0"
     )
     expected_hash = hmac.new(
-        CONFIG.hash_secret.encode(), expected_string.encode(), hashlib.sha512
+        VNPAY_CONFIG.hash_secret.encode(), expected_string.encode(), hashlib.sha512
     ).hexdigest()
-    assert pay_url() == f"{CONFIG.pay_url}?{expected_string}&vnp_SecureHash={expected_hash}"
+    assert pay_url() == f"{VNPAY_CONFIG.pay_url}?{expected_string}&vnp_SecureHash={expected_hash}"
 
 
 def test_pay_url_parameters_verify_and_carry_amount_times_100() -> None:
     params = dict(parse_qsl(urlsplit(pay_url()).query, keep_blank_values=True))
     assert params["vnp_Amount"] == "1000000"
-    assert vnpay.signature_is_valid(CONFIG.hash_secret, params)
+    assert vnpay.signature_is_valid(VNPAY_CONFIG.hash_secret, params)
 
 
 def test_order_info_is_folded_to_ascii_without_js_divergent_characters() -> None:
@@ -88,7 +83,7 @@ def test_build_pay_url_refuses_bad_input(field: str, value: object) -> None:
 
 def signed_callback(**overrides: str) -> dict[str, str]:
     params = vnpay.callback_params(
-        CONFIG,
+        VNPAY_CONFIG,
         txn_ref="PF7K2M9Q4X-1",
         amount=10_000,
         response_code="00",
@@ -99,11 +94,11 @@ def signed_callback(**overrides: str) -> dict[str, str]:
         order_info="Nop phi ho so 123",
         pay_date=CREATED,
     )
-    return vnpay.sign_params(CONFIG, {**params, **overrides})
+    return vnpay.sign_params(VNPAY_CONFIG, {**params, **overrides})
 
 
 def test_verified_callback_is_typed() -> None:
-    result = vnpay.verify_callback(CONFIG, signed_callback())
+    result = vnpay.verify_callback(VNPAY_CONFIG, signed_callback())
     assert result == vnpay.VnpayCallback(
         txn_ref="PF7K2M9Q4X-1",
         amount=10_000,
@@ -127,7 +122,7 @@ def test_verified_callback_is_typed() -> None:
 )
 def test_paid_needs_both_codes(response_code: str, status: str, paid: bool) -> None:
     params = signed_callback(vnp_ResponseCode=response_code, vnp_TransactionStatus=status)
-    result = vnpay.verify_callback(CONFIG, params)
+    result = vnpay.verify_callback(VNPAY_CONFIG, params)
     assert isinstance(result, vnpay.VnpayCallback)
     assert result.paid is paid
 
@@ -136,7 +131,7 @@ def test_paid_needs_both_codes(response_code: str, status: str, paid: bool) -> N
 def test_tampering_with_any_field_is_rejected(key: str) -> None:
     params = signed_callback()
     params[key] = params[key] + "1" if key != "vnp_SecureHash" else "0" * 128
-    result = vnpay.verify_callback(CONFIG, params)
+    result = vnpay.verify_callback(VNPAY_CONFIG, params)
     assert result == Rejected(Rejection.BAD_SIGNATURE, "vnp_SecureHash does not match")
 
 
@@ -145,17 +140,21 @@ def test_added_or_removed_parameter_is_rejected() -> None:
     removed = signed_callback()
     del removed["vnp_BankCode"]
     for params in (added, removed):
-        assert isinstance(vnpay.verify_callback(CONFIG, params), Rejected)
+        assert isinstance(vnpay.verify_callback(VNPAY_CONFIG, params), Rejected)
 
 
 def test_missing_signature_wrong_merchant_and_malformed_are_told_apart() -> None:
     unsigned = signed_callback()
     del unsigned["vnp_SecureHash"]
-    other = vnpay.VnpayConfig("OTHER001", CONFIG.hash_secret, CONFIG.pay_url, CONFIG.api_url)
+    other = vnpay.VnpayConfig(
+        "OTHER001", VNPAY_CONFIG.hash_secret, VNPAY_CONFIG.pay_url, VNPAY_CONFIG.api_url
+    )
     cases = {
-        Rejection.MISSING_SIGNATURE: vnpay.verify_callback(CONFIG, unsigned),
+        Rejection.MISSING_SIGNATURE: vnpay.verify_callback(VNPAY_CONFIG, unsigned),
         Rejection.WRONG_MERCHANT: vnpay.verify_callback(other, signed_callback()),
-        Rejection.MALFORMED: vnpay.verify_callback(CONFIG, signed_callback(vnp_Amount="1000050")),
+        Rejection.MALFORMED: vnpay.verify_callback(
+            VNPAY_CONFIG, signed_callback(vnp_Amount="1000050")
+        ),
     }
     for reason, result in cases.items():
         assert isinstance(result, Rejected)
@@ -165,10 +164,10 @@ def test_missing_signature_wrong_merchant_and_malformed_are_told_apart() -> None
 def test_uppercase_hash_and_signatures_without_empty_values_are_accepted() -> None:
     params = signed_callback()
     params["vnp_SecureHash"] = params["vnp_SecureHash"].upper()
-    assert isinstance(vnpay.verify_callback(CONFIG, params), vnpay.VnpayCallback)
+    assert isinstance(vnpay.verify_callback(VNPAY_CONFIG, params), vnpay.VnpayCallback)
     # A signer that leaves empty values out (URLSearchParams), and a receiver that keeps them.
     signed_without_empty = vnpay.callback_params(
-        CONFIG,
+        VNPAY_CONFIG,
         txn_ref="PF7K2M9Q4X-1",
         amount=10_000,
         response_code="24",
@@ -180,12 +179,12 @@ def test_uppercase_hash_and_signatures_without_empty_values_are_accepted() -> No
     )
     assert "vnp_BankTranNo" not in signed_without_empty
     with_empty = {**signed_without_empty, "vnp_BankTranNo": ""}
-    assert isinstance(vnpay.verify_callback(CONFIG, with_empty), vnpay.VnpayCallback)
+    assert isinstance(vnpay.verify_callback(VNPAY_CONFIG, with_empty), vnpay.VnpayCallback)
 
 
 def test_non_ascii_hash_is_a_bad_signature_not_a_crash() -> None:
     params = {**signed_callback(), "vnp_SecureHash": "é" * 128}
-    result = vnpay.verify_callback(CONFIG, params)
+    result = vnpay.verify_callback(VNPAY_CONFIG, params)
     assert isinstance(result, Rejected)
 
 
@@ -207,7 +206,7 @@ def test_any_single_character_change_fails_verification(
     if changed == value:
         return
     params[key] = changed
-    assert not vnpay.signature_is_valid(CONFIG.hash_secret, params)
+    assert not vnpay.signature_is_valid(VNPAY_CONFIG.hash_secret, params)
 
 
 @given(moment=st.datetimes(timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=0)))
@@ -254,4 +253,4 @@ def test_ipn_answer_bodies() -> None:
 
 
 def test_secret_is_not_in_repr() -> None:
-    assert CONFIG.hash_secret not in repr(CONFIG)
+    assert VNPAY_CONFIG.hash_secret not in repr(VNPAY_CONFIG)

@@ -12,7 +12,7 @@ import pytest
 from payments.providers import vnpay_api
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.signing import hmac_sha512_hex
-from tests.unit.providers.test_vnpay import CONFIG
+from tests.support.provider_configs import VNPAY_CONFIG
 
 PAID_AT = datetime(2025, 1, 2, 17, 30, tzinfo=UTC)
 NOW = datetime(2025, 1, 2, 18, 0, tzinfo=UTC)
@@ -20,7 +20,7 @@ NOW = datetime(2025, 1, 2, 18, 0, tzinfo=UTC)
 
 def query_body() -> dict[str, str]:
     return vnpay_api.querydr_body(
-        CONFIG,
+        VNPAY_CONFIG,
         request_id="req1",
         txn_ref="PF1",
         order_info="Truy vấn",
@@ -32,7 +32,7 @@ def query_body() -> dict[str, str]:
 
 def refund_body() -> dict[str, str]:
     return vnpay_api.refund_body(
-        CONFIG,
+        VNPAY_CONFIG,
         request_id="req2",
         txn_ref="PF1",
         amount=10_000,
@@ -49,8 +49,8 @@ def refund_body() -> dict[str, str]:
 def test_querydr_checksum_is_the_documented_pipe_string() -> None:
     data = "req1|2.1.0|querydr|DEMO0001|PF1|20250103003000|20250103010000|203.0.113.7|Truy van"
     body = query_body()
-    assert body["vnp_SecureHash"] == hmac_sha512_hex(CONFIG.hash_secret, data)
-    assert vnpay_api.verify_querydr_request(CONFIG, body)
+    assert body["vnp_SecureHash"] == hmac_sha512_hex(VNPAY_CONFIG.hash_secret, data)
+    assert vnpay_api.verify_querydr_request(VNPAY_CONFIG, body)
 
 
 def test_refund_checksum_is_the_documented_pipe_string() -> None:
@@ -59,8 +59,8 @@ def test_refund_checksum_is_the_documented_pipe_string() -> None:
         "|20250103010000|203.0.113.7|Hoan tien"
     )
     body = refund_body()
-    assert body["vnp_SecureHash"] == hmac_sha512_hex(CONFIG.hash_secret, data)
-    assert vnpay_api.verify_refund_request(CONFIG, body)
+    assert body["vnp_SecureHash"] == hmac_sha512_hex(VNPAY_CONFIG.hash_secret, data)
+    assert vnpay_api.verify_refund_request(VNPAY_CONFIG, body)
 
 
 @pytest.mark.parametrize("make", [query_body, refund_body])
@@ -73,7 +73,7 @@ def test_tampered_requests_fail_the_simulator_check(make: Callable[[], dict[str,
     )
     for key in body:
         tampered = {**body, key: body[key] + "9"}
-        assert not verify(CONFIG, tampered), key
+        assert not verify(VNPAY_CONFIG, tampered), key
 
 
 def querydr_answer(**overrides: str) -> dict[str, str]:
@@ -82,7 +82,7 @@ def querydr_answer(**overrides: str) -> dict[str, str]:
         "vnp_Command": "querydr",
         "vnp_ResponseCode": "00",
         "vnp_Message": "QueryDR Success",
-        "vnp_TmnCode": CONFIG.tmn_code,
+        "vnp_TmnCode": VNPAY_CONFIG.tmn_code,
         "vnp_TxnRef": "PF1",
         "vnp_Amount": "1000000",
         "vnp_BankCode": "NCB",
@@ -93,7 +93,7 @@ def querydr_answer(**overrides: str) -> dict[str, str]:
         "vnp_OrderInfo": "Nop phi",
     }
     fields.update(overrides)
-    return vnpay_api.sign_querydr_response(CONFIG, fields)
+    return vnpay_api.sign_querydr_response(VNPAY_CONFIG, fields)
 
 
 def refund_answer(**overrides: str) -> dict[str, str]:
@@ -102,7 +102,7 @@ def refund_answer(**overrides: str) -> dict[str, str]:
         "vnp_Command": "refund",
         "vnp_ResponseCode": "00",
         "vnp_Message": "Refund success",
-        "vnp_TmnCode": CONFIG.tmn_code,
+        "vnp_TmnCode": VNPAY_CONFIG.tmn_code,
         "vnp_TxnRef": "PF1",
         "vnp_Amount": "1000000",
         "vnp_TransactionNo": "14400002",
@@ -110,11 +110,11 @@ def refund_answer(**overrides: str) -> dict[str, str]:
         "vnp_TransactionStatus": "05",
     }
     fields.update(overrides)
-    return vnpay_api.sign_refund_response(CONFIG, fields)
+    return vnpay_api.sign_refund_response(VNPAY_CONFIG, fields)
 
 
 def test_querydr_answer_parses_to_typed_values() -> None:
-    answer = vnpay_api.parse_querydr_answer(CONFIG, querydr_answer(), txn_ref="PF1")
+    answer = vnpay_api.parse_querydr_answer(VNPAY_CONFIG, querydr_answer(), txn_ref="PF1")
     assert isinstance(answer, vnpay_api.QueryDrAnswer)
     assert (answer.amount, answer.paid, answer.pay_date) == (10_000, True, PAID_AT)
 
@@ -122,7 +122,7 @@ def test_querydr_answer_parses_to_typed_values() -> None:
 def test_numeric_json_values_hash_like_their_text() -> None:
     answer: dict[str, object] = dict(querydr_answer())
     answer["vnp_Amount"] = 1000000
-    parsed = vnpay_api.parse_querydr_answer(CONFIG, answer, txn_ref="PF1")
+    parsed = vnpay_api.parse_querydr_answer(VNPAY_CONFIG, answer, txn_ref="PF1")
     assert isinstance(parsed, vnpay_api.QueryDrAnswer)
 
 
@@ -130,7 +130,7 @@ def test_numeric_json_values_hash_like_their_text() -> None:
 def test_querydr_answer_tampering_is_rejected(key: str) -> None:
     answer = querydr_answer()
     answer[key] = answer[key] + "1"
-    result = vnpay_api.parse_querydr_answer(CONFIG, answer, txn_ref="PF1")
+    result = vnpay_api.parse_querydr_answer(VNPAY_CONFIG, answer, txn_ref="PF1")
     assert result == Rejected(Rejection.BAD_SIGNATURE, "answer checksum does not match")
 
 
@@ -144,11 +144,13 @@ def test_foreign_or_unsigned_answers_are_rejected() -> None:
         Rejection.MALFORMED: (querydr_answer(vnp_Amount="1000001"), "PF1"),
     }
     for reason, (answer, ref) in cases.items():
-        result = vnpay_api.parse_querydr_answer(CONFIG, answer, txn_ref=ref)
+        result = vnpay_api.parse_querydr_answer(VNPAY_CONFIG, answer, txn_ref=ref)
         assert isinstance(result, Rejected)
         assert result.reason is reason
     wrong_command = vnpay_api.parse_refund_answer(
-        CONFIG, vnpay_api.sign_refund_response(CONFIG, {**querydr_answer()}), txn_ref="PF1"
+        VNPAY_CONFIG,
+        vnpay_api.sign_refund_response(VNPAY_CONFIG, {**querydr_answer()}),
+        txn_ref="PF1",
     )
     assert isinstance(wrong_command, Rejected)
     assert wrong_command.reason is Rejection.MISMATCH
@@ -156,7 +158,7 @@ def test_foreign_or_unsigned_answers_are_rejected() -> None:
 
 def client_with(handler: Callable[[httpx.Request], httpx.Response]) -> vnpay_api.VnpayApiClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return vnpay_api.VnpayApiClient(CONFIG, http)
+    return vnpay_api.VnpayApiClient(VNPAY_CONFIG, http)
 
 
 async def querydr(handler: Callable[[httpx.Request], httpx.Response]) -> object:
@@ -187,14 +189,14 @@ async def test_querydr_client_sends_a_verifiable_request_and_reads_the_answer() 
     seen: list[dict[str, object]] = []
 
     def provider(request: httpx.Request) -> httpx.Response:
-        assert str(request.url) == CONFIG.api_url
+        assert str(request.url) == VNPAY_CONFIG.api_url
         seen.append(json.loads(request.content))
         return httpx.Response(200, json=querydr_answer())
 
     answer = await querydr(provider)
     assert isinstance(answer, vnpay_api.QueryDrAnswer)
     assert answer.paid
-    assert vnpay_api.verify_querydr_request(CONFIG, seen[0])
+    assert vnpay_api.verify_querydr_request(VNPAY_CONFIG, seen[0])
 
 
 async def test_querydr_not_found_is_a_known_answer() -> None:
@@ -214,7 +216,7 @@ async def test_a_paid_answer_that_names_no_transaction_is_not_ours() -> None:
 
 async def test_refund_client_outcomes() -> None:
     def provider(request: httpx.Request) -> httpx.Response:
-        assert vnpay_api.verify_refund_request(CONFIG, json.loads(request.content))
+        assert vnpay_api.verify_refund_request(VNPAY_CONFIG, json.loads(request.content))
         return httpx.Response(200, json=refund_answer())
 
     accepted = await refund(provider)

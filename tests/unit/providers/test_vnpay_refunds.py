@@ -19,15 +19,15 @@ from payments.providers.refunds import (
     RefundUnknown,
 )
 from payments.providers.vnpay_provider import VnpayProvider
+from tests.support.provider_configs import VNPAY_CONFIG
 from tests.unit.providers.refund_fixtures import ASKED_AT, paid, refund
-from tests.unit.providers.test_vnpay import CONFIG
 
 REQUEST = refund(paid(Provider.VNPAY))
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def provider(handler: Handler) -> VnpayProvider:
-    return VnpayProvider(CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    return VnpayProvider(VNPAY_CONFIG, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
 
 
 def answering(code: str, status: str = "06", *, amount: int = 50_000, **extra: str) -> Handler:
@@ -38,7 +38,7 @@ def answering(code: str, status: str = "06", *, amount: int = 50_000, **extra: s
             "vnp_Command": body["vnp_Command"],
             "vnp_ResponseCode": code,
             "vnp_Message": "m",
-            "vnp_TmnCode": CONFIG.tmn_code,
+            "vnp_TmnCode": VNPAY_CONFIG.tmn_code,
             "vnp_TxnRef": body["vnp_TxnRef"],
             "vnp_Amount": vnpay.to_wire_amount(amount),
             "vnp_TransactionNo": "15000001",
@@ -47,8 +47,8 @@ def answering(code: str, status: str = "06", *, amount: int = 50_000, **extra: s
             **extra,
         }
         if body["vnp_Command"] == "refund":
-            return httpx.Response(200, json=vnpay_api.sign_refund_response(CONFIG, fields))
-        return httpx.Response(200, json=vnpay_api.sign_querydr_response(CONFIG, fields))
+            return httpx.Response(200, json=vnpay_api.sign_refund_response(VNPAY_CONFIG, fields))
+        return httpx.Response(200, json=vnpay_api.sign_querydr_response(VNPAY_CONFIG, fields))
 
     return handle
 
@@ -67,7 +67,7 @@ async def test_the_refund_request_carries_the_stable_id_date_and_partial_type() 
     assert seen[0]["vnp_TransactionType"] == "03"
     assert seen[0]["vnp_CreateDate"] == vnpay.to_wire_date(ASKED_AT)
     assert seen[0]["vnp_TransactionNo"] == "14000123"
-    assert vnpay_api.verify_refund_request(CONFIG, seen[0])
+    assert vnpay_api.verify_refund_request(VNPAY_CONFIG, seen[0])
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from payments.services.reconcile_day import captured_on, reconcile_day
 from payments.services.reconcile_import import import_statement
 from payments.services.reconcile_ports import ItemState
 from payments.services.reconcile_reports import list_items, resolve_item
-from tests.integration.reconcile.days import DAY, NIGHT, gateway
+from tests.support.reconcile_days import DAY, NIGHT, gateway
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 SWITCHES = [d for d in Discrepancy if d is not Discrepancy.LATE]  # late needs two days

@@ -12,7 +12,7 @@ from payments.reconcile.settlements import read_settlement
 from payments.reconcile.statements import StatementError
 from payments.services.reconcile_import import import_settlement
 from payments.services.reconcile_reports import list_statements, statement_detail
-from tests.integration.reconcile.days import DAY, NIGHT, csv_line, import_csv, next_day, statement
+from tests.support.reconcile_days import DAY, NIGHT, csv_line, import_csv, next_day, statement
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 

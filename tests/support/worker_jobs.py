@@ -1,4 +1,4 @@
-"""Jobs that tests hand to ``payments worker --jobs-from tests.worker_jobs:nightly``.
+"""Jobs that tests hand to ``payments worker --jobs-from tests.support.worker_jobs:nightly``.
 
 The daily job appends ``<day> <pid>`` to the file named by ``TEST_NIGHTLY_LOG``, so a test
 counts how many runs happened across every worker process.

@@ -23,7 +23,7 @@ from payments.services import payments as payment_service
 from payments.services import refunds as service
 from payments.services.ports import StoredResponse, UnitOfWorkFactory
 from payments.services.refund_ports import RefundGateway
-from tests.factories import LIMITS, draft, portal_caller
+from tests.support.factories import LIMITS, draft, portal_caller
 
 MERCHANT = "DEMOTMN1"
 POLICY = service.RefundPolicy(approval_threshold=1_000_000, idempotency_ttl=timedelta(hours=24))

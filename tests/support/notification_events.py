@@ -13,7 +13,7 @@ from payments.services import payments as service
 from payments.services.access import create_agency
 from payments.services.notifications import rotate_webhook_secret
 from payments.services.ports import UnitOfWorkFactory
-from tests.factories import LIMITS, draft, respond
+from tests.support.factories import LIMITS, draft, respond
 
 HOSTS = ["127.0.0.1", "portal.example.vn"]
 _numbers = itertools.count(1)

@@ -53,7 +53,7 @@ from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
 from payments.services import refunds as service
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome
-from tests.refund_support import Paid, Providers, ask, paid_payment
+from tests.support.refund_support import Paid, Providers, ask, paid_payment
 
 T = TypeVar("T")
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from payments.services import checkout
 from payments.services import payments as service
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.reconcile_import import Imported, import_settlement, import_statement
-from tests.factories import LIMITS, draft, portal_caller, respond
+from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 DAY = date(2025, 3, 12)  # a Wednesday, business day in Vietnam
 CREATED = datetime(2025, 3, 12, 1, 30, tzinfo=UTC)  # 08:30 in Hanoi
@@ -61,9 +61,15 @@ class Gateway:
             now=CREATED,
         )
 
-    async def paid(self, amount: int = 150_000, *, at: datetime = CAPTURED) -> Payment:
-        """A payment VNPay captured at ``at``."""
-        started = await self.started(amount)
+    async def paid(
+        self,
+        amount: int = 150_000,
+        *,
+        at: datetime = CAPTURED,
+        provider: Provider = Provider.VNPAY,
+    ) -> Payment:
+        """A payment ``provider`` captured at ``at``."""
+        started = await self.started(amount, provider)
         applied = await checkout.apply_provider_outcome(
             self.uow, success(started), callback=None, now=at
         )
@@ -159,4 +165,26 @@ async def settle(
     out = io.StringIO()
     write_settlement("vnpay", lines, out)
     report = read_settlement("vnpay", io.BytesIO(out.getvalue().encode()))
+    return await import_settlement(uow, report, business_date=day, actor="ops", now=at)
+
+
+def vnpay_report(*settled: tuple[str, int]) -> bytes:
+    """VNPay's report: (provider reference, amount) per captured payment."""
+    out = io.StringIO()
+    write_settlement(
+        "vnpay",
+        [
+            SettlementLine("vnpay", n, f"1400{n:04d}", ref, amount, 0, "VND", DAY)
+            for n, (ref, amount) in enumerate(settled, start=2)
+        ],
+        out,
+    )
+    return out.getvalue().encode()
+
+
+async def import_vnpay(
+    uow: UnitOfWorkFactory, content: bytes, day: date = DAY, *, minutes: int = 0
+) -> Imported:
+    report = read_settlement("vnpay", io.BytesIO(content))
+    at = NIGHT + timedelta(minutes=minutes)
     return await import_settlement(uow, report, business_date=day, actor="ops", now=at)

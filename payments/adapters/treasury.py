@@ -8,7 +8,6 @@ settlement reports come the same way (``settlement_reports``).
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from payments.adapters.settlement_reports import (
     fetch_settlement_reports,
     settlement_sources,
 )
+from payments.domain import strict_json
 from payments.domain.errors import PaymentsError
 from payments.domain.schedule import parse_local_time
 from payments.ledger.chart import HOME_CURRENCY
@@ -67,7 +67,7 @@ def csv_mapping(settings: Settings) -> CsvMapping:
     try:
         if not text.startswith("{"):
             text = Path(text).read_text(encoding="utf-8")
-        data = json.loads(text)
+        data = strict_json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("the mapping must be a JSON object")
         return CsvMapping.from_dict(data)

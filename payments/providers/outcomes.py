@@ -14,12 +14,13 @@ Calls never raise httpx errors: ``post_json`` turns every transport failure into
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import httpx
+
+from payments.domain import strict_json
 
 
 class Rejection(StrEnum):
@@ -59,7 +60,9 @@ async def post_json(
         # and let the status query settle it.
         return Unknown(f"http {response.status_code}")
     try:
-        decoded = json.loads(response.content)
+        decoded = strict_json.loads(response.content)
+    except strict_json.DuplicateKey as exc:
+        return Unknown(f"response is not one JSON reading: {exc}")
     except (ValueError, UnicodeDecodeError):
         return Unknown("response is not JSON")
     if not isinstance(decoded, dict):

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from payments.domain import strict_json
 from payments.domain.money import is_known_currency
 from payments.providers.outcomes import Rejected, Rejection
 from payments.providers.signing import hmac_sha256_hex_bytes, signature_matches
@@ -71,7 +72,9 @@ def verify_notification(
     if not signature_matches(hmac_sha256_hex_bytes(secret, body), signature[len(_PREFIX) :]):
         return Rejected(Rejection.BAD_SIGNATURE, "signature does not match the body")
     try:
-        data = json.loads(body)
+        data = strict_json.loads(body)
+    except strict_json.DuplicateKey as exc:
+        return Rejected(Rejection.MALFORMED, f"body is not one JSON reading: {exc}")
     except (ValueError, UnicodeDecodeError):
         return Rejected(Rejection.MALFORMED, "body is not JSON")
     if not isinstance(data, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
 
@@ -73,6 +74,15 @@ async def test_momo_ipn_answers(sandbox: httpx.AsyncClient, portal: Portal) -> N
     assert bad.status_code == 400
     not_json = await sandbox.post("/callbacks/momo/ipn", content=b"nope")
     assert not_json.status_code == 400
+    # Signed, then a second resultCode appended: two readings of one body are none.
+    text = json.dumps(signed)
+    twice = await sandbox.post(
+        "/callbacks/momo/ipn",
+        content=text[:-1] + ', "resultCode": 1006}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert twice.status_code == 400
+    assert await status(sandbox, portal, payment["id"]) == "pending"
     wrong_amount = await sandbox.post(
         "/callbacks/momo/ipn", json=momo.sign_ipn(CONFIG, {**fields, "amount": 10_000})
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -174,3 +175,55 @@ async def test_malformed_bodies(client: httpx.AsyncClient, portal: Portal) -> No
         "/v1/payments", content=b"a=1", headers={**headers, "Content-Type": "text/plain"}
     )
     assert wrong_type.status_code == 415
+
+
+async def test_a_field_sent_twice_is_refused_not_read_as_the_last(
+    client: httpx.AsyncClient, portal: Portal
+) -> None:
+    """{"amount": 150000, ..., "amount": 1} made a 1 VND payment: the last key won."""
+    body = json.dumps(payment_body(amount=150_000))
+    twice = body[:-1] + ', "amount": 1}'
+    nested = body.replace('"budget": {', '"budget": {"chapter": "999", ', 1)
+    headers = {**portal.auth(), "Content-Type": "application/json"}
+    for raw, key in [(twice, "amount"), (nested, "chapter")]:
+        answer = await client.post(
+            "/v1/payments", content=raw, headers={**headers, "Idempotency-Key": f"d{key}"}
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("/duplicate-key")
+        assert repr(key) in answer.json()["detail"]
+    listing = await client.get("/v1/payments", headers=portal.auth())
+    assert listing.json()["data"] == []
+
+
+async def test_a_body_that_does_not_say_it_is_json_is_refused(
+    client: httpx.AsyncClient, portal: Portal
+) -> None:
+    raw = json.dumps(payment_body()).encode()
+    for headers in (
+        {},
+        {"Content-Type": ""},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ):
+        answer = await client.post(
+            "/v1/payments",
+            content=raw,
+            headers={**portal.auth(), "Idempotency-Key": f"t{next(_keys)}", **headers},
+        )
+        assert answer.status_code == 415, (headers, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    listing = await client.get("/v1/payments", headers=portal.auth())
+    assert listing.json()["data"] == []
+    # An optional body (a cancel reason) may be left out, but when sent it says it is JSON.
+    created = await client.post(
+        "/v1/payments",
+        json=payment_body(),
+        headers={**portal.auth(), "Idempotency-Key": f"t{next(_keys)}"},
+    )
+    url = f"/v1/payments/{created.json()['id']}/cancel"
+    untyped = await client.post(url, content=b'{"reason": "x"}', headers=portal.auth())
+    assert untyped.status_code == 415, untyped.text
+    read = await client.get(f"/v1/payments/{created.json()['id']}", headers=portal.auth())
+    assert read.json()["status"] == "created"
+    assert (await client.post(url, headers=portal.auth())).status_code == 200

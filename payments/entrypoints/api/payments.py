@@ -25,10 +25,9 @@ from payments.entrypoints.api.requests import (
     container,
     decode_cursor,
     encode_cursor,
-    parse_json,
+    optional_json_body,
     parse_json_body,
     query_model,
-    read_body,
 )
 from payments.services import payments as service
 from payments.services.ports import PaymentFilter, StoredResponse
@@ -207,10 +206,8 @@ async def list_payments(request: Request) -> Response:
 async def cancel_payment(request: Request) -> Response:
     who = await caller(request, Role.PORTAL, Role.ADMIN)
     app = container(request)
-    raw = await read_body(request, app.settings.max_body_bytes)
-    reason = None
-    if raw.strip():
-        reason = parse_json(raw, schemas.CancelPayment).reason
+    body = await optional_json_body(request, schemas.CancelPayment)
+    reason = body.reason if body is not None else None
     payment = await service.cancel_payment(
         app.uow_factory,
         who,

@@ -33,10 +33,9 @@ from payments.entrypoints.api.requests import (
     container,
     decode_cursor,
     encode_cursor,
-    parse_json,
+    optional_json_body,
     parse_json_body,
     query_model,
-    read_body,
 )
 from payments.entrypoints.container import Container
 from payments.services import refunds as service
@@ -398,10 +397,8 @@ async def payment_refunds(request: Request) -> Response:
 
 
 async def _decision(request: Request) -> str | None:
-    raw = await read_body(request, container(request).settings.max_body_bytes)
-    if not raw.strip():
-        return None
-    return parse_json(raw, RefundDecision).note
+    body = await optional_json_body(request, RefundDecision)
+    return body.note if body is not None else None
 
 
 class Decision(Protocol):

@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from payments.domain import strict_json
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
 from payments.domain.text import text_problem
@@ -68,22 +69,50 @@ def media_type(raw: str | None) -> str:
     return (raw or "").split(";")[0].strip().lower()
 
 
-async def parse_json_body(request: Request, model: type[M]) -> M:
+def require_json(request: Request) -> None:
+    """A body is read as JSON only when it says it is JSON: a missing or other Content-Type is
+    a 415 (a form or text body must not be taken for an API request)."""
     media = media_type(request.headers.get("content-type"))
-    if media not in ("application/json", "") and not media.endswith("+json"):
+    if media != "application/json" and not media.endswith("+json"):
         raise ApiError(
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            "send the body as application/json",
+            "send the body as application/json, with 'Content-Type: application/json'",
         )
+
+
+async def parse_json_body(request: Request, model: type[M]) -> M:
+    require_json(request)
     body = await read_body(request, container(request).settings.max_body_bytes)
     if not body.strip():
         raise ApiError(400, "malformed-json", "Malformed JSON", "the request body is empty")
     return parse_json(body, model)
 
 
+async def optional_json_body(request: Request, model: type[M]) -> M | None:
+    """A body that may be left out (no body, or only whitespace); when sent, it is JSON."""
+    raw = await read_body(request, container(request).settings.max_body_bytes)
+    if not raw.strip():
+        return None
+    require_json(request)
+    return parse_json(raw, model)
+
+
 def parse_json(body: bytes, model: type[M]) -> M:
+    try:
+        strict_json.loads(body)
+    except strict_json.DuplicateKey as exc:
+        raise ApiError(
+            400,
+            "duplicate-key",
+            "Duplicate JSON key",
+            f"{exc}: send each field once",
+        ) from None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            400, "malformed-json", "Malformed JSON", "the request body is not valid UTF-8 JSON"
+        ) from None
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

@@ -6,13 +6,12 @@ unverified one never changes state. The answer is the provider's own acknowledge
 
 from __future__ import annotations
 
-import json
-
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from payments.domain import strict_json
 from payments.domain.attempts import Provider, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.credits import BankCredit
@@ -97,7 +96,7 @@ async def momo_ipn(request: Request) -> Response:
         return Response(status_code=404)
     raw = await request.body()
     try:
-        body = json.loads(raw) if len(raw) <= app.settings.max_body_bytes else None
+        body = strict_json.loads(raw) if len(raw) <= app.settings.max_body_bytes else None
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
@@ -110,7 +109,7 @@ async def momo_ipn(request: Request) -> Response:
 def _stored_form(raw: bytes) -> dict[str, object]:
     """The body as we keep it: the JSON object when it is one, else its text (bounded)."""
     try:
-        decoded = json.loads(raw)
+        decoded = strict_json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         decoded = None
     if isinstance(decoded, dict):

@@ -263,6 +263,12 @@ def timeout(request: httpx.Request) -> httpx.Response:
         (lambda _: httpx.Response(502), Unknown("http 502")),
         (lambda _: httpx.Response(200, content=b"{not json"), Unknown("response is not JSON")),
         (
+            lambda _: httpx.Response(200, content=b'{"resultCode": 0, "resultCode": 1006}'),
+            Unknown(
+                "response is not one JSON reading: the key 'resultCode' appears twice in one object"
+            ),
+        ),
+        (
             lambda _: httpx.Response(200, json={"resultCode": "zero"}),
             Rejected(Rejection.MALFORMED, "resultCode is missing or not a number"),
         ),

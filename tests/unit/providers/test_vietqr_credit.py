@@ -99,6 +99,20 @@ def test_signed_non_json_is_malformed() -> None:
         assert result.reason is Rejection.MALFORMED
 
 
+def test_a_signed_body_naming_a_field_twice_is_malformed() -> None:
+    """The signature covers the bytes; a body with two amounts has no one meaning to sign."""
+    body = (
+        b'{"transfer_id": "FT1", "amount": 1000000, "currency": "VND", "description": "x",'
+        b' "credited_at": "2025-01-02T03:04:05+07:00", "amount": 1}'
+    )
+    result = vietqr_credit.verify_notification(
+        SECRET, body, vietqr_credit.signature_header(SECRET, body)
+    )
+    assert isinstance(result, Rejected)
+    assert result.reason is Rejection.MALFORMED
+    assert "'amount' appears twice" in result.detail
+
+
 def test_offsets_are_converted_to_utc() -> None:
     body = json.dumps({
         "transfer_id": "FT1", "amount": 1, "currency": "VND", "description": "x",

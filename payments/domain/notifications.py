@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
+from payments.domain import urls
 from payments.domain.ids import new_ulid
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the format's prefix, not a secret)
@@ -174,20 +174,7 @@ def target_problem(
     """Why a notification may not go to ``url`` (None: it may): the same rules as a
     payment's ``notify_url`` at creation, checked again at delivery time in live mode so a
     host later removed from the allow-list receives nothing more."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        return "not a valid absolute URL"
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        return "must be an absolute https URL"
-    if parts.scheme == "http" and not allow_plain_http:
-        return "must use https (plain http is accepted only in sandbox mode)"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials"
-    if host not in allowed_hosts:
-        return f"host {host!r} is not on the agency's allowed hosts"
-    return None
+    return urls.url_problem(url, allowed_hosts, allow_plain_http=allow_plain_http)
 
 
 def event_id_bound(moment: datetime) -> str:

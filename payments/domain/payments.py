@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import urlsplit
 
+from payments.domain import urls
 from payments.domain.budget import BudgetDestination
 from payments.domain.errors import FieldProblem, InvalidInput, InvalidTransition
 from payments.domain.money import is_known_currency
@@ -128,23 +128,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def url_problem(url: str, rules: CreationRules) -> str | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # malformed bracketed host, e.g. "https://[::1"
-        return "must be a valid absolute URL"
-    if not parts.scheme or not parts.netloc:
-        return "must be an absolute URL"
-    if parts.scheme not in ("https", "http"):
-        return "must use https"
-    if parts.scheme == "http" and not rules.allow_plain_http:
-        return "must use https (plain http is accepted only in sandbox mode)"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials"
-    host = (parts.hostname or "").lower()
-    if host not in rules.allowed_hosts:
-        allowed = ", ".join(sorted(rules.allowed_hosts)) or "none configured"
-        return f"host {host!r} is not on the agency's allowed hosts ({allowed})"
-    return None
+    return urls.url_problem(url, rules.allowed_hosts, allow_plain_http=rules.allow_plain_http)
 
 
 def currency_problem(currency: str, accepted: frozenset[str]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from payments.domain.access import (
     Agency,
@@ -16,6 +17,7 @@ from payments.domain.access import (
 )
 from payments.domain.errors import Conflict, FieldProblem, InvalidInput, NotAuthenticated, NotFound
 from payments.domain.events import AuditEntry
+from payments.domain.urls import host_key
 from payments.services.ports import UnitOfWork, UnitOfWorkFactory
 
 
@@ -30,22 +32,55 @@ async def authenticate(uow_factory: UnitOfWorkFactory, presented_key: str) -> Ca
     return Caller.of(key, agency)
 
 
-def _clean_hosts(hosts: list[str]) -> frozenset[str]:
-    """Bare, lower-case host names; URLs and host:port pairs are refused, not guessed at."""
+def clean_hosts(hosts: list[str]) -> frozenset[str]:
+    """Lower-case host names, each bare or with the one port it may be reached on
+    (``host:8443``, ``[::1]:8443``) as ``domain.urls`` reads them; URLs are refused, not
+    guessed at."""
     cleaned: set[str] = set()
     bad: list[str] = []
     for raw in hosts:
-        host = raw.strip().lower().rstrip(".").strip("[]")
-        if not host:
+        entry = raw.strip().lower().rstrip(".")
+        if not entry:
             continue
-        if any(char in host for char in "/@ ?#") or (":" in host and not _is_ipv6(host)):
+        key = _host_entry(entry)
+        if key is None:
             bad.append(raw)
-        cleaned.add(host)
+        else:
+            cleaned.add(key)
     if bad:
         raise InvalidInput(
-            [FieldProblem("allowed_hosts", f"give bare host names, not URLs: {', '.join(bad)}")]
+            [
+                FieldProblem(
+                    "allowed_hosts",
+                    f"give host names, each with at most a port (host:8443), not URLs: "
+                    f"{', '.join(bad)}",
+                )
+            ]
         )
     return frozenset(cleaned)
+
+
+def _host_entry(entry: str) -> str | None:
+    """The allow-list key for ``entry`` (``domain.urls``: ``host``, ``host:port`` or
+    ``host:*``, IPv6 hosts bracketed when a port follows), None if it is not a host with an
+    optional port."""
+    if any(char in entry for char in "/@ ?#\\") or any(ord(c) < 0x21 for c in entry):
+        return None
+    if _is_ipv6(entry.strip("[]")):
+        return entry.strip("[]")  # a bare IPv6 address
+    if entry.endswith(":*"):
+        host = _host_entry(entry[:-2])
+        if host is None or host.endswith("]") or (":" in host and not _is_ipv6(host)):
+            return None  # a port and then any port
+        return f"[{host}]:*" if _is_ipv6(host) else f"{host}:*"
+    try:
+        parts = urlsplit(f"https://{entry}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or (port is not None and not 0 < port < 65536):
+        return None
+    return host_key(host, port, "https")  # host:443 is the host itself
 
 
 def _is_ipv6(host: str) -> bool:
@@ -72,7 +107,7 @@ async def create_agency(
         problems.append(FieldProblem("name", "must not be empty"))
     if problems:
         raise InvalidInput(problems)
-    hosts = _clean_hosts(allowed_hosts)
+    hosts = clean_hosts(allowed_hosts)
     async with uow_factory() as uow:
         if await uow.agencies.by_code(code) is not None:
             raise Conflict(f"agency {code!r} already exists")

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from tests.browser.gateway import Gateway
-from tests.browser.server import HOST, start_server
+from tests.browser.server import start_server
 from tests.conftest import selected_backends
 from tests.support.api import make_portal, uow_for
 from tests.support.databases import PostgresTemplate, SqliteTemplate
@@ -66,7 +67,10 @@ def live_server_url(live_database_url: str) -> Iterator[str]:
 async def gateway(live_server_url: str, live_database_url: str) -> Gateway:
     uow = uow_for(live_database_url)
     try:
-        portal = await make_portal(uow, datetime.now(UTC), hosts=(HOST,))
+        # The portal's page is on the server's own port: the allow-list names host and port.
+        portal = await make_portal(
+            uow, datetime.now(UTC), hosts=(urlsplit(live_server_url).netloc,)
+        )
     finally:
         await uow.engine.dispose()
     return Gateway(live_server_url, live_database_url, portal)

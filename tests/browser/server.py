@@ -3,7 +3,7 @@
 uvicorn runs in a background thread with its own event loop on a free 127.0.0.1 port, in
 sandbox mode, so the browser, the simulators' callbacks and the API all go over real sockets
 (the simulators call back in-process, as they do in the demo). The portal's landing page is
-served by the same server at ``PORTAL_PATH``: the agency allows 127.0.0.1, so ``return_url``
+served by the same server at ``PORTAL_PATH``: the agency allows 127.0.0.1:<port>, so ``return_url``
 passes the allow-list, and the test sees where the browser ends up.
 """
 

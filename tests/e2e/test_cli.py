@@ -46,7 +46,7 @@ def test_migrate_agency_and_key(tmp_path: Path) -> None:
         env=env,
     )
     assert bad_host.exit_code == 1
-    assert "bare host names" in bad_host.output
+    assert "not URLs: https://a.vn/" in bad_host.output
     key = CliRunner().invoke(
         cli, ["apikey", "create", "--agency", "HCM1", "--role", "finance"], env=env
     )

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.api import Portal, api_client, payment_body
+from tests.support.api import Portal, api_client, make_portal, payment_body, uow_for
 
 _keys = itertools.count()
 
@@ -73,6 +73,27 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("payer phone", {"payer": {"name": "A", "phone": "12"}}, "payer.phone", "digits"),
     ("metadata not strings", {"metadata": {"a": 1}}, "metadata.a", "string"),
     ("too much metadata", {"metadata": {f"k{i}": "v" for i in range(21)}}, "metadata", "20"),
+    ("zero-width space in reference", {"reference": "HS-\u200b123"}, "reference", "invisible"),
+    ("bidi override in description", {"description": "Lệ phí \u202eabc"}, "description", "U+202E"),
+    ("word joiner in payer name", {"payer": {"name": "Nguy\u2060ễn"}}, "payer.name", "invisible"),
+    (
+        "CR LF in return URL",
+        {"return_url": "https://portal.example.vn/r\r\nSet-Cookie: a=b"},
+        "return_url",
+        "control characters",
+    ),
+    (
+        "space in return URL",
+        {"return_url": "https://portal.example.vn/a b"},
+        "return_url",
+        "spaces",
+    ),
+    (
+        "a port the allow-list does not name",
+        {"return_url": "https://portal.example.vn:8443/r"},
+        "return_url",
+        "'portal.example.vn:8443' is not on the agency's allowed hosts",
+    ),
     ("expiry in the past", {"expires_at": "2020-01-01T00:00:00+07:00"}, "expires_at", "future"),
     ("expiry without zone", {"expires_at": "2099-01-01T00:00:00"}, "expires_at", "offset"),
 ]
@@ -227,3 +248,49 @@ async def test_a_body_that_does_not_say_it_is_json_is_refused(
     read = await client.get(f"/v1/payments/{created.json()['id']}", headers=portal.auth())
     assert read.json()["status"] == "created"
     assert (await client.post(url, headers=portal.auth())).status_code == 200
+
+
+async def test_composed_and_decomposed_references_are_one_reference(
+    client: httpx.AsyncClient, portal: Portal
+) -> None:
+    """NFC: "HS-Đạt" typed on two keyboards (composed, or letters and combining marks) is one
+    reference, so the second payment for it is the open-reference conflict."""
+    composed = "HS-\u0110\u1ea1t"
+    decomposed = "HS-\u0110a\u0323t"
+    assert composed != decomposed
+    headers = {**portal.auth()}
+    first = await client.post(
+        "/v1/payments",
+        json=payment_body(reference=composed),
+        headers={**headers, "Idempotency-Key": f"n{next(_keys)}"},
+    )
+    assert first.status_code == 201, first.text
+    second = await client.post(
+        "/v1/payments",
+        json=payment_body(reference=decomposed),
+        headers={**headers, "Idempotency-Key": f"n{next(_keys)}"},
+    )
+    assert second.status_code == 409, second.text
+    assert first.json()["reference"] == composed
+
+
+async def test_a_port_the_allow_list_names_is_accepted(database_url: str) -> None:
+    async with api_client(database_url) as http:
+        uow = uow_for(database_url)
+        try:
+            listed = await make_portal(
+                uow, datetime.now(UTC), hosts=("portal.example.vn", "portal.example.vn:8443")
+            )
+        finally:
+            await uow.engine.dispose()
+        for url, status in [
+            ("https://portal.example.vn:8443/r", 201),
+            ("https://portal.example.vn:443/r", 201),  # the default port is the bare host
+            ("https://portal.example.vn:9443/r", 422),
+        ]:
+            answer = await http.post(
+                "/v1/payments",
+                json=payment_body(return_url=url),
+                headers={**listed.auth(), "Idempotency-Key": f"p{next(_keys)}"},
+            )
+            assert answer.status_code == status, (url, answer.text)

@@ -40,7 +40,7 @@ async def portal_with_secret(
     uow: SqlUnitOfWorkFactory, now: datetime | None = None
 ) -> tuple[Portal, str]:
     now = now or datetime.now(UTC)
-    portal = await make_portal(uow, now, hosts=("127.0.0.1",))
+    portal = await make_portal(uow, now, hosts=("127.0.0.1:*",))  # receivers: free ports
     secret = await rotate_webhook_secret(
         uow, agency_code=portal.code, overlap=timedelta(hours=1), actor="test", now=now
     )

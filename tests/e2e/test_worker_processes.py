@@ -127,7 +127,7 @@ async def stop(process: subprocess.Popen[bytes]) -> int:
 @pytest.fixture
 async def setup(uow_factory: SqlUnitOfWorkFactory) -> tuple[Portal, str]:
     now = datetime.now(UTC)
-    portal = await make_portal(uow_factory, now, hosts=("127.0.0.1",))
+    portal = await make_portal(uow_factory, now, hosts=("127.0.0.1:*",))  # receivers: free ports
     secret = await rotate_webhook_secret(
         uow_factory, agency_code=portal.code, overlap=timedelta(hours=1), actor="test", now=now
     )

@@ -58,10 +58,11 @@ async def test_every_notification_verifies_with_standardwebhooks_through_a_rotat
     uow_factory: SqlUnitOfWorkFactory, http: httpx.AsyncClient
 ) -> None:
     clock = Clock(datetime.now(UTC))
-    agency = await agency_with_secret(uow_factory, clock.now)
+    port = free_port()
+    agency = await agency_with_secret(uow_factory, clock.now, ports=(port,))
     old = agency.secret
     receiver = Receiver([old])
-    async with serving(receiver) as base:
+    async with serving(receiver, port) as base:
         url = f"{base}/notify"
         first = await cancelled_payment_event(uow_factory, agency, clock.now, url)
         assert (await deliver(uow_factory, http, clock)).delivered == 1
@@ -96,10 +97,11 @@ async def test_retry_ladder_timeout_refusal_and_recovery(
 ) -> None:
     start = datetime.now(UTC)
     clock = Clock(start)
-    agency = await agency_with_secret(uow_factory, clock.now)
+    port, silent = free_port(), free_port()
+    agency = await agency_with_secret(uow_factory, clock.now, ports=(port, silent))
     receiver = Receiver([agency.secret], script=["fail", "slow", "ok"])
     code = agency.caller.agency_code
-    async with serving(receiver) as base:
+    async with serving(receiver, port) as base:
 
         async def default_url(url: str) -> None:
             await set_default_notify_url(
@@ -121,7 +123,7 @@ async def test_retry_ladder_timeout_refusal_and_recovery(
         clock.now += timedelta(seconds=1)
         assert (await deliver(uow_factory, http, clock)).failed == 1  # too slow: timeout
         clock.now += RETRY_LADDER[1]
-        await default_url(f"http://127.0.0.1:{free_port()}/notify")  # nobody listens
+        await default_url(f"http://127.0.0.1:{silent}/notify")  # nobody listens
         assert (await deliver(uow_factory, http, clock)).failed == 1
         clock.now += RETRY_LADDER[2]
         await default_url(f"{base}/notify")
@@ -162,9 +164,10 @@ async def test_terminal_failure_after_the_ladder_then_redelivery(
     uow_factory: SqlUnitOfWorkFactory, http: httpx.AsyncClient
 ) -> None:
     clock = Clock(datetime.now(UTC))
-    agency = await agency_with_secret(uow_factory, clock.now)
+    port = free_port()
+    agency = await agency_with_secret(uow_factory, clock.now, ports=(port,))
     receiver = Receiver([agency.secret], script=["fail"] * (len(RETRY_LADDER) + 1))
-    async with serving(receiver) as base:
+    async with serving(receiver, port) as base:
         event = await cancelled_payment_event(uow_factory, agency, clock.now, f"{base}/n")
         for step in [*RETRY_LADDER, None]:
             assert (await deliver(uow_factory, http, clock)).failed == 1
@@ -200,9 +203,10 @@ async def test_a_lapsed_claim_is_taken_over_and_the_old_holder_cannot_record(
     uow_factory: SqlUnitOfWorkFactory, http: httpx.AsyncClient
 ) -> None:
     clock = Clock(datetime.now(UTC))
-    agency = await agency_with_secret(uow_factory, clock.now)
+    port = free_port()
+    agency = await agency_with_secret(uow_factory, clock.now, ports=(port,))
     receiver = Receiver([agency.secret])
-    async with serving(receiver) as base:
+    async with serving(receiver, port) as base:
         event = await cancelled_payment_event(uow_factory, agency, clock.now, f"{base}/n")
         async with uow_factory() as tx:  # worker "dead" claims, then dies before sending
             held = await tx.notifications.claim_due(

@@ -25,10 +25,14 @@ class Agency:
     secret: str
 
 
-async def agency_with_secret(uow: UnitOfWorkFactory, now: datetime) -> Agency:
+async def agency_with_secret(
+    uow: UnitOfWorkFactory, now: datetime, *, ports: tuple[int, ...] = ()
+) -> Agency:
+    """A new agency allowing HOSTS and 127.0.0.1 on each of ``ports`` (a live receiver's)."""
     code = f"NT{next(_numbers)}"
+    hosts = [*HOSTS, *(f"127.0.0.1:{port}" for port in ports)]
     agency = await create_agency(
-        uow, code=code, name=code, allowed_hosts=HOSTS, actor="test", now=now
+        uow, code=code, name=code, allowed_hosts=hosts, actor="test", now=now
     )
     secret = await rotate_webhook_secret(
         uow, agency_code=code, overlap=timedelta(hours=24), actor="test", now=now

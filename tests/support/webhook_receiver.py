@@ -106,11 +106,12 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[str]:
-    """Serve the receiver; yields its base URL (``http://127.0.0.1:<port>``)."""
+async def serving(receiver: Receiver, port: int = 0) -> AsyncIterator[str]:
+    """Serve the receiver (on ``port``, or any free one); yields its base URL
+    (``http://127.0.0.1:<port>``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
+    sock.bind((HOST, port))
     config = uvicorn.Config(receiver, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

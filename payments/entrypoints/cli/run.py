@@ -68,7 +68,8 @@ async def _seed_demo(uow: UnitOfWorkFactory) -> tuple[dict[Role, str], str]:
             uow,
             code=DEMO_AGENCY,
             name="Cổng dịch vụ công (demo)",
-            allowed_hosts=["localhost", "127.0.0.1"],
+            # A development machine: the walk-through's portal is on localhost:3000 (README).
+            allowed_hosts=["localhost:*", "127.0.0.1:*"],
             actor="demo",
             now=now,
         )

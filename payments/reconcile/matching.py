@@ -28,6 +28,11 @@ provider agrees with the gateway):
 - ``provider_amount_mismatch``: both know it, the amounts (or currencies) differ;
 - ``provider_duplicate``: the provider lists the same capture twice.
 
+Refunds the providers paid out (``refund_matching``, from the refund lines of the reports that
+list refunds): ``refund_matched``, ``refund_missing_at_provider``,
+``refund_unknown_at_gateway``, ``refund_amount_mismatch``, ``refund_duplicate``; their items
+carry the refund id (``MatchItem.refund_id``) besides the payment's.
+
 Due date: a payment captured before the cut-off (Vietnam time) belongs to that day, after it to
 the next; rolled forward to a business day, plus ``settlement_days`` business days. Lateness is
 counted in business days after the due date (a Saturday booking after a Friday due date is on
@@ -70,10 +75,16 @@ class Outcome(StrEnum):
     PROVIDER_UNKNOWN = "provider_unknown"
     PROVIDER_AMOUNT_MISMATCH = "provider_amount_mismatch"
     PROVIDER_DUPLICATE = "provider_duplicate"
+    REFUND_MATCHED = "refund_matched"
+    REFUND_MISSING_AT_PROVIDER = "refund_missing_at_provider"
+    REFUND_UNKNOWN_AT_GATEWAY = "refund_unknown_at_gateway"
+    REFUND_AMOUNT_MISMATCH = "refund_amount_mismatch"
+    REFUND_DUPLICATE = "refund_duplicate"
 
 
+# Matched payments: what the treasury confirmed (a matched refund is not money received).
 MATCHED_OUTCOMES = frozenset({Outcome.MATCHED, Outcome.LATE})
-EXCEPTIONS = frozenset(Outcome) - MATCHED_OUTCOMES - {Outcome.IGNORED}
+EXCEPTIONS = frozenset(Outcome) - MATCHED_OUTCOMES - {Outcome.IGNORED, Outcome.REFUND_MATCHED}
 
 
 class GatewayPayment(NamedTuple):
@@ -114,6 +125,7 @@ class MatchItem(NamedTuple):
     booking_date: date | None
     days_late: int | None
     note: str
+    refund_id: str | None = None  # refund_* outcomes: the refund the item is about
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ class MatchReport:
         return found
 
 
-class _Dates:
+class DueDates:
     """Due dates and lateness, cached: a day has a handful of distinct dates."""
 
     def __init__(self, config: MatchConfig) -> None:
@@ -216,7 +228,7 @@ class _Day:
         self.business_date = business_date
         self.payments = payments
         self.window = config.window_days
-        self.dates = _Dates(config)
+        self.dates = DueDates(config)
         self.index: dict[str, int] = {}
         self.batches: dict[str, list[int]] = {}
         for number, each in enumerate(payments):
@@ -425,6 +437,7 @@ def _pair(
             booked,
             days,
             note,
+            None,  # refund_id
         ),
     )
 
@@ -516,7 +529,7 @@ def _provider_items(
     index: dict[str, int],
     settlements: Sequence[SettlementLine],
     settlement_providers: Collection[str] | None,
-    dates: _Dates,
+    dates: DueDates,
     business_date: date,
     confirmed_earlier: Sequence[GatewayPayment],
     settled_earlier: Collection[str],

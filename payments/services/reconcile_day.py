@@ -18,22 +18,35 @@ Flow of a day (ARCHITECTURE.md section 6):
    ``reconcile_remittances``). Resolved items of the day's previous run stay resolved (carried
    by their stable key). A line, the treasury's or a provider's, that names no payment of
    the match but one the gateway knows is tied to it, or is a duplicate of where an earlier
-   day matched it (``payments.reconcile.unknown_lines``). Afterwards the still-open attempts
-   such lines name are asked about at their provider (``reconcile_provider_checks``); a
-   confirmed success is applied like any provider answer, and the answer labels the item.
+   day matched it (``payments.reconcile.unknown_lines``). The refund lines of the reports
+   that list refunds are checked against the refunds the gateway paid
+   (``payments.reconcile.refund_matching``); a refund matched for the first time is recorded
+   with the run, so a later day's line for it is a duplicate. Afterwards the still-open
+   attempts such lines name are asked about at their provider
+   (``reconcile_provider_checks``); a confirmed success is applied like any provider answer,
+   and the answer labels the item.
 3. Staff read the run's report and items and resolve its exceptions (``reconcile_reports``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 
 from payments.domain.errors import Conflict
-from payments.reconcile.matching import VIETNAM_OFFSET, GatewayPayment, MatchConfig, match_day
-from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.matching import (
+    VIETNAM_OFFSET,
+    GatewayPayment,
+    MatchConfig,
+    MatchItem,
+    MatchReport,
+    Outcome,
+    match_day,
+)
+from payments.reconcile.refund_matching import match_refunds
+from payments.reconcile.settlements import REFUND_KINDS, SettlementLine
 from payments.reconcile.statements import StatementLine, paused_gc
 from payments.reconcile.unknown_lines import tie_lines, untied_references
 from payments.services.ports import StatusQuery, UnitOfWork, UnitOfWorkFactory
@@ -44,7 +57,12 @@ from payments.services.reconcile_import import (
     Progress,
     no_progress,
 )
-from payments.services.reconcile_ports import PaymentRefunds, RunRecord
+from payments.services.reconcile_ports import (
+    PaymentRefunds,
+    ReconciliationRepository,
+    RunRecord,
+    StoredStatement,
+)
 from payments.services.reconcile_provider_checks import ask_providers
 from payments.services.reconcile_settlements import agreed_settlements
 from payments.services.reconcile_write import SYSTEM, DayBooks, write_run
@@ -142,21 +160,8 @@ async def _run_day(
             lines = known
         del known
     progress("load", len(lines))
-    # Settlement reports stored for the day, plus any given in memory: three-way check. Only
-    # the newest report of each provider: a corrected one replaces the earlier, whose lines
-    # would otherwise read as the provider listing its captures twice.
-    providers = set(settlement_providers or ()) | {s.provider for s in settlements}
-    latest = {r.source: r for r in await repo.latest_settlement_reports(day)}
-    reports = [latest[p] for p in SETTLEMENT_PROVIDERS if p in latest]
-    providers.update(report.source for report in reports)
-    # One query for every provider's lines, put in the providers' order as before (a stable
-    # sort keeps each report's line order), so that a rerun's items come out the same.
-    order = {provider: at for at, provider in enumerate(SETTLEMENT_PROVIDERS)}
-    stored_settlements = sorted(
-        await repo.settlement_lines_of([report.id for report in reports]),
-        key=lambda line: order[line.provider],
-    )
-    settlements = [*stored_settlements, *settlements]
+    reported = await _reported(repo, day, settlements, settlement_providers)
+    reports, providers, settlements = reported.reports, reported.providers, reported.payments
     await repo.lock_settlements(exclusive=True)  # no refund lands while they are booked
     loaded = await repo.succeeded_payments(*capture_span(day, config))
     if loaded.refunds:
@@ -195,10 +200,96 @@ async def _run_day(
     references = untied_references(report.items)
     if references:
         report = tie_lines(report, await repo.named_payments(references))
+    if reported.refund_providers:
+        refund_items, first_matched = await _refund_items(
+            repo, day, config, reported.refunds, reported.refund_providers
+        )
+        books = replace(books, refunds_matched=first_matched)
+        report = MatchReport(
+            report.business_date,
+            report.items + tuple(refund_items),
+            report.matched_gateway_total,
+            report.matched_treasury_total,
+        )
     progress("match", len(report.items))
     return await write_run(
         uow, day, now, config, actor, progress, report, books, statements, reports, providers
     )
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """What the providers' reports of a day say: which reports, whose (every provider with a
+    report, or named by the caller), their payment lines, and their refund lines with the
+    providers whose reports list refunds."""
+
+    reports: list[StoredStatement]
+    providers: set[str]
+    payments: list[SettlementLine]
+    refunds: list[SettlementLine]
+    refund_providers: set[str]
+
+
+async def _reported(
+    repo: ReconciliationRepository,
+    day: date,
+    settlements: Sequence[SettlementLine],
+    settlement_providers: Collection[str] | None,
+) -> _Reported:
+    """Settlement reports stored for the day, plus any lines given in memory: three-way check.
+    Only the newest report of each provider: a corrected one replaces the earlier, whose lines
+    would otherwise read as the provider listing its captures twice."""
+    providers = set(settlement_providers or ()) | {s.provider for s in settlements}
+    latest = {r.source: r for r in await repo.latest_settlement_reports(day)}
+    reports = [latest[p] for p in SETTLEMENT_PROVIDERS if p in latest]
+    providers.update(report.source for report in reports)
+    # One query for every provider's lines, put in the providers' order as before (a stable
+    # sort keeps each report's line order), so that a rerun's items come out the same.
+    order = {provider: at for at, provider in enumerate(SETTLEMENT_PROVIDERS)}
+    stored = sorted(
+        await repo.settlement_lines_of([report.id for report in reports]),
+        key=lambda line: order[line.provider],
+    )
+    # A report's refund lines are checked on their own (a refund is no capture); only the
+    # reports that list refunds say anything about the gateway's refunds.
+    every = [*stored, *settlements]
+    # The kind, not the is_refund property: a field read in C, a national day has a million.
+    refunds = [s for s in every if s.kind in REFUND_KINDS]
+    payments = [s for s in every if s.kind not in REFUND_KINDS] if refunds else every
+    refund_providers = {r.source for r in reports if r.lists_refunds}
+    refund_providers.update(s.provider for s in settlements if s.is_refund)
+    refunds = [s for s in refunds if s.provider in refund_providers]
+    return _Reported(reports, providers, payments, refunds, refund_providers)
+
+
+async def _refund_items(
+    repo: ReconciliationRepository,
+    day: date,
+    config: MatchConfig,
+    lines: Sequence[SettlementLine],
+    providers: Collection[str],
+) -> tuple[list[MatchItem], list[tuple[str, str]]]:
+    """The day's refund items, and the refunds matched for the first time (refund id,
+    provider): the succeeded refunds of the span at those providers, and whatever refund a
+    line names, are checked against the refund lines."""
+    found = {
+        r.refund_id: r for r in await repo.settled_refunds(*capture_span(day, config), providers)
+    }
+    if lines:
+        named = await repo.named_refunds({line.payment_reference for line in lines})
+        for refund in named.values():
+            found.setdefault(refund.refund_id, refund)
+    refunds = sorted(found.values(), key=lambda r: r.refund_id)
+    items = match_refunds(day, refunds, lines, providers=providers, config=config)
+    first = [
+        (item.refund_id, item.provider)
+        for item in items
+        if item.outcome is Outcome.REFUND_MATCHED
+        and item.refund_id is not None
+        and item.provider is not None
+        and found[item.refund_id].matched is None
+    ]
+    return items, first
 
 
 def owed_to_the_treasury(

@@ -30,7 +30,7 @@ import structlog
 
 from payments.domain.errors import NotFound
 from payments.domain.events import AuditEntry
-from payments.reconcile.settlements import LAYOUTS, SettlementReport
+from payments.reconcile.settlements import LAYOUTS, LineKind, SettlementReport
 from payments.reconcile.statements import (
     Direction,
     Statement,
@@ -252,12 +252,15 @@ async def import_settlement(
             content_hash=report.content_hash,
             line_count=len(lines),
         )
-        gross = sum(line.amount for line in lines)
+        # The report's totals are its captures' (gross) and every line's fees; the refunds
+        # it paid out are lines of their own, checked by the run.
+        gross = sum(line.amount for line in lines if line.kind is LineKind.PAYMENT)
         fees = sum(line.fee for line in lines)
         completed_at = clock() if clock is not None else now
-        earlier = await repo.complete_statement(
-            statement_id, NewStatement(header, business_date, gross, fees, completed_at, actor)
+        new = NewStatement(
+            header, business_date, gross, fees, completed_at, actor, report.lists_refunds
         )
+        earlier = await repo.complete_statement(statement_id, new)
         if earlier is not None:  # a concurrent import of the same bytes completed first
             return Imported(earlier, created=False)  # leaving rolls the new rows back
         await uow.audit.record(

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from payments.reconcile.matching import GatewayPayment, MatchItem, Outcome
+from payments.reconcile.refund_matching import GatewayRefund
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import Statement, StatementLine
 from payments.reconcile.unknown_lines import NamedPayment
@@ -54,6 +55,7 @@ class StoredStatement:
     # imported (a corrected file; newer: completed later): the day's runs read only the
     # newest. Treasury statements of a day all count, so they are never superseded.
     superseded: bool = False
+    lists_refunds: bool = False  # a settlement report whose layout lists refunds
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class NewStatement:
     debit_total: int
     imported_at: datetime
     imported_by: str
+    lists_refunds: bool = False  # a settlement report whose layout lists refunds
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class ItemFilter:
     chapter: str | None = None
     sub_item: str | None = None
     payment_id: str | None = None
+    refund_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +280,22 @@ class ReconciliationRepository(Protocol):
         """The payments these references name (a payment id, an attempt id, or an attempt's
         provider reference), whatever their status, by reference; a reference naming none is
         left out. With where the treasury confirmed each and where its settlement was booked."""
+
+    async def settled_refunds(
+        self, settled_from: datetime, settled_to: datetime, providers: Collection[str]
+    ) -> list[GatewayRefund]:
+        """The succeeded refunds at ``providers`` whose ``settled_at`` is in [from, to), with
+        their payment's agency and budget codes and where a report first matched each."""
+
+    async def named_refunds(self, request_ids: Collection[str]) -> dict[str, GatewayRefund]:
+        """The refunds these provider request ids name, whatever their status, by request id;
+        an id naming none is left out."""
+
+    async def add_refund_matches(
+        self, business_date: date, run_id: int, refunds: Sequence[tuple[str, str]]
+    ) -> None:
+        """One row per (refund id, provider) a report matched for the first time; a refund
+        already present is a conflict (the caller checked)."""
 
     async def add_run(self, run: RunRecord) -> int:
         """Store the run (its ``id`` is ignored); return the new id."""

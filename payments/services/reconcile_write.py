@@ -49,21 +49,25 @@ SYSTEM = "system"
 class DayBooks:
     """What a run's postings start from: the payments the treasury confirmed on an earlier
     run (by day), the settlements the providers' reports agree on, the confirmed payments
-    whose remittance waits and which ones have their settlement booked before this run."""
+    whose remittance waits and which ones have their settlement booked before this run; and
+    the refunds (refund id, provider) a report matched for the first time."""
 
     remitted: dict[str, date]
     agreed: Sequence[Settled]
     awaiting: Sequence[GatewayPayment]
     settled_before: Collection[str]
+    refunds_matched: Sequence[tuple[str, str]] = ()
 
 
 _new_tuple = tuple.__new__
 
 
 def item_key(item: MatchItem) -> str:
-    """Stable across reruns of the same statement: what happened, to which line or payment."""
+    """Stable across reruns of the same statement: what happened, to which line or payment
+    (and refund: a payment may have several)."""
     line = "" if item.line_number is None else str(item.line_number)
-    return f"{item.outcome.value}:{item.provider or ''}:{item.payment_id or ''}:{line}"
+    key = f"{item.outcome.value}:{item.provider or ''}:{item.payment_id or ''}:{line}"
+    return key if item.refund_id is None else f"{key}:{item.refund_id}"
 
 
 def config_record(config: MatchConfig) -> dict[str, object]:
@@ -173,6 +177,8 @@ async def write_run(
     await post_remittances(uow, day, run_id, released_chunks, now, progress, released=True)
     if waiting:
         await repo.add_remittances(Remittance("", day, run_id, None), waiting)
+    if books.refunds_matched:
+        await repo.add_refund_matches(day, run_id, books.refunds_matched)
     del chunks, released_chunks
 
     await _store_items(uow, run_id, day, report, carried, first_run=previous is None, now=now)

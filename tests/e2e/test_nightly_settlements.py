@@ -22,7 +22,6 @@ from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import daily_jobs
 from payments.ledger import chart
 from payments.services.reconcile_reports import list_items
-from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, make_portal
 from tests.support.checkout_flows import (
     choose_momo,
@@ -32,22 +31,10 @@ from tests.support.checkout_flows import (
     pay_vnpay,
     status,
 )
+from tests.support.nightly_sandbox import sandbox_settings
 from tests.support.reconcile_days import CAPTURED, DAY, NIGHT, gateway
 
 Sandbox = tuple[httpx.AsyncClient, Container, Portal]
-
-
-def sandbox_settings(database_url: str, **overrides: Any) -> Settings:
-    options: dict[str, Any] = {
-        "database_url": database_url,
-        "base_url": BASE_URL,
-        "sandbox": True,
-        "expiry_interval_seconds": 0,
-        "log_level": "warning",
-        "treasury_statement_url": f"{BASE_URL}/sandbox/treasury/statement",
-        **overrides,
-    }
-    return Settings(**options)
 
 
 @asynccontextmanager

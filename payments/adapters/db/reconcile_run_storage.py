@@ -58,6 +58,7 @@ _ITEM_COLUMNS = (
     "booking_date",
     "days_late",
     "note",
+    "refund_id",
     "state",
     "resolution_note",
     "resolved_by",
@@ -86,6 +87,7 @@ def _item_record(run_id: int, row: ItemRow) -> tuple[Any, ...]:
         item.booking_date,
         item.days_late,
         item.note,
+        item.refund_id,
         row.state.value,
         row.resolution_note,
         row.resolved_by,
@@ -118,7 +120,7 @@ def _item(row: Any) -> StoredItem:
         id=row.id,
         run_id=row.run_id,
         item_key=row.item_key,
-        item=MatchItem(*(row._mapping[name] for name in _ITEM_COLUMNS[2:18]))._replace(
+        item=MatchItem(*(row._mapping[name] for name in _ITEM_COLUMNS[2:19]))._replace(
             outcome=Outcome(row.outcome)
         ),
         state=ItemState(row.state),
@@ -166,7 +168,7 @@ class SqlRuns:
             # are never all in memory at once, and no worker thread is needed).
             await driver.copy_records_to_table(
                 "reconcile_items",
-                # MatchItem's fields are the columns from outcome to note, in order.
+                # MatchItem's fields are the columns from outcome to refund_id, in order.
                 records=((run_id, r[0], *r[1], r[2], r[3], r[4], r[5]) for r in rows),
                 columns=_ITEM_COLUMNS,
             )
@@ -302,7 +304,9 @@ class SqlRuns:
             conditions.append(i.outcome.in_(sorted(o.value for o in flt.outcomes)))
         if flt.state is not None:
             conditions.append(i.state == flt.state.value)
-        for name in ("agency", "provider", "treasury_code", "chapter", "sub_item", "payment_id"):
+        for name in (
+            "agency", "provider", "treasury_code", "chapter", "sub_item", "payment_id", "refund_id"
+        ):  # fmt: skip
             value = getattr(flt, name)
             if value is not None:
                 conditions.append(i[name] == value)

@@ -36,7 +36,7 @@ from payments.adapters.db.reconcile_tables import (
     reconcile_statement_lines,
     reconcile_statements,
 )
-from payments.reconcile.settlements import SettlementLine
+from payments.reconcile.settlements import LineKind, SettlementLine
 from payments.reconcile.statements import (
     BookingStatus,
     Direction,
@@ -145,6 +145,7 @@ def _statement(row: Any) -> StoredStatement:
         imported_at=row.imported_at,
         imported_by=row.imported_by,
         superseded=bool(row.superseded),
+        lists_refunds=bool(row.lists_refunds),
     )
 
 
@@ -213,6 +214,7 @@ class SqlStatements:
                 credit_total=statement.credit_total,
                 debit_total=statement.debit_total,
                 imported_at=statement.imported_at,
+                lists_refunds=statement.lists_refunds,
             )
         )
         source = str(await self._conn.scalar(select(_S.source).where(_S.id == statement_id)))
@@ -292,7 +294,8 @@ class SqlStatements:
             .where(c.statement_id.in_(statement_ids))
             .order_by(c.statement_id, c.line_number)
         )
-        return [SettlementLine(*row) for row in rows]
+        kinds = {kind.value: kind for kind in LineKind}
+        return [SettlementLine._make((*row[:-1], kinds[row[-1]])) for row in rows]
 
     async def statements_for(self, business_date: date, source: str) -> Sequence[StoredStatement]:
         rows = await self._conn.execute(

@@ -7,7 +7,9 @@ history of each item's workflow, and which payments' remittance the ledger alrea
 - reconcile_statement_lines: the lines, keyed (statement, line number). Batch transactions
   (camt ``TxDtls``) are kept as JSON on their line: rare, and only read back whole.
 - reconcile_settlement_lines: a provider's settlement report is a statement too (its source
-  is the provider); its lines have their own shape.
+  is the provider); its lines have their own shape. ``kind`` says whether a line is a payment
+  or a refund the provider paid out; ``reconcile_statements.lists_refunds`` whether the
+  report lists refunds at all (its layout's kind column: 0015).
 - reconcile_runs / reconcile_items: a run of a business day and every item it found. A rerun
   writes a new run; the newest run of a day is the day's report.
 - reconcile_item_history: opened, resolved, carried over, provider-confirmed: keyed by the
@@ -20,6 +22,9 @@ history of each item's workflow, and which payments' remittance the ledger alrea
 - reconcile_settlements: one row per payment whose provider settlement was booked (Dr
   collection bank, Dr provider fees / Cr provider clearing), from the provider's report;
   ``entry_id`` is NULL when nothing was left to move (the payment was refunded in full).
+- reconcile_refund_matches: one row per refund a provider's report first matched (the day and
+  the run), so that a later day's line for it reads as a duplicate and it is never reported
+  missing again (0015). A refund item carries its refund id (``reconcile_items.refund_id``).
 
 The bulk tables (lines, items, remittances, settlements: a million rows each on a national
 day) carry no foreign key and no index beyond what their reads need: a foreign key is a
@@ -43,6 +48,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -67,6 +73,8 @@ reconcile_statements = Table(
     Column("debit_total", BigInteger, nullable=False),
     Column("imported_at", UtcDateTime, nullable=False),
     Column("imported_by", String(64), nullable=False),
+    # A settlement report whose layout lists refunds (0015): its refunds are checked.
+    Column("lists_refunds", Boolean, nullable=False, server_default=false()),
     Index("ix_reconcile_statements_business_date", "business_date", "source"),
     Index(
         "uq_reconcile_statements_source_business_date_content_hash",
@@ -113,6 +121,8 @@ reconcile_settlement_lines = Table(
     Column("currency", String(3), nullable=False),
     Column("settlement_date", Date, nullable=False),
     Column("batch_reference", String(140)),  # the provider's remittance batch (0007)
+    # payment, refund or full_refund (settlements.LineKind; 0015)
+    Column("kind", String(16), nullable=False, server_default=text("'payment'")),
 )
 
 reconcile_runs = Table(
@@ -164,6 +174,7 @@ reconcile_items = Table(
     Column("resolution_note", Text),
     Column("resolved_by", String(64)),
     Column("resolved_at", UtcDateTime),
+    Column("refund_id", String(40)),  # refund_* outcomes (0015)
     CheckConstraint(ITEM_STATES_SQL, name="state"),
     CheckConstraint(
         "(state = 'resolved') = (resolved_by IS NOT NULL AND resolved_at IS NOT NULL)",
@@ -204,4 +215,13 @@ reconcile_settlements = Table(
     Column("provider", String(16), nullable=False),
     Column("fee", BigInteger, nullable=False),
     Column("entry_id", BigInteger),  # NULL: nothing left to move (refunded in full)
+)
+
+reconcile_refund_matches = Table(
+    "reconcile_refund_matches",
+    metadata,
+    Column("refund_id", String(40), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("provider", String(16), nullable=False),
 )

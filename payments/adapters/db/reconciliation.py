@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.reconcile_day_payments import SqlDayPayments
 from payments.adapters.db.reconcile_named import SqlNamedPayments
+from payments.adapters.db.reconcile_refunds import SqlDayRefunds
 from payments.adapters.db.reconcile_run_storage import SqlRuns
 from payments.adapters.db.reconcile_statement_storage import SqlStatements
 
@@ -23,11 +24,11 @@ ADVISORY_SPACE = 0x5243  # "RC": the reconciliation's advisory locks, one per bu
 SETTLEMENTS_KEY = 0  # in that space, beside the days (ordinals from 1): settlements vs refunds
 
 
-class SqlReconciliation(SqlStatements, SqlDayPayments, SqlNamedPayments, SqlRuns):
+class SqlReconciliation(SqlStatements, SqlDayPayments, SqlNamedPayments, SqlDayRefunds, SqlRuns):
     """The ``ReconciliationRepository``: statements and lines (``reconcile_statement_storage``),
     the day's payments (``reconcile_day_payments``), the payments unknown lines name
-    (``reconcile_named``), runs and items (``reconcile_run_storage``), on one connection: the
-    unit of work's."""
+    (``reconcile_named``), the refunds checked against the reports (``reconcile_refunds``),
+    runs and items (``reconcile_run_storage``), on one connection: the unit of work's."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn

@@ -70,7 +70,13 @@ OutcomeName = Literal[
     "provider_unknown",
     "provider_amount_mismatch",
     "provider_duplicate",
+    "refund_matched",
+    "refund_missing_at_provider",
+    "refund_unknown_at_gateway",
+    "refund_amount_mismatch",
+    "refund_duplicate",
 ]
+OUTCOME_COUNT = len(Outcome)
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -87,7 +93,7 @@ class RunsQuery(BaseModel):
 class ItemsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: list[OutcomeName] = Field(default_factory=list, max_length=11)
+    outcome: list[OutcomeName] = Field(default_factory=list, max_length=OUTCOME_COUNT)
     state: Literal["open", "resolved", "closed"] | None = None
     agency: str | None = Field(default=None, pattern=AGENCY)
     provider: Literal["vnpay", "momo", "vietqr"] | None = None
@@ -95,6 +101,7 @@ class ItemsQuery(BaseModel):
     chapter: str | None = Field(default=None, pattern=r"^[0-9]{3}$")
     sub_item: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
     payment_id: str | None = Field(default=None, pattern=r"^pay_[0-9A-Z]{26}$")
+    refund_id: str | None = Field(default=None, pattern=r"^rfd_[0-9A-Z]{26}$")
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)
 
@@ -102,7 +109,7 @@ class ItemsQuery(BaseModel):
 class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: list[OutcomeName] = Field(default_factory=list, max_length=11)
+    outcome: list[OutcomeName] = Field(default_factory=list, max_length=OUTCOME_COUNT)
     state: Literal["open", "resolved", "closed"] | None = None
     agency: str | None = Field(default=None, pattern=AGENCY)
     provider: Literal["vnpay", "momo", "vietqr"] | None = None
@@ -181,6 +188,7 @@ class ItemOut(BaseModel):
     outcome: OutcomeName
     state: Literal["open", "resolved", "closed"]
     payment_id: str | None
+    refund_id: str | None = Field(description="refund_* outcomes: the refund the item is about.")
     line_number: int | None
     currency: str
     gateway_amount: int | None
@@ -264,6 +272,7 @@ def _item(stored: StoredItem) -> dict[str, Any]:
         "outcome": i.outcome.value,
         "state": stored.state.value,
         "payment_id": i.payment_id,
+        "refund_id": i.refund_id,
         "line_number": i.line_number,
         "currency": i.currency,
         "gateway_amount": i.gateway_amount,
@@ -328,6 +337,7 @@ def _filter(query: ItemsQuery | ExportQuery) -> ItemFilter:
             "chapter": query.chapter,
             "sub_item": query.sub_item,
             "payment_id": query.payment_id,
+            "refund_id": query.refund_id,
         }
     return ItemFilter(
         outcomes=frozenset(Outcome(o) for o in query.outcome),

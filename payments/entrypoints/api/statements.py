@@ -101,7 +101,9 @@ class StatementOut(BaseModel):
     account: str
     currency: str
     line_count: int
-    credit_total: int = Field(description="Statements: credits; settlement reports: gross.")
+    credit_total: int = Field(
+        description="Statements: credits; settlement reports: gross of the payment lines."
+    )
     debit_total: int = Field(description="Statements: debits; settlement reports: fees.")
     content_hash: str = Field(description="SHA-256 of the exact bytes.")
     imported_at: datetime
@@ -110,6 +112,11 @@ class StatementOut(BaseModel):
         description="A settlement report for which a newer one of the same provider and day "
         "was imported (a corrected file): runs read only the newest. Always false for "
         "treasury statements, which all count."
+    )
+    lists_refunds: bool = Field(
+        description="A settlement report whose layout lists the refunds the provider paid "
+        "out (VNPay vnp_TransactionType, MoMo type): the runs check the gateway's refunds "
+        "against it. Always false for treasury statements."
     )
 
 
@@ -142,6 +149,7 @@ def statement_json(stored: StoredStatement) -> dict[str, Any]:
         "imported_at": iso(stored.imported_at),
         "imported_by": stored.imported_by,
         "superseded": stored.superseded,
+        "lists_refunds": stored.lists_refunds,
     }
 
 

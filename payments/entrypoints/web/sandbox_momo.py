@@ -286,12 +286,13 @@ async def _refund(request: Request, sim: MomoSimulator) -> dict[str, object] | R
     replayed = sim.refunds.replay(request_id, asked)
     if replayed is not None:
         return replayed
+    now = container(request).clock()
     answer: dict[str, object] = {
         "partnerCode": sim.config.partner_code,
         "orderId": refund_order_id,
         "requestId": request_id,
         "amount": body.get("amount"),
-        "responseTime": _millis(container(request).clock()),
+        "responseTime": _millis(now),
     }
     if sim.refunds.reused(request_id, asked) or refund_order_id in sim.refunds.refunds:
         return {**answer, "resultCode": 41, "message": "duplicate orderId"}
@@ -312,6 +313,7 @@ async def _refund(request: Request, sim: MomoSimulator) -> dict[str, object] | R
             state=state,
             refund_no=str(refund_trans_id),
             created=str(answer["responseTime"]),
+            paid_at=now if state is RefundState.SUCCEEDED else None,
         )
     answer.update(resultCode=code, message=message, transId=refund_trans_id)
     sim.refunds.remember(request_id, asked, answer)

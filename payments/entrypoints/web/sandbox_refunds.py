@@ -17,18 +17,23 @@ to the next *new* refund request, where a planned fault applies to the next call
 Endpoints, under each simulator's prefix (``/sandbox/vnpay``, ``/sandbox/momo``):
 ``GET /refunds`` lists the book and the switch, ``POST /refunds/mode`` (form ``mode``,
 ``seconds``) sets the switch, ``POST /refunds/settle`` (form ``request_id``, ``outcome`` =
-``success`` or ``failure``) finishes a pending refund.
+``success`` or ``failure``) finishes a pending refund. A refund paid out (succeeded) keeps
+when (``paid_at``): the simulator's settlement report of that day lists it
+(``sandbox_settlements``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from payments.entrypoints.api.requests import container
 
 CLIENT_TIMEOUT_SECONDS = 30  # both providers' clients
 MAX_SECONDS = 600
@@ -57,6 +62,8 @@ class SimulatedRefund:
     state: RefundState
     refund_no: str  # the provider's number for the refund transaction
     created: str  # as the protocol carries it (VNPay: the request's vnp_CreateDate)
+    # When the provider paid it out (succeeded): its settlement report lists it on that day.
+    paid_at: datetime | None = None
 
 
 @dataclass
@@ -111,6 +118,7 @@ def _listing(book: RefundBook) -> dict[str, object]:
                 "full": r.full,
                 "state": r.state.value,
                 "refund_no": r.refund_no,
+                "paid_at": r.paid_at.isoformat() if r.paid_at else None,
             }
             for r in book.refunds.values()
         ],
@@ -146,6 +154,8 @@ def switch_routes(prefix: str, simulator: str) -> list[BaseRoute]:
         if refund is None or outcome is None or refund.state is not RefundState.PENDING:
             return JSONResponse({"error": "no pending refund with that id, or bad outcome"}, 400)
         refund.state = outcome
+        if outcome is RefundState.SUCCEEDED:
+            refund.paid_at = container(request).clock()
         return JSONResponse(_listing(book))
 
     return [

@@ -2,7 +2,8 @@
 
 ``GET /sandbox/vnpay/settlement?date=YYYY-MM-DD`` and ``GET /sandbox/momo/settlement?date=``:
 what each simulator says it captured on that Vietnam day, from its own records of orders paid
-on its pages, in the provider's report layout (``payments/reconcile/settlements.py``). The
+on its pages, and the refunds it paid out that day (its refund book's succeeded refunds, by
+``paid_at``), in the provider's report layout (``payments/reconcile/settlements.py``). The
 gateway's records play no part, so in sandbox mode the provider side of the three-way check
 is as independent as a real provider's file (the sandbox treasury's
 ``/sandbox/treasury/settlements/{provider}`` builds one from the gateway's captures instead).
@@ -22,8 +23,9 @@ from starlette.routing import Route
 
 from payments.entrypoints.web.sandbox_faults import Act
 from payments.entrypoints.web.sandbox_momo import MomoSimulator
+from payments.entrypoints.web.sandbox_refunds import RefundBook, RefundState
 from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
-from payments.reconcile.settlements import SettlementLine, write_settlement
+from payments.reconcile.settlements import LineKind, SettlementLine, write_settlement
 
 VIETNAM = timezone(timedelta(hours=7))
 VNPAY_PAID = "00"
@@ -39,19 +41,39 @@ def vnpay_lines(sim: VnpaySimulator, day: date) -> Iterator[SettlementLine]:
     paid = (
         o for o in sim.orders.values() if o.response_code == VNPAY_PAID and _on(day, o.pay_date)
     )
+    number = 1
     for number, order in enumerate(sorted(paid, key=lambda o: o.txn_ref), start=2):
         yield SettlementLine(
             "vnpay", number, order.transaction_no, order.txn_ref, order.amount, SANDBOX_FEE,
             "VND", day,
         )  # fmt: skip
+    yield from refund_lines("vnpay", sim.refunds, day, number + 1)
 
 
 def momo_lines(sim: MomoSimulator, day: date) -> Iterator[SettlementLine]:
     paid = (o for o in sim.orders.values() if o.result_code == MOMO_PAID and _on(day, o.paid_at))
+    number = 1
     for number, order in enumerate(sorted(paid, key=lambda o: o.order_id), start=2):
         yield SettlementLine(
             "momo", number, str(order.trans_id), order.order_id, order.amount, SANDBOX_FEE,
             "VND", day,
+        )  # fmt: skip
+    yield from refund_lines("momo", sim.refunds, day, number + 1)
+
+
+def refund_lines(
+    provider: str, book: RefundBook, day: date, first: int
+) -> Iterator[SettlementLine]:
+    """The refunds the simulator paid out on ``day``: its book's succeeded ones, by request
+    id (the reference the gateway knows them by), after the captures."""
+    paid = (
+        r for r in book.refunds.values() if r.state is RefundState.SUCCEEDED and _on(day, r.paid_at)
+    )
+    for number, refund in enumerate(sorted(paid, key=lambda r: r.request_id), start=first):
+        kind = LineKind.FULL_REFUND if refund.full else LineKind.REFUND
+        yield SettlementLine(
+            provider, number, refund.refund_no, refund.request_id, refund.amount, SANDBOX_FEE,
+            "VND", day, None, kind,
         )  # fmt: skip
 
 

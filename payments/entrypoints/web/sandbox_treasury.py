@@ -140,7 +140,9 @@ async def _settlement(request: Request, other: bool) -> Response:
         provider, day, await captured_on(container(request).uow_factory, day)
     )
     out = io.StringIO()
-    write_settlement(provider, lines, out)
+    # Built from the gateway's captures alone: it knows nothing of refunds, so it says
+    # nothing about them (the older layout, without the kind column).
+    write_settlement(provider, lines, out, lists_refunds=False)
     return PlainTextResponse(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

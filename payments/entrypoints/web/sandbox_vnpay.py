@@ -293,6 +293,7 @@ async def _refund(
             state=state,
             refund_no=refund_no,
             created=str(body.get("vnp_CreateDate", "")),
+            paid_at=now if state is RefundState.SUCCEEDED else None,
         )
     answer = _refund_answer(sim, body, now, decision, refund_no)
     sim.refunds.remember(request_id, asked, answer)

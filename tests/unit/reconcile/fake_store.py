@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from payments.domain.attempts import AttemptStatus
 from payments.domain.payments import PaymentStatus
-from payments.domain.refunds import RefundStatus
+from payments.domain.refunds import Refund, RefundStatus
 from payments.reconcile.matching import GatewayPayment
+from payments.reconcile.refund_matching import GatewayRefund
 from payments.reconcile.settlements import SettlementLine
 from payments.reconcile.statements import StatementLine
 from payments.reconcile.unknown_lines import AttemptSeen, FirstSeen, NamedPayment, named_provider
@@ -47,6 +48,7 @@ class ReconciliationData:
     history: list[HistoryEntry] = field(default_factory=list)
     remittances: dict[str, Remittance] = field(default_factory=dict)
     settlements_booked: dict[str, SettlementRecord] = field(default_factory=dict)
+    refund_matches: dict[str, FirstSeen] = field(default_factory=dict)  # by refund id
 
 
 class FakeReconciliation:
@@ -125,6 +127,7 @@ class FakeReconciliation:
             credit_total=statement.credit_total,
             debit_total=statement.debit_total,
             imported_at=statement.imported_at,
+            lists_refunds=statement.lists_refunds,
         )
         return None
 
@@ -294,6 +297,53 @@ class FakeReconciliation:
             )
         return found
 
+    def _refund(self, refund: Refund) -> GatewayRefund:
+        payment = self.store.payments[refund.payment_id]
+        budget = payment.draft.budget
+        return GatewayRefund(
+            refund.id,
+            refund.request_id,
+            refund.payment_id,
+            refund.provider,
+            refund.amount,
+            refund.currency,
+            refund.status.value,
+            refund.provider_refund_id,
+            refund.settled_at,
+            self.store.agencies[payment.agency_id].code,
+            budget.treasury_code,
+            budget.chapter,
+            budget.sub_item,
+            self.data.refund_matches.get(refund.id),
+        )
+
+    async def settled_refunds(
+        self, settled_from: datetime, settled_to: datetime, providers: Collection[str]
+    ) -> list[GatewayRefund]:
+        return [
+            self._refund(refund)
+            for refund in sorted(self.store.refunds.refunds.values(), key=lambda r: r.id)
+            if refund.status is RefundStatus.SUCCEEDED
+            and refund.provider in providers
+            and refund.settled_at is not None
+            and settled_from <= refund.settled_at < settled_to
+        ]
+
+    async def named_refunds(self, request_ids: Collection[str]) -> dict[str, GatewayRefund]:
+        return {
+            refund.request_id: self._refund(refund)
+            for refund in self.store.refunds.refunds.values()
+            if refund.request_id in request_ids
+        }
+
+    async def add_refund_matches(
+        self, business_date: date, run_id: int, refunds: Sequence[tuple[str, str]]
+    ) -> None:
+        for refund_id, _ in refunds:
+            if refund_id in self.data.refund_matches:
+                raise ValueError("refund already matched")  # the primary key
+            self.data.refund_matches[refund_id] = FirstSeen(business_date, run_id)
+
     async def add_run(self, run: RunRecord) -> int:
         new_id = len(self.data.runs) + 1
         self.data.runs[new_id] = replace(run, id=new_id)
@@ -354,7 +404,10 @@ class FakeReconciliation:
                 continue
             if flt.state is not None and stored.state is not flt.state:
                 continue
-            names = ("agency", "provider", "treasury_code", "chapter", "sub_item", "payment_id")
+            names = (
+                "agency", "provider", "treasury_code", "chapter", "sub_item", "payment_id",
+                "refund_id",
+            )  # fmt: skip
             if any(
                 getattr(flt, n) is not None and getattr(item, n) != getattr(flt, n) for n in names
             ):

@@ -74,7 +74,7 @@ def test_the_batch_column_round_trips_and_an_empty_cell_is_no_batch(
     ]
     out = io.StringIO()
     write_settlement(provider, lines, out)
-    assert out.getvalue().splitlines()[0].endswith(f",{column}")
+    assert column in out.getvalue().splitlines()[0].split(",")
     report = read_settlement(provider, io.BytesIO(out.getvalue().encode()))
     assert report.require_clean() == lines
     assert [line.batch_reference for line in report.lines] == ["B-77", None]

@@ -33,9 +33,14 @@ REUSE_WINDOW = timedelta(minutes=10)  # choosing the provider again goes back to
 MAX_ATTEMPTS = 5  # per payment
 
 
+# A refund is asked about on the same six steps, from its last check, then daily (issue 13,
+# item 2: raised to people after the sixth).
+REFUND_LADDER = ATTEMPT_LADDER
+
+
 def ladder(step: int) -> timedelta:
     """The refunds' check ladder: from the last check, then daily."""
-    return LADDER[step] if step < len(LADDER) else timedelta(days=1)
+    return REFUND_LADDER[step] if step < len(REFUND_LADDER) else timedelta(days=1)
 
 
 def next_query(started: datetime, expires_at: datetime, after: datetime) -> datetime | None:

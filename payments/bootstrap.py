@@ -11,11 +11,11 @@ from starlette.types import ASGIApp
 from payments.adapters.db.engine import make_engine
 from payments.domain.attempts import Provider
 from payments.providers.interface import PaymentProvider, ProviderRegistry
-from payments.providers.momo import MomoConfig
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
-from payments.providers.vnpay import VnpayConfig
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.momo.protocol import MomoConfig
+from payments.providers.momo.provider import MomoProvider
+from payments.providers.vietqr.provider import VietqrConfig, VietqrProvider
+from payments.providers.vnpay.protocol import VnpayConfig
+from payments.providers.vnpay.provider import VnpayProvider
 from payments.settings import Settings
 
 # The one outbound HTTP client type: entrypoints hold it (the container, the CLI) without

@@ -27,16 +27,18 @@ from payments.domain.attempts import Attempt, AttemptStatus, Provider, Result
 from payments.entrypoints.container import Container
 from payments.entrypoints.web.sandbox_faults import Faults
 from payments.entrypoints.web.sandbox_refunds import RefundBook, RefundState
-from payments.providers import momo, vietqr, vnpay
 from payments.providers.interface import PaymentProvider
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vietqr_credit import (
+from payments.providers.momo import protocol as momo
+from payments.providers.momo.provider import MomoProvider
+from payments.providers.vietqr import qr as vietqr
+from payments.providers.vietqr.credit import (
     SIGNATURE_HEADER,
     CreditNotification,
     encode_notification,
 )
-from payments.providers.vietqr_provider import VietqrProvider
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.vietqr.provider import VietqrProvider
+from payments.providers.vnpay import protocol as vnpay
+from payments.providers.vnpay.provider import VnpayProvider
 from tests.conformance.sandbox import Message, Sandbox
 from tests.support.api import BASE_URL
 

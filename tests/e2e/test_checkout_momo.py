@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from payments.ledger import chart
-from payments.providers import momo
+from payments.providers.momo import protocol as momo
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, api_client
 from tests.support.checkout_flows import choose_momo, create, ledger_nets, path_of, pay_momo, status

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from payments.ledger import chart
-from payments.providers.vietqr_credit import (
+from payments.providers.vietqr.credit import (
     SIGNATURE_HEADER,
     CreditNotification,
     encode_notification,

@@ -11,7 +11,7 @@ import pytest
 
 from payments.domain.attempts import Provider
 from payments.ledger import chart
-from payments.providers import vnpay
+from payments.providers.vnpay import protocol as vnpay
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, api_client, uow_for
 from tests.support.checkout_flows import (

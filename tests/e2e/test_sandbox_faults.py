@@ -30,7 +30,7 @@ from payments.entrypoints.web.sandbox_faults import GARBLED, HANG_SECONDS, Fault
 from payments.entrypoints.web.sandbox_momo import MomoSimulator
 from payments.entrypoints.web.sandbox_treasury import TreasurySimulator
 from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
-from payments.providers.momo_api import CreateAnswer, MomoClient
+from payments.providers.momo.api import CreateAnswer, MomoClient
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import RefundNotFound, RefundSucceeded, RefundUnknown
 from payments.reconcile.calendar import DEFAULT_CALENDAR

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from vietqr_emvco import VietQRParser
 
-from payments.providers import vnpay
+from payments.providers.vnpay import protocol as vnpay
 from payments.settings import Settings
 from tests.interop.conftest import NpmVnpay
 from tests.support.api import BASE_URL, Portal, api_client, payment_body

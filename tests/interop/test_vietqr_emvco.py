@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vietqr_emvco import VietQRGenerator, VietQRParser
 
-from payments.providers import vietqr
+from payments.providers.vietqr import qr as vietqr
 
 
 @settings(max_examples=200)

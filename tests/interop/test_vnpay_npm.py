@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from payments.providers import vnpay, vnpay_api
+from payments.providers.vnpay import api as vnpay_api
+from payments.providers.vnpay import protocol as vnpay
 from tests.interop.conftest import NpmVnpay
 
 CONFIG = vnpay.VnpayConfig(

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from payments.providers import vietqr
+from payments.providers.vietqr import qr as vietqr
 from tests.support.api import BASE_URL, Portal, payment_body, uow_for
 
 

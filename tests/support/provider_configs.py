@@ -3,7 +3,8 @@ published sandbox demo credentials."""
 
 from __future__ import annotations
 
-from payments.providers import momo, vnpay
+from payments.providers.momo import protocol as momo
+from payments.providers.vnpay import protocol as vnpay
 
 VNPAY_CONFIG = vnpay.VnpayConfig(
     tmn_code="DEMO0001",

@@ -20,8 +20,8 @@ from payments.domain.attempts import Provider
 from payments.entrypoints.app import create_app
 from payments.entrypoints.container import Container
 from payments.providers.interface import PaymentProvider, ProviderRegistry
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.momo.provider import MomoProvider
+from payments.providers.vnpay.provider import VnpayProvider
 from payments.services.access import create_api_key
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, make_portal

@@ -49,7 +49,7 @@ from payments.providers.refunds import (
 from payments.providers.refunds import (
     RefundStatus as ProviderAnswer,
 )
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
+from payments.providers.vietqr.provider import VietqrConfig, VietqrProvider
 from payments.services import refunds as service
 from payments.services.ports import UnitOfWorkFactory
 from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome

@@ -20,9 +20,9 @@ from payments.entrypoints.container import Container
 from payments.entrypoints.web.sandbox_momo import MomoSimulator
 from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
 from payments.providers.interface import PaymentProvider, ProviderRegistry
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vietqr_provider import VietqrProvider
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.momo.provider import MomoProvider
+from payments.providers.vietqr.provider import VietqrProvider
+from payments.providers.vnpay.provider import VnpayProvider
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal
 from tests.support.checkout_flows import create, path_of

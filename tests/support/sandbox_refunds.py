@@ -15,9 +15,9 @@ from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.attempts import Attempt, Provider
 from payments.entrypoints.container import Container
 from payments.providers.interface import PaymentProvider
-from payments.providers.momo_provider import MomoProvider
+from payments.providers.momo.provider import MomoProvider
 from payments.providers.refunds import RefundRequest
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.vnpay.provider import VnpayProvider
 from tests.support.api import Portal
 from tests.support.checkout_flows import choose_momo, choose_vnpay, create, pay_momo, pay_vnpay
 

@@ -27,7 +27,7 @@ from payments.domain.attempts import (
     query_schedule,
 )
 from payments.domain.payments import TRANSITIONS, PaymentFlags, PaymentStatus
-from payments.providers.vnpay_provider import PAY_WINDOW
+from payments.providers.vnpay.provider import PAY_WINDOW
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 S = PaymentStatus

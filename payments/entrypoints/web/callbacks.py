@@ -18,8 +18,8 @@ from payments.domain.credits import BankCredit
 from payments.entrypoints.api.requests import container
 from payments.providers.interface import Acknowledgement, PaymentProvider
 from payments.providers.outcomes import Rejected
-from payments.providers.vietqr_credit import SIGNATURE_HEADER
-from payments.providers.vietqr_provider import VietqrProvider
+from payments.providers.vietqr.credit import SIGNATURE_HEADER
+from payments.providers.vietqr.provider import VietqrProvider
 from payments.services import checkout as service
 from payments.services.transfers import apply_bank_credit
 
@@ -118,7 +118,7 @@ def _stored_form(raw: bytes) -> dict[str, object]:
 
 
 async def vietqr_credit(request: Request) -> Response:
-    """A credit notification from the collection bank (format in providers.vietqr_credit)."""
+    """A credit notification from the collection bank (format in providers.vietqr.credit)."""
     app = container(request)
     provider = app.providers.get(Provider.VIETQR)
     if not isinstance(provider, VietqrProvider):

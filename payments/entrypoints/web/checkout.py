@@ -19,8 +19,8 @@ from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import language, message, page, vietnam_time, with_query
 from payments.providers.interface import CheckoutRequest
 from payments.providers.outcomes import Rejected, Unknown
-from payments.providers.vietqr import svg_qr
-from payments.providers.vietqr_provider import VietqrProvider
+from payments.providers.vietqr.provider import VietqrProvider
+from payments.providers.vietqr.qr import svg_qr
 from payments.services import checkout as service
 
 log = structlog.get_logger()

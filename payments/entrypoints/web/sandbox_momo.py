@@ -37,7 +37,7 @@ from payments.entrypoints.web.sandbox_refunds import (
     SimulatedRefund,
     switch_routes,
 )
-from payments.providers import momo
+from payments.providers.momo import protocol as momo
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/momo"

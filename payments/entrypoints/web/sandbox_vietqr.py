@@ -18,12 +18,12 @@ from payments.domain.attempts import Provider
 from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import page
 from payments.entrypoints.web.sandbox_delivery import deliveries, switches
-from payments.providers.vietqr_credit import (
+from payments.providers.vietqr.credit import (
     SIGNATURE_HEADER,
     CreditNotification,
     encode_notification,
 )
-from payments.providers.vietqr_provider import VietqrProvider
+from payments.providers.vietqr.provider import VietqrProvider
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vietqr"

@@ -38,7 +38,8 @@ from payments.entrypoints.web.sandbox_refunds import (
     SimulatedRefund,
     switch_routes,
 )
-from payments.providers import vnpay, vnpay_api
+from payments.providers.vnpay import api as vnpay_api
+from payments.providers.vnpay import protocol as vnpay
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vnpay"

@@ -17,7 +17,8 @@ from payments.domain.errors import (
     ReferenceInUse,
 )
 from payments.domain.payments import PaymentKind, PaymentStatus
-from payments.providers import momo, vnpay
+from payments.providers.momo import protocol as momo
+from payments.providers.vnpay import protocol as vnpay
 from payments.services import checkout
 from payments.services import payments as payment_service
 from tests.integration.lifecycle.drive import CREATION

@@ -18,11 +18,13 @@ from datetime import datetime
 import httpx
 
 from payments.domain.attempts import Provider, Result
-from payments.providers import momo, vnpay, vnpay_api
-from payments.providers.momo_provider import MomoProvider
-from payments.providers.vietqr_credit import CreditNotification, encode_notification
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.momo import protocol as momo
+from payments.providers.momo.provider import MomoProvider
+from payments.providers.vietqr.credit import CreditNotification, encode_notification
+from payments.providers.vietqr.provider import VietqrConfig, VietqrProvider
+from payments.providers.vnpay import api as vnpay_api
+from payments.providers.vnpay import protocol as vnpay
+from payments.providers.vnpay.provider import VnpayProvider
 from tests.integration.lifecycle.desks import RefundDesk
 
 VNPAY = vnpay.VnpayConfig(

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.domain.errors import InvalidInput
-from payments.providers import momo, momo_api
+from payments.providers.momo import api as momo_api
+from payments.providers.momo import protocol as momo
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from tests.support.provider_configs import MOMO_CONFIG
 

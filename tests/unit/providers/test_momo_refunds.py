@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from payments.domain.attempts import Provider
-from payments.providers.momo_provider import MomoProvider
+from payments.providers.momo.provider import MomoProvider
 from payments.providers.refunds import (
     RefundFailed,
     RefundNotFound,

@@ -10,7 +10,7 @@ import pytest
 
 from payments.domain.attempts import Provider
 from payments.providers.refunds import RefundSubmitted
-from payments.providers.vietqr_provider import VietqrConfig, VietqrProvider
+from payments.providers.vietqr.provider import VietqrConfig, VietqrProvider
 from tests.unit.providers.refund_fixtures import ASKED_AT, paid, refund
 
 

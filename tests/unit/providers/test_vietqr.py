@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.domain.errors import InvalidInput
-from payments.providers import vietqr
+from payments.providers.vietqr import qr as vietqr
 
 KNOWN_GOOD = (
     "00020101021238570010A00000072701270006970415011300110019324180208QRIBFTTA5303704"

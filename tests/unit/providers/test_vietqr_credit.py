@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.providers import vietqr_credit
 from payments.providers.outcomes import Rejected, Rejection
+from payments.providers.vietqr import credit as vietqr_credit
 
 SECRET = "bank-webhook-secret"
 CREDIT = vietqr_credit.CreditNotification(

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.domain.errors import InvalidInput
-from payments.providers import vnpay
 from payments.providers.outcomes import Rejected, Rejection
+from payments.providers.vnpay import protocol as vnpay
 from tests.support.provider_configs import VNPAY_CONFIG
 
 CREATED = datetime(2025, 1, 2, 17, 30, 0, tzinfo=UTC)  # 00:30 on 3 Jan in Vietnam

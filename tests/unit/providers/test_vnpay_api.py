@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from payments.providers import vnpay_api
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.signing import hmac_sha512_hex
+from payments.providers.vnpay import api as vnpay_api
 from tests.support.provider_configs import VNPAY_CONFIG
 
 PAID_AT = datetime(2025, 1, 2, 17, 30, tzinfo=UTC)

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from payments.domain.attempts import Provider
-from payments.providers import vnpay, vnpay_api
 from payments.providers.refunds import (
     RefundFailed,
     RefundNotFound,
@@ -18,7 +17,9 @@ from payments.providers.refunds import (
     RefundSucceeded,
     RefundUnknown,
 )
-from payments.providers.vnpay_provider import VnpayProvider
+from payments.providers.vnpay import api as vnpay_api
+from payments.providers.vnpay import protocol as vnpay
+from payments.providers.vnpay.provider import VnpayProvider
 from tests.support.provider_configs import VNPAY_CONFIG
 from tests.unit.providers.refund_fixtures import ASKED_AT, paid, refund
 

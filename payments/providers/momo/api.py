@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from payments.domain.errors import FieldProblem, InvalidInput
-from payments.providers.momo import (
+from payments.providers.momo.protocol import (
     QUERY_SIGNED,
     REFUND_SIGNED,
     MomoConfig,

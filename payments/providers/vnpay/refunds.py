@@ -29,7 +29,7 @@ from payments.providers.refunds import (
     RefundSucceeded,
     RefundUnknown,
 )
-from payments.providers.vnpay_api import QueryDrAnswer, RefundAnswer, VnpayApiClient
+from payments.providers.vnpay.api import QueryDrAnswer, RefundAnswer, VnpayApiClient
 
 ACCEPTED = "00"
 ALREADY_PENDING = "94"

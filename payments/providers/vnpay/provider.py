@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 import httpx
 
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
-from payments.providers import vnpay, vnpay_refunds
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
-from payments.providers.vnpay_api import TIMEOUT_SECONDS, VnpayApiClient
+from payments.providers.vnpay import protocol as vnpay
+from payments.providers.vnpay import refunds as vnpay_refunds
+from payments.providers.vnpay.api import TIMEOUT_SECONDS, VnpayApiClient
 
 # VNPay's own page times out; we ask for at most this long, never beyond the payment's expiry.
 PAY_WINDOW = timedelta(minutes=15)

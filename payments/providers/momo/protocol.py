@@ -2,7 +2,7 @@
 
 Every signature is hex HMAC-SHA256 with the secret key over ``key=value`` pairs in alphabetical
 key order with raw (not URL-encoded) values, including the merchant's ``accessKey``, which is
-signed but never sent. Amounts are int VND. The query and refund API live in ``momo_api``.
+signed but never sent. Amounts are int VND. The query and refund API live in ``momo.api``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ sorted by key, ``key=quote_plus(value)`` joined with ``&``, HMAC-SHA512 as lower
 Amounts travel multiplied by 100; dates are ``yyyyMMddHHmmss`` in Vietnam time (UTC+7). Inside
 the gateway amounts are int VND and times are aware UTC datetimes.
 
-The status query and refund API live in ``vnpay_api``.
+The status query and refund API live in ``vnpay.api``.
 """
 
 from __future__ import annotations

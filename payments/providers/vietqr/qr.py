@@ -3,7 +3,7 @@
 A payload is EMVCo TLV: two-digit id, two-digit length, value. We build dynamic codes (point of
 initiation ``12``: one payment, fixed amount) with the payment reference in the purpose field
 (62/08), so the bank's credit notification can be matched back with ``find_reference``.
-The collection bank's signed credit notification lives in ``vietqr_credit``.
+The collection bank's signed credit notification lives in ``vietqr.credit``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """VietQR bank transfer behind the provider interface.
 
 There is no provider page to redirect to: the payer scans our QR page and transfers from any
-banking app; the collection bank then notifies each credit (``vietqr_credit``). A bank offers
+banking app; the collection bank then notifies each credit (``vietqr.credit``). A bank offers
 no status query for a transfer reference, so open attempts are settled by credits and by the
 statement reconciliation, never by ``query_status``.
 
@@ -21,7 +21,6 @@ from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
 from payments.domain.credits import REFERENCE_PATTERN
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.domain.payments import currency_problem
-from payments.providers import vietqr, vietqr_credit
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import (
@@ -29,6 +28,8 @@ from payments.providers.refunds import (
     RefundSubmitted,
     TransferInstruction,
 )
+from payments.providers.vietqr import credit as vietqr_credit
+from payments.providers.vietqr import qr as vietqr
 
 
 @dataclass(frozen=True)

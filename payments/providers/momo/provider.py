@@ -11,9 +11,10 @@ import httpx
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.domain.payments import currency_problem
-from payments.providers import momo, momo_refunds
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
-from payments.providers.momo_api import TIMEOUT_SECONDS, MomoClient
+from payments.providers.momo import protocol as momo
+from payments.providers.momo import refunds as momo_refunds
+from payments.providers.momo.api import TIMEOUT_SECONDS, MomoClient
 from payments.providers.outcomes import Rejected, Unknown
 from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 

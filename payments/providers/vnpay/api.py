@@ -18,7 +18,7 @@ import httpx
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.providers.outcomes import Rejected, Rejection, Unknown, post_json
 from payments.providers.signing import hmac_sha512_hex, signature_matches
-from payments.providers.vnpay import (
+from payments.providers.vnpay.protocol import (
     VERSION,
     VnpayConfig,
     from_wire_amount,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import secrets
 
-from payments.providers.momo import PENDING_CODES, RESULT_MESSAGES
-from payments.providers.momo_api import MomoClient
+from payments.providers.momo.api import MomoClient
+from payments.providers.momo.protocol import PENDING_CODES, RESULT_MESSAGES
 from payments.providers.outcomes import Rejected, Unknown
 from payments.providers.refunds import (
     RefundFailed,

@@ -35,27 +35,24 @@ from payments.entrypoints.api import (
     refunds,
     statements,
 )
-from payments.entrypoints.api.problems import (
+from payments.entrypoints.middleware import RequestContextMiddleware
+from payments.entrypoints.web import callbacks, checkout
+from payments.entrypoints.web.errors import for_pages
+from payments.entrypoints.worker.jobs import build_worker
+from payments.http.container import Clock, Container, utc_now
+from payments.http.problems import (
     ApiError,
     handle_api_error,
     handle_http_exception,
     handle_payments_error,
     handle_unexpected,
 )
-from payments.entrypoints.container import Clock, Container, utc_now
-from payments.entrypoints.middleware import RequestContextMiddleware
-from payments.entrypoints.web import (
-    callbacks,
-    checkout,
-    sandbox_delivery,
-    sandbox_momo,
-    sandbox_settlements,
-    sandbox_treasury,
-    sandbox_vietqr,
-    sandbox_vnpay,
-)
-from payments.entrypoints.web.errors import for_pages
-from payments.entrypoints.worker.jobs import build_worker
+from payments.sandbox import delivery as sandbox_delivery
+from payments.sandbox import momo as sandbox_momo
+from payments.sandbox import settlements as sandbox_settlements
+from payments.sandbox import treasury as sandbox_treasury
+from payments.sandbox import vietqr as sandbox_vietqr
+from payments.sandbox import vnpay as sandbox_vnpay
 from payments.settings import Settings
 
 log = structlog.get_logger()

@@ -30,7 +30,7 @@ from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.bootstrap import outbound_client, provider_registry
 from payments.domain.errors import Unavailable
-from payments.entrypoints.container import Container
+from payments.http.container import Container
 from payments.providers.interface import ProviderRegistry
 from payments.settings import Settings
 

@@ -16,8 +16,8 @@ import anyio.to_thread
 
 from payments.adapters.treasury import csv_mapping, statement_reader
 from payments.domain.errors import PaymentsError
-from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
+from payments.http.container import Container
 from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES, read_settlement
 from payments.reconcile.statements import SHOWN_LINE_ERRORS as KEPT_LINE_ERRORS
 from payments.reconcile.statements import StatementError

@@ -2,7 +2,7 @@
 
 Each test runs once per provider case (ids ``vnpay``, ``momo``, ``vietqr``) and per database
 (``--db``), against the provider's sandbox simulator with its fault switches
-(``payments/entrypoints/web/sandbox_faults.py``). Nothing is skipped: a capability a protocol
+(``payments/sandbox/faults.py``). Nothing is skipped: a capability a protocol
 lacks is declared by its case and asserted as lacking (VietQR's query answers ``Unknown``; its
 refund is a transfer instruction for people, never a refund it could confirm).
 

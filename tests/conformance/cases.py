@@ -24,9 +24,7 @@ import httpx
 
 from payments.bootstrap import momo_config, vietqr_config, vnpay_config
 from payments.domain.attempts import Attempt, AttemptStatus, Provider, Result
-from payments.entrypoints.container import Container
-from payments.entrypoints.web.sandbox_faults import Faults
-from payments.entrypoints.web.sandbox_refunds import RefundBook, RefundState
+from payments.http.container import Container
 from payments.providers.interface import PaymentProvider
 from payments.providers.momo import protocol as momo
 from payments.providers.momo.provider import MomoProvider
@@ -39,6 +37,8 @@ from payments.providers.vietqr.credit import (
 from payments.providers.vietqr.provider import VietqrProvider
 from payments.providers.vnpay import protocol as vnpay
 from payments.providers.vnpay.provider import VnpayProvider
+from payments.sandbox.faults import Faults
+from payments.sandbox.refunds import RefundBook, RefundState
 from tests.conformance.sandbox import Message, Sandbox
 from tests.support.api import BASE_URL
 

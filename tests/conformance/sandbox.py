@@ -23,12 +23,12 @@ from payments.adapters.db import tables
 from payments.domain.attempts import Attempt, Provider
 from payments.domain.payments import Payment
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
-from payments.entrypoints.web.sandbox_faults import HANG_SECONDS
-from payments.entrypoints.web.sandbox_momo import MomoSimulator
-from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
+from payments.http.container import Container
 from payments.ledger import chart
 from payments.providers.interface import PaymentProvider, ProviderRegistry
+from payments.sandbox.faults import HANG_SECONDS
+from payments.sandbox.momo import MomoSimulator
+from payments.sandbox.vnpay import VnpaySimulator
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, make_portal, payment_body
 

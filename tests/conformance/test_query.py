@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from payments.domain.attempts import ProviderOutcome, Result
-from payments.entrypoints.web.sandbox_faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from payments.providers.interface import PaymentProvider
+from payments.sandbox.faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from tests.conformance.cases import FOREIGN_SECRET, ProviderCase
 from tests.conformance.requests import fresh_attempt
 from tests.conformance.sandbox import TIMEOUT_SECONDS, Sandbox

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from payments.entrypoints.web.sandbox_faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from payments.providers.interface import PaymentProvider
 from payments.providers.refunds import RefundRequest, RefundSubmitted, RefundSucceeded
+from payments.sandbox.faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from tests.conformance.cases import FOREIGN_SECRET, ProviderCase, RefundKind
 from tests.conformance.requests import refund_of, seconds_apart
 from tests.conformance.sandbox import TIMEOUT_SECONDS, Sandbox

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from payments.domain.errors import InvalidInput
-from payments.entrypoints.web.sandbox_faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from payments.providers.interface import PaymentProvider
+from payments.sandbox.faults import HANG_SECONDS, SLOW_SECONDS, Fault
 from tests.conformance.cases import ProviderCase, Told
 from tests.conformance.requests import checkout_of, fresh_attempt
 from tests.conformance.sandbox import Sandbox

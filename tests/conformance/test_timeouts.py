@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from payments.entrypoints.web.sandbox_faults import HANG_SECONDS, Fault
 from payments.providers.interface import PaymentProvider
+from payments.sandbox.faults import HANG_SECONDS, Fault
 from tests.conformance.cases import ProviderCase, RefundKind
 from tests.conformance.requests import checkout_of, fresh_attempt, refund_of
 from tests.conformance.sandbox import Sandbox

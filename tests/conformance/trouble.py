@@ -7,7 +7,6 @@ first), the kind of answer the module gave, compared with what the rules allow.
 from __future__ import annotations
 
 from payments.domain.attempts import ProviderOutcome
-from payments.entrypoints.web.sandbox_faults import Fault, Faults
 from payments.providers.interface import Redirect
 from payments.providers.outcomes import Rejected, Unknown
 from payments.providers.refunds import (
@@ -19,6 +18,7 @@ from payments.providers.refunds import (
     RefundSucceeded,
     RefundUnknown,
 )
+from payments.sandbox.faults import Fault, Faults
 from tests.conformance.sandbox import Sandbox
 
 FAULTS = tuple(Fault)  # normal, error, acted_error, garble, slow, hang, lose, wrong

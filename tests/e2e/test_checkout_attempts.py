@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from payments.entrypoints.web.i18n import TEXTS
-from payments.entrypoints.web.sandbox_faults import Fault
+from payments.sandbox.faults import Fault
 from tests.support.api import Portal
 from tests.support.sandbox_gateway import Gateway, gateway
 

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.treasury import StatementUnavailable
 from payments.bootstrap import provider_registry
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import NightAnchor, daily_jobs
+from payments.http.container import Container
 from payments.ledger.anchors import parse_anchor
 from payments.ledger.sealing import current_anchor, seal_backlog, unsealed_backlog
 from payments.ledger.sql_store import ledger_snapshot

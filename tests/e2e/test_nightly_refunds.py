@@ -24,11 +24,11 @@ from payments.adapters.treasury import NightResult
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
-from payments.entrypoints.web.sandbox_faults import Fault, Faults
-from payments.entrypoints.web.sandbox_refunds import RefundBook
 from payments.entrypoints.worker.jobs import daily_jobs
+from payments.http.container import Container
 from payments.reconcile.calendar import DEFAULT_CALENDAR
+from payments.sandbox.faults import Fault, Faults
+from payments.sandbox.refunds import RefundBook
 from tests.support.api import BASE_URL, Portal, make_portal
 from tests.support.checkout_flows import (
     choose_momo,

@@ -17,9 +17,9 @@ from asgi_lifespan import LifespanManager
 from payments.adapters.settlement_reports import ReportStatus
 from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import daily_jobs
+from payments.http.container import Container
 from payments.ledger import chart
 from payments.services.reconcile_reports import list_items
 from tests.support.api import BASE_URL, Portal, make_portal

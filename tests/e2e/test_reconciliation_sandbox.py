@@ -15,8 +15,8 @@ from asgi_lifespan import LifespanManager
 
 from payments.adapters.treasury import statement_reader
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import daily_jobs
+from payments.http.container import Container
 from payments.ledger import chart
 from payments.reconcile.matching import Outcome
 from payments.reconcile.settlements import read_settlement

@@ -13,8 +13,8 @@ from asgi_lifespan import LifespanManager
 
 from payments.domain.attempts import REQUERY_LADDER
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import periodic_jobs, status_query
+from payments.http.container import Container
 from payments.services.requery import requery_due_attempts
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal

@@ -14,13 +14,13 @@ from starlette.datastructures import FormData
 
 from payments.entrypoints.app import create_app
 from payments.entrypoints.web.i18n import TEXTS
-from payments.entrypoints.web.sandbox_delivery import (
+from payments.ledger import chart
+from payments.sandbox.delivery import (
     MAX_DELAY_SECONDS,
     Deliveries,
     Switches,
     switches,
 )
-from payments.ledger import chart
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal
 from tests.support.checkout_flows import (

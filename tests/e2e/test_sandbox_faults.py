@@ -1,4 +1,4 @@
-"""The simulators' fault switches (``payments/entrypoints/web/sandbox_faults.py``): every fault
+"""The simulators' fault switches (``payments/sandbox/faults.py``): every fault
 on an operation of each simulator, seen through the gateway's own clients; the plan's order,
 the call counters, reset, the pages' form, and bad input.
 
@@ -25,15 +25,15 @@ from payments.adapters.downloads import DownloadFailed, download
 from payments.bootstrap import momo_config
 from payments.domain.attempts import Attempt, Provider
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
-from payments.entrypoints.web.sandbox_faults import GARBLED, HANG_SECONDS, Fault, Faults
-from payments.entrypoints.web.sandbox_momo import MomoSimulator
-from payments.entrypoints.web.sandbox_treasury import TreasurySimulator
-from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
+from payments.http.container import Container
 from payments.providers.momo.api import CreateAnswer, MomoClient
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import RefundNotFound, RefundSucceeded, RefundUnknown
 from payments.reconcile.calendar import DEFAULT_CALENDAR
+from payments.sandbox.faults import GARBLED, HANG_SECONDS, Fault, Faults
+from payments.sandbox.momo import MomoSimulator
+from payments.sandbox.treasury import TreasurySimulator
+from payments.sandbox.vnpay import VnpaySimulator
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, api_client
 from tests.support.checkout_flows import choose_momo, choose_vnpay, create, path_of, pay_vnpay

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.errors import Conflict, Unavailable
-from payments.entrypoints.container import Container
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
+from payments.http.container import Container
 from payments.providers.interface import ProviderRegistry
 from payments.services.access import create_agency
 from payments.settings import Settings

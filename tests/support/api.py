@@ -16,7 +16,7 @@ from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Clock, utc_now
+from payments.http.container import Clock, utc_now
 from payments.services.access import create_agency, create_api_key
 from payments.settings import Settings
 

@@ -171,7 +171,7 @@ idempotency_keys = st.one_of(
 
 
 def cursor_for(text: str) -> str:
-    from payments.entrypoints.api.requests import encode_cursor  # noqa: PLC0415
+    from payments.http.requests import encode_cursor  # noqa: PLC0415
 
     return encode_cursor(text)
 

@@ -18,7 +18,7 @@ from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
+from payments.http.container import Container
 from payments.providers.interface import PaymentProvider, ProviderRegistry
 from payments.providers.momo.provider import MomoProvider
 from payments.providers.vnpay.provider import VnpayProvider

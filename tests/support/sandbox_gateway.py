@@ -16,13 +16,13 @@ from asgi_lifespan import LifespanManager
 from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.attempts import Provider
 from payments.entrypoints.app import create_app
-from payments.entrypoints.container import Container
-from payments.entrypoints.web.sandbox_momo import MomoSimulator
-from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
+from payments.http.container import Container
 from payments.providers.interface import PaymentProvider, ProviderRegistry
 from payments.providers.momo.provider import MomoProvider
 from payments.providers.vietqr.provider import VietqrProvider
 from payments.providers.vnpay.provider import VnpayProvider
+from payments.sandbox.momo import MomoSimulator
+from payments.sandbox.vnpay import VnpaySimulator
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal
 from tests.support.checkout_flows import create, path_of

@@ -13,7 +13,7 @@ import httpx
 
 from payments.bootstrap import momo_config, vnpay_config
 from payments.domain.attempts import Attempt, Provider
-from payments.entrypoints.container import Container
+from payments.http.container import Container
 from payments.providers.interface import PaymentProvider
 from payments.providers.momo.provider import MomoProvider
 from payments.providers.refunds import RefundRequest

@@ -11,8 +11,8 @@ import os
 from datetime import date, datetime
 from pathlib import Path
 
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.runtime import PeriodicJob
+from payments.http.container import Container
 from payments.services.schedule import DailyJob
 
 

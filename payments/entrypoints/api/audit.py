@@ -28,8 +28,8 @@ from payments.domain.events import AuditRecord
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.problems import ApiError, validation_problems
-from payments.entrypoints.api.requests import caller, container, decode_cursor, encode_cursor
+from payments.http.problems import ApiError, validation_problems
+from payments.http.requests import caller, container, decode_cursor, encode_cursor
 from payments.services.audit import audit_page
 from payments.services.ports import AuditFilter
 

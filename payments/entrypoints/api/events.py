@@ -25,7 +25,7 @@ from payments.domain.notifications import DeliveryAttempt, Notification, event_i
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.requests import (
+from payments.http.requests import (
     aware,
     caller,
     container,

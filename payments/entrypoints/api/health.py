@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from payments.adapters.db.migrations import current_revision, head_revision
 from payments.domain.errors import Unavailable
-from payments.entrypoints.api.requests import container
+from payments.http.requests import container
 from payments.ledger.sealing import unsealed_backlog
 
 

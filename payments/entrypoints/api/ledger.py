@@ -19,7 +19,7 @@ from starlette.routing import Route
 from payments.domain.access import Caller, Role
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.requests import aware, caller, container, query_model
+from payments.http.requests import aware, caller, container, query_model
 from payments.ledger import chart
 from payments.ledger.entries import AccountType
 from payments.ledger.ports import AccountTotals

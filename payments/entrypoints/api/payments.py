@@ -18,8 +18,8 @@ from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, 
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.presenters import event_json, payment_detail_json, payment_json
-from payments.entrypoints.api.problems import ApiError
-from payments.entrypoints.api.requests import (
+from payments.http.problems import ApiError
+from payments.http.requests import (
     aware,
     caller,
     container,

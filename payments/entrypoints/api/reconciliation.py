@@ -20,8 +20,11 @@ from payments.domain.access import Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.problems import ApiError
-from payments.entrypoints.api.requests import (
+from payments.entrypoints.own_loop import Resources, run_on_own_loop
+from payments.entrypoints.worker.jobs import status_query
+from payments.http.container import Container
+from payments.http.problems import ApiError
+from payments.http.requests import (
     caller,
     container,
     decode_cursor,
@@ -29,9 +32,6 @@ from payments.entrypoints.api.requests import (
     parse_json_body,
     query_model,
 )
-from payments.entrypoints.container import Container
-from payments.entrypoints.own_loop import Resources, run_on_own_loop
-from payments.entrypoints.worker.jobs import status_query
 from payments.reconcile.matching import Outcome
 from payments.services.reconcile_day import reconcile_day
 from payments.services.reconcile_ports import (

@@ -27,7 +27,7 @@ from payments.entrypoints.api.refunds import (
     refund_id_of,
     request_id_of,
 )
-from payments.entrypoints.api.requests import caller, container, parse_json_body
+from payments.http.requests import caller, container, parse_json_body
 from payments.services import refund_resolutions as service
 
 

@@ -26,8 +26,9 @@ from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.api.presenters import payment_json
-from payments.entrypoints.api.problems import ApiError
-from payments.entrypoints.api.requests import (
+from payments.http.container import Container
+from payments.http.problems import ApiError
+from payments.http.requests import (
     aware,
     caller,
     container,
@@ -37,7 +38,6 @@ from payments.entrypoints.api.requests import (
     parse_json_body,
     query_model,
 )
-from payments.entrypoints.container import Container
 from payments.services import refunds as service
 from payments.services.payments import IdempotentRequest, fingerprint
 from payments.services.ports import StoredResponse, UnitOfWorkFactory

@@ -25,21 +25,12 @@ from starlette.routing import Route
 from payments.domain.errors import FieldProblem
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
-from payments.entrypoints.api.problems import ApiError, problem_response
 from payments.entrypoints.api.reconciliation import (
     FIRST_DAY,
     LAST_DAY,
     STAFF,
     id_cursor,
     numeric_path_id,
-)
-from payments.entrypoints.api.requests import (
-    caller,
-    container,
-    encode_cursor,
-    limited,
-    media_type,
-    query_model,
 )
 from payments.entrypoints.statement_upload import (
     MEDIA_FORMATS,
@@ -50,6 +41,15 @@ from payments.entrypoints.statement_upload import (
     import_file,
     spool,
     upload_limit,
+)
+from payments.http.problems import ApiError, problem_response
+from payments.http.requests import (
+    caller,
+    container,
+    encode_cursor,
+    limited,
+    media_type,
+    query_model,
 )
 from payments.reconcile.statements import StatementError
 from payments.services.reconcile_ports import StoredStatement

@@ -19,9 +19,9 @@ from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.bootstrap import network_client, provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import build_worker
 from payments.entrypoints.worker.runtime import PeriodicJob
+from payments.http.container import Container
 from payments.services.schedule import DailyJob
 from payments.settings import Settings
 

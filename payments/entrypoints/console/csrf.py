@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from payments.entrypoints.api.requests import container
 from payments.entrypoints.console.session import session
+from payments.http.requests import container
 
 FIELD = "csrf_token"
 KEY = "csrf"

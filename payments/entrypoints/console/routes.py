@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from payments.domain.errors import Conflict, FieldProblem, InvalidInput, NotAuthenticated, NotFound
 from payments.entrypoints.api.reconciliation import FIRST_DAY, LAST_DAY, run_day
-from payments.entrypoints.api.requests import container
 from payments.entrypoints.console import formatting
 from payments.entrypoints.console.chart import ChartTexts, day_chart
 from payments.entrypoints.console.csrf import checked_form
@@ -45,6 +44,7 @@ from payments.entrypoints.console.session import (
     sign_in,
 )
 from payments.entrypoints.console.texts import TEXTS, choose
+from payments.http.requests import container
 from payments.reconcile.matching import EXCEPTIONS, Outcome
 from payments.services.reconcile_import import SETTLEMENT_PROVIDERS
 from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
 from payments.domain.access import Caller, Role, hash_api_key
-from payments.entrypoints.api.requests import container
+from payments.http.requests import container
 from payments.services.audit import WrongRole, sign_in_staff, sign_out_staff
 from payments.settings import Settings
 

@@ -22,8 +22,6 @@ from starlette.routing import Route
 
 from payments.adapters.treasury import FORMATS
 from payments.domain.errors import Conflict
-from payments.entrypoints.api.problems import ApiError
-from payments.entrypoints.api.requests import container, limited, media_type
 from payments.entrypoints.api.statements import UploadQuery
 from payments.entrypoints.console.csrf import (
     FIELD,
@@ -43,6 +41,8 @@ from payments.entrypoints.statement_upload import (
     choose_format,
     import_file,
 )
+from payments.http.problems import ApiError
+from payments.http.requests import container, limited, media_type
 from payments.reconcile.statements import LineError, StatementError
 from payments.services.reconcile_ports import StoredStatement
 from payments.services.reconcile_reports import statement_detail

@@ -15,7 +15,7 @@ from payments.domain import strict_json
 from payments.domain.attempts import Provider, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.credits import BankCredit
-from payments.entrypoints.api.requests import container
+from payments.http.requests import container
 from payments.providers.interface import Acknowledgement, PaymentProvider
 from payments.providers.outcomes import Rejected
 from payments.providers.vietqr.credit import SIGNATURE_HEADER

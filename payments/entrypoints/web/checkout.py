@@ -15,8 +15,8 @@ from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput,
 from payments.domain.money import format_minor_units
 from payments.domain.payments import PaymentStatus
 from payments.domain.text import text_problem
-from payments.entrypoints.api.requests import container
 from payments.entrypoints.web.rendering import language, message, page, vietnam_time, with_query
+from payments.http.requests import container
 from payments.providers.interface import CheckoutRequest
 from payments.providers.outcomes import Rejected, Unknown
 from payments.providers.vietqr.provider import VietqrProvider

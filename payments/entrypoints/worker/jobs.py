@@ -17,8 +17,8 @@ from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.runtime import PeriodicJob, Worker
+from payments.http.container import Container
 from payments.ledger.anchors import Anchor, utc_text
 from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
 from payments.providers.interface import ProviderRegistry

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.bootstrap import provider_registry
-from payments.entrypoints.container import Container
 from payments.entrypoints.worker.jobs import SEAL_BATCHES_PER_ROUND, periodic_jobs
+from payments.http.container import Container
 from payments.ledger.sealing import SealRun, seal_backlog, unsealed_backlog
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain

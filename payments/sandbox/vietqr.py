@@ -15,15 +15,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from payments.domain.attempts import Provider
-from payments.entrypoints.api.requests import container
-from payments.entrypoints.web.rendering import page
-from payments.entrypoints.web.sandbox_delivery import deliveries, switches
+from payments.http.requests import container
 from payments.providers.vietqr.credit import (
     SIGNATURE_HEADER,
     CreditNotification,
     encode_notification,
 )
 from payments.providers.vietqr.provider import VietqrProvider
+from payments.sandbox.delivery import deliveries, switches
+from payments.sandbox.pages import page
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vietqr"
@@ -38,7 +38,7 @@ def _back(value: str) -> str:
 async def transfer_page(request: Request) -> Response:
     return page(
         request,
-        "sandbox_vietqr.html",
+        "vietqr.html",
         {
             "reference": request.query_params.get("reference", "")[:32],
             "back": _back(request.query_params.get("back", "")),

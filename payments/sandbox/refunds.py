@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from payments.entrypoints.api.requests import container
+from payments.http.requests import container
 
 CLIENT_TIMEOUT_SECONDS = 30  # both providers' clients
 MAX_SECONDS = 600

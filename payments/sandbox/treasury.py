@@ -28,12 +28,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from payments.entrypoints.api.requests import container
-from payments.entrypoints.web.sandbox_faults import Faults, fault_routes
+from payments.http.requests import container
 from payments.reconcile.calendar import DEFAULT_CALENDAR
 from payments.reconcile.sandbox_day import Discrepancy, sandbox_settlement, sandbox_statement
 from payments.reconcile.settlements import LAYOUTS, write_settlement
 from payments.reconcile.writers import camt053, csv_statement
+from payments.sandbox.faults import Faults, fault_routes
 from payments.services.reconcile_day import captured_on
 
 PREFIX = "/sandbox/treasury"

@@ -27,19 +27,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from payments.entrypoints.api.requests import container
-from payments.entrypoints.web.rendering import page
-from payments.entrypoints.web.sandbox_delivery import deliveries, switches
-from payments.entrypoints.web.sandbox_faults import Faults, fault_routes, lost, page_section
-from payments.entrypoints.web.sandbox_refunds import (
+from payments.http.requests import container
+from payments.providers.vnpay import api as vnpay_api
+from payments.providers.vnpay import protocol as vnpay
+from payments.sandbox.delivery import deliveries, switches
+from payments.sandbox.faults import Faults, fault_routes, lost, page_section
+from payments.sandbox.pages import page
+from payments.sandbox.refunds import (
     RefundBook,
     RefundMode,
     RefundState,
     SimulatedRefund,
     switch_routes,
 )
-from payments.providers.vnpay import api as vnpay_api
-from payments.providers.vnpay import protocol as vnpay
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vnpay"
@@ -96,7 +96,7 @@ async def pay_page(request: Request) -> Response:
     sim.orders.setdefault(order.txn_ref, order)
     return page(
         request,
-        "sandbox_vnpay.html",
+        "vnpay.html",
         {
             "order": order,
             "amount_text": f"{amount:,}".replace(",", ".") + " VND",

@@ -17,8 +17,8 @@ from payments.domain import strict_json
 from payments.domain.access import Caller, Role, hash_api_key
 from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
 from payments.domain.text import text_problem
-from payments.entrypoints.api.problems import ApiError, validation_problems
-from payments.entrypoints.container import Container
+from payments.http.container import Container
+from payments.http.problems import ApiError, validation_problems
 from payments.services.access import authenticate
 
 M = TypeVar("M", bound=BaseModel)

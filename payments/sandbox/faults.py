@@ -42,9 +42,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from payments.domain.errors import FieldProblem
-from payments.entrypoints.api.problems import ApiError, validation_problems
-from payments.entrypoints.api.requests import media_type, parse_json, read_body
-from payments.entrypoints.web.sandbox_delivery import Wait
+from payments.http.problems import ApiError, validation_problems
+from payments.http.requests import media_type, parse_json, read_body
+from payments.sandbox.delivery import Wait
 
 SLOW_SECONDS = 5
 MAX_SECONDS = 600
@@ -199,7 +199,7 @@ async def _order(request: Request, prefix: str) -> tuple[FaultOrder, str]:
 
 
 def page_section(request: Request, prefix: str, faults: Faults) -> dict[str, Any]:
-    """What a simulator page's fault section shows (``sandbox_faults.html``)."""
+    """What a simulator page's fault section shows (``templates/faults.html``)."""
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {"action": f"{prefix}/faults", "back": back, **faults.snapshot()}
 

@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from payments.entrypoints.web.sandbox_faults import Act
-from payments.entrypoints.web.sandbox_momo import MomoSimulator
-from payments.entrypoints.web.sandbox_refunds import RefundBook, RefundState
-from payments.entrypoints.web.sandbox_vnpay import VnpaySimulator
 from payments.reconcile.settlements import LineKind, SettlementLine, write_settlement
+from payments.sandbox.faults import Act
+from payments.sandbox.momo import MomoSimulator
+from payments.sandbox.refunds import RefundBook, RefundState
+from payments.sandbox.vnpay import VnpaySimulator
 
 VIETNAM = timezone(timedelta(hours=7))
 VNPAY_PAID = "00"

@@ -26,18 +26,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from payments.entrypoints.api.requests import container
-from payments.entrypoints.web.rendering import page
-from payments.entrypoints.web.sandbox_delivery import deliveries, switches
-from payments.entrypoints.web.sandbox_faults import Faults, fault_routes, lost, page_section
-from payments.entrypoints.web.sandbox_refunds import (
+from payments.http.requests import container
+from payments.providers.momo import protocol as momo
+from payments.sandbox.delivery import deliveries, switches
+from payments.sandbox.faults import Faults, fault_routes, lost, page_section
+from payments.sandbox.pages import page
+from payments.sandbox.refunds import (
     RefundBook,
     RefundMode,
     RefundState,
     SimulatedRefund,
     switch_routes,
 )
-from payments.providers.momo import protocol as momo
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/momo"
@@ -141,7 +141,7 @@ async def pay_page(request: Request) -> Response:
         return Response("sandbox MoMo: unknown order", status_code=404)
     return page(
         request,
-        "sandbox_momo.html",
+        "momo.html",
         {
             "order": order,
             "amount_text": f"{order.amount:,}".replace(",", ".") + " VND",

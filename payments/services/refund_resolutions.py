@@ -22,9 +22,9 @@ from payments.domain.refunds import (
     ResolutionOutcome,
 )
 from payments.services.ports import UnitOfWork, UnitOfWorkFactory
+from payments.services.refund_decisions import Decided, decide, require_officer
 from payments.services.refund_ledger import pay, unbook
 from payments.services.refund_transitions import move_refund, record_step
-from payments.services.refunds import audit_refund, require_officer, visible_refund
 
 
 async def propose_resolution(
@@ -40,8 +40,8 @@ async def propose_resolution(
 ) -> Refund:
     require_officer(caller)
     reference = (provider_refund_id or "").strip() or None
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def propose(uow: UnitOfWork, refund: Refund) -> Decided:
         check_proposal(refund, outcome, reference, note)
         if reference is not None:
             await _reference_is_free(uow, refund, reference)
@@ -53,11 +53,9 @@ async def propose_resolution(
             uow, refund, cause="api.resolution_proposed", actor=caller.actor, now=now,
             detail=detail,
         )  # fmt: skip
-        await audit_refund(
-            uow, caller, "refund.resolution_proposed", proposed, now, request_id, **detail
-        )
-        await uow.commit()
-    return proposed
+        return Decided(proposed, "refund.resolution_proposed", detail)
+
+    return await decide(uow_factory, caller, refund_id, propose, now=now, request_id=request_id)
 
 
 async def confirm_resolution(
@@ -70,8 +68,8 @@ async def confirm_resolution(
     request_id: str | None = None,
 ) -> Refund:
     require_officer(caller)
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def confirm(uow: UnitOfWork, refund: Refund) -> Decided:
         resolution = check_decision(refund, caller.actor)
         if resolution.provider_refund_id is not None:
             await _reference_is_free(uow, refund, resolution.provider_refund_id)
@@ -81,29 +79,21 @@ async def confirm_resolution(
             "note": resolution.note,
             **({"confirm_note": note} if note else {}),
         }
-        if resolution.outcome is ResolutionOutcome.SUCCEEDED:
-            done = await move_refund(
-                uow, refund, RefundStatus.SUCCEEDED, cause="api.resolution_confirmed",
-                actor=caller.actor, now=now, detail=detail,
-                provider_refund_id=resolution.provider_refund_id,
-                provider_message=f"settled by hand: {resolution.note}",
-                next_action_at=None, settled_at=now, resolution=None,
-            )  # fmt: skip
-            await pay(uow, done, now)
-        else:
-            done = await move_refund(
-                uow, refund, RefundStatus.FAILED, cause="api.resolution_confirmed",
-                actor=caller.actor, now=now, detail=detail,
-                provider_message=f"settled by hand: {resolution.note}",
-                next_action_at=None, settled_at=now, resolution=None,
-            )  # fmt: skip
-            await unbook(uow, done, now)
-        await audit_refund(
-            uow, caller, "refund.resolution_confirmed", done, now, request_id,
-            outcome=resolution.outcome.value, **detail,
+        succeeded = resolution.outcome is ResolutionOutcome.SUCCEEDED
+        # A failed refund keeps whatever provider number it had (a failed proposal names none).
+        done = await move_refund(
+            uow, refund, RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED,
+            cause="api.resolution_confirmed", actor=caller.actor, now=now, detail=detail,
+            provider_refund_id=resolution.provider_refund_id or refund.provider_refund_id,
+            provider_message=f"settled by hand: {resolution.note}",
+            next_action_at=None, settled_at=now, resolution=None,
         )  # fmt: skip
-        await uow.commit()
-    return done
+        # Paid out, or the booking reversed so the amount is the budget's again.
+        await (pay if succeeded else unbook)(uow, done, now)
+        audited = {"outcome": resolution.outcome.value, **detail}
+        return Decided(done, "refund.resolution_confirmed", audited)
+
+    return await decide(uow_factory, caller, refund_id, confirm, now=now, request_id=request_id)
 
 
 async def decline_resolution(
@@ -116,8 +106,8 @@ async def decline_resolution(
     request_id: str | None = None,
 ) -> Refund:
     require_officer(caller)
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def decline(uow: UnitOfWork, refund: Refund) -> Decided:
         resolution = check_decision(refund, caller.actor)
         declined = replace(refund, resolution=None, updated_at=now)
         await uow.refunds.update(declined)
@@ -130,11 +120,9 @@ async def decline_resolution(
             uow, refund, cause="api.resolution_declined", actor=caller.actor, now=now,
             detail=detail,
         )  # fmt: skip
-        await audit_refund(
-            uow, caller, "refund.resolution_declined", declined, now, request_id, **detail
-        )
-        await uow.commit()
-    return declined
+        return Decided(declined, "refund.resolution_declined", detail)
+
+    return await decide(uow_factory, caller, refund_id, decline, now=now, request_id=request_id)
 
 
 async def _reference_is_free(uow: UnitOfWork, refund: Refund, reference: str) -> None:

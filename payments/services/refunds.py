@@ -23,7 +23,6 @@ from payments.domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
-    NotPermitted,
     PreconditionFailed,
 )
 from payments.domain.events import AuditEntry
@@ -45,6 +44,13 @@ from payments.domain.text import text_problem
 from payments.services.outbox import publish_refund_status
 from payments.services.payments import IdempotentRequest
 from payments.services.ports import IdempotencyRecord, StoredResponse, UnitOfWork, UnitOfWorkFactory
+from payments.services.refund_decisions import (
+    Decided,
+    audit_refund,
+    decide,
+    require_officer,
+    visible_refund,
+)
 from payments.services.refund_ledger import book, pay, unbook
 from payments.services.refund_ports import RefundFilter
 from payments.services.refund_transitions import move_refund
@@ -72,13 +78,6 @@ class PaymentRefunds:
     payment: Payment
     totals: RefundTotals
     refunds: Sequence[Refund]
-
-
-def require_officer(caller: Caller, *roles: Role) -> None:
-    allowed = roles or (Role.FINANCE,)
-    if caller.role not in allowed:
-        names = ", ".join(r.value for r in allowed)
-        raise NotPermitted(f"this action needs the role {names}; the key has {caller.role.value}")
 
 
 def _check_request(amount: int, reason: str, expected_available: int | None) -> str:
@@ -251,12 +250,12 @@ async def approve_refund(
     """A second finance officer of the agency approves: the refund is booked and due to be
     sent. Approving one's own request is refused; approving twice is harmless."""
     require_officer(caller)
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def approve(uow: UnitOfWork, refund: Refund) -> Decided:
         check_four_eyes(refund, caller.actor)
         if refund.status is not RefundStatus.AWAITING_APPROVAL:
             if refund.approved_by == caller.actor:
-                return refund
+                return Decided(refund)
             raise InvalidTransition(refund.id, refund.status.value, RefundStatus.APPROVED.value)
         await _still_with_the_provider(uow, refund.payment_id, refund.from_budget)
         approved = await move_refund(
@@ -272,9 +271,9 @@ async def approve_refund(
             next_action_at=now,
         )
         await book(uow, approved, now)
-        await audit_refund(uow, caller, "refund.approved", approved, now, request_id, note=note)
-        await uow.commit()
-    return approved
+        return Decided(approved, "refund.approved", {"note": note})
+
+    return await decide(uow_factory, caller, refund_id, approve, now=now, request_id=request_id)
 
 
 async def reject_refund(
@@ -289,11 +288,11 @@ async def reject_refund(
     """Refuse a refund waiting for approval; its amount is available again. The officer who
     asked may withdraw it this way too (rejecting moves no money)."""
     require_officer(caller)
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def reject(uow: UnitOfWork, refund: Refund) -> Decided:
         if refund.status is not RefundStatus.AWAITING_APPROVAL:
             if refund.rejected_by == caller.actor:
-                return refund
+                return Decided(refund)
             raise InvalidTransition(refund.id, refund.status.value, RefundStatus.REJECTED.value)
         rejected = await move_refund(
             uow,
@@ -308,9 +307,9 @@ async def reject_refund(
             next_action_at=None,
             settled_at=now,
         )
-        await audit_refund(uow, caller, "refund.rejected", rejected, now, request_id, note=note)
-        await uow.commit()
-    return rejected
+        return Decided(rejected, "refund.rejected", {"note": note})
+
+    return await decide(uow_factory, caller, refund_id, reject, now=now, request_id=request_id)
 
 
 async def confirm_refund(
@@ -325,16 +324,15 @@ async def confirm_refund(
     """An operator confirms that the outgoing transfer of a ``submitted`` (VietQR) refund was
     made. Confirming twice is harmless."""
     require_officer(caller, Role.FINANCE, Role.ADMIN)
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def confirm(uow: UnitOfWork, refund: Refund) -> Decided:
         confirmed = await _confirm(uow, refund, actor=caller.actor, cause="api.confirm",
                                    detail={"note": note} if note else {}, now=now)  # fmt: skip
-        if confirmed is not refund:
-            await audit_refund(
-                uow, caller, "refund.confirmed", confirmed, now, request_id, note=note
-            )
-            await uow.commit()
-    return confirmed
+        if confirmed is refund:
+            return Decided(refund)
+        return Decided(confirmed, "refund.confirmed", {"note": note})
+
+    return await decide(uow_factory, caller, refund_id, confirm, now=now, request_id=request_id)
 
 
 async def fail_refund_transfer(
@@ -352,10 +350,10 @@ async def fail_refund_transfer(
     require_officer(caller, Role.FINANCE, Role.ADMIN)
     if not note or not note.strip():
         raise InvalidInput([FieldProblem("note", "say why the transfer failed")])
-    async with uow_factory() as uow:
-        refund = await visible_refund(uow, caller, refund_id, lock=True)
+
+    async def fail(uow: UnitOfWork, refund: Refund) -> Decided:
         if refund.status is RefundStatus.FAILED:
-            return refund
+            return Decided(refund)
         if refund.status is not RefundStatus.SUBMITTED:
             raise InvalidTransition(refund.id, refund.status.value, RefundStatus.FAILED.value)
         failed = await move_refund(
@@ -371,11 +369,9 @@ async def fail_refund_transfer(
             next_action_at=None,
         )
         await unbook(uow, failed, now)
-        await audit_refund(
-            uow, caller, "refund.transfer_failed", failed, now, request_id, note=note
-        )
-        await uow.commit()
-    return failed
+        return Decided(failed, "refund.transfer_failed", {"note": note})
+
+    return await decide(uow_factory, caller, refund_id, fail, now=now, request_id=request_id)
 
 
 async def confirm_refund_transfer(
@@ -492,36 +488,3 @@ async def refund_candidates(
             for refunds in [await uow.refunds.for_payment(p.id)]
         ]
     return found, len(rows) > limit
-
-
-async def visible_refund(
-    uow: UnitOfWork, caller: Caller, refund_id: str, *, lock: bool = False
-) -> Refund:
-    refund = await uow.refunds.get(refund_id, lock=lock)
-    if refund is None or refund.agency_id != caller.agency_id:
-        # Another agency's refund answers exactly like a missing one.
-        raise NotFound(f"no refund {refund_id}")
-    return refund
-
-
-async def audit_refund(
-    uow: UnitOfWork,
-    caller: Caller,
-    action: str,
-    refund: Refund,
-    now: datetime,
-    request_id: str | None,
-    **detail: Any,
-) -> None:
-    await uow.audit.record(
-        AuditEntry(
-            action=action,
-            actor=caller.actor,
-            occurred_at=now,
-            agency_id=caller.agency_id,
-            target_type="refund",
-            target_id=refund.id,
-            detail={"payment_id": refund.payment_id, **detail},
-            request_id=request_id,
-        )
-    )

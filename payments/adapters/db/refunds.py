@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import refund_tables as rt
+from payments.adapters.db import status_history
 from payments.adapters.db import tables as t
 from payments.adapters.db.repositories import payment_from_row
 from payments.domain.payments import Payment
@@ -154,39 +155,12 @@ class SqlRefunds:
         return refund_from_row(row) if row else None
 
     async def add_event(self, event: RefundEvent) -> None:
-        await self._conn.execute(
-            insert(rt.refund_events),
-            {
-                "refund_id": event.refund_id,
-                "payment_id": event.payment_id,
-                "from_status": event.from_status,
-                "to_status": event.to_status,
-                "cause": event.cause,
-                "actor": event.actor,
-                "detail": dict(event.detail),
-                "occurred_at": event.occurred_at,
-            },
-        )
+        await status_history.append(self._conn, rt.refund_events, event)
 
     async def events(self, refund_id: str) -> Sequence[RefundEvent]:
-        e = rt.refund_events.c
-        rows = await self._conn.execute(
-            select(rt.refund_events).where(e.refund_id == refund_id).order_by(e.id)
+        return await status_history.history(
+            self._conn, rt.refund_events, RefundEvent, "refund_id", refund_id
         )
-        return [
-            RefundEvent(
-                id=row.id,
-                refund_id=row.refund_id,
-                payment_id=row.payment_id,
-                from_status=row.from_status,
-                to_status=row.to_status,
-                cause=row.cause,
-                actor=row.actor,
-                occurred_at=row.occurred_at,
-                detail=dict(row.detail),
-            )
-            for row in rows
-        ]
 
     async def page(
         self, agency_id: int, flt: RefundFilter, *, before_id: str | None, limit: int

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, delete, exists, insert, select, text, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payments.adapters.db import status_history
 from payments.adapters.db import tables as t
 from payments.domain.access import Agency, ApiKey, Role
 from payments.domain.budget import BudgetDestination
@@ -398,37 +399,12 @@ class SqlPaymentEvents:
         self._conn = conn
 
     async def add(self, event: PaymentEvent) -> None:
-        await self._conn.execute(
-            insert(t.payment_events),
-            {
-                "payment_id": event.payment_id,
-                "from_status": event.from_status,
-                "to_status": event.to_status,
-                "cause": event.cause,
-                "actor": event.actor,
-                "detail": dict(event.detail),
-                "occurred_at": event.occurred_at,
-            },
-        )
+        await status_history.append(self._conn, t.payment_events, event)
 
     async def for_payment(self, payment_id: str) -> Sequence[PaymentEvent]:
-        e = t.payment_events
-        rows = await self._conn.execute(
-            select(e).where(e.c.payment_id == payment_id).order_by(e.c.id)
+        return await status_history.history(
+            self._conn, t.payment_events, PaymentEvent, "payment_id", payment_id
         )
-        return [
-            PaymentEvent(
-                id=row.id,
-                payment_id=row.payment_id,
-                from_status=row.from_status,
-                to_status=row.to_status,
-                cause=row.cause,
-                actor=row.actor,
-                occurred_at=row.occurred_at,
-                detail=dict(row.detail),
-            )
-            for row in rows
-        ]
 
 
 async def claim_key(

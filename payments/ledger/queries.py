@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from payments.domain.pages import one_page
 from payments.ledger.entries import Account, AccountType
 from payments.ledger.errors import AccountNotFound
 from payments.ledger.ports import (
@@ -78,14 +79,15 @@ async def list_accounts(
         elif not code_prefix.startswith(scope):
             return AccountPage([], None)  # the two prefixes exclude each other
     async with uow_factory() as uow:
-        accounts = await uow.ledger.list_accounts(
-            AccountFilter(type=type, currency=currency, code_prefix=prefix),
-            after_code=after,
-            limit=limit + 1,
+        page, more = await one_page(
+            lambda n: uow.ledger.list_accounts(
+                AccountFilter(type=type, currency=currency, code_prefix=prefix),
+                after_code=after,
+                limit=n,
+            ),
+            limit,
         )
-        page = list(accounts[:limit])
         totals = await uow.ledger.totals(as_of=as_of, account_ids=[acc.id for acc in page])
-    more = len(accounts) > limit
     return AccountPage(list(totals), page[-1].code if more and page else None)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from payments.domain.access import KEY_PREFIX, Caller, Role, display_prefix, hash_api_key
 from payments.domain.errors import NotAuthenticated, NotPermitted
 from payments.domain.events import AuditEntry, AuditRecord
+from payments.domain.pages import one_page
 from payments.services.ports import AuditFilter, UnitOfWorkFactory
 
 SIGNED_IN = "console.signed_in"
@@ -35,8 +36,7 @@ async def audit_page(
 ) -> tuple[Sequence[AuditRecord], bool]:
     """One page of the audit log, newest first, and whether more pages follow."""
     async with uow_factory() as uow:
-        rows = await uow.audit.page(flt, before_id=before_id, limit=limit + 1)
-    return rows[:limit], len(rows) > limit
+        return await one_page(lambda n: uow.audit.page(flt, before_id=before_id, limit=n), limit)
 
 
 class WrongRole(NotPermitted):

@@ -29,6 +29,7 @@ from payments.domain.notifications import (
     new_webhook_secret,
     target_problem,
 )
+from payments.domain.pages import one_page
 from payments.services.ports import (
     DeliveryTarget,
     EventFilter,
@@ -182,10 +183,12 @@ async def list_events(
     """Oldest first after the cursor, and only events whose id sorts before
     ``settled_before`` (see ``GET /v1/events``: a poller never skips a late commit)."""
     async with uow_factory() as uow:
-        rows = await uow.notifications.page(
-            caller.agency_id, flt, after_id=after_id, before_id=settled_before, limit=limit + 1
+        return await one_page(
+            lambda n: uow.notifications.page(
+                caller.agency_id, flt, after_id=after_id, before_id=settled_before, limit=n
+            ),
+            limit,
         )
-    return rows[:limit], len(rows) > limit
 
 
 async def get_event(uow_factory: UnitOfWorkFactory, caller: Caller, event_id: str) -> Notification:

@@ -20,6 +20,7 @@ from payments.domain.errors import (
 )
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.ids import new_checkout_token, new_payment_id
+from payments.domain.pages import one_page
 from payments.domain.payments import (
     CANCELLABLE,
     CreationRules,
@@ -191,8 +192,9 @@ async def list_payments(
 ) -> tuple[Sequence[Payment], bool]:
     """One page, newest first, and whether more pages follow."""
     async with uow_factory() as uow:
-        rows = await uow.payments.page(caller.agency_id, flt, before_id=before_id, limit=limit + 1)
-    return rows[:limit], len(rows) > limit
+        return await one_page(
+            lambda n: uow.payments.page(caller.agency_id, flt, before_id=before_id, limit=n), limit
+        )
 
 
 async def payment_events(

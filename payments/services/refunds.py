@@ -26,6 +26,7 @@ from payments.domain.errors import (
     PreconditionFailed,
 )
 from payments.domain.events import AuditEntry
+from payments.domain.pages import one_page
 from payments.domain.payments import Payment, PaymentStatus
 from payments.domain.refunds import (
     Refund,
@@ -459,8 +460,9 @@ async def list_refunds(
 ) -> tuple[Sequence[Refund], bool]:
     """One page, newest first, and whether more pages follow."""
     async with uow_factory() as uow:
-        rows = await uow.refunds.page(caller.agency_id, flt, before_id=before_id, limit=limit + 1)
-    return rows[:limit], len(rows) > limit
+        return await one_page(
+            lambda n: uow.refunds.page(caller.agency_id, flt, before_id=before_id, limit=n), limit
+        )
 
 
 async def payment_refunds(
@@ -481,10 +483,12 @@ async def refund_candidates(
     """Paid payments flagged late, for review or overpaid: what finance may have to give
     back. Newest first, with each one's refund summary."""
     async with uow_factory() as uow:
-        rows = await uow.refunds.candidates(caller.agency_id, before_id=before_id, limit=limit + 1)
+        rows, more = await one_page(
+            lambda n: uow.refunds.candidates(caller.agency_id, before_id=before_id, limit=n), limit
+        )
         found = [
             PaymentRefunds(p, totals(p, refunds), refunds)
-            for p in rows[:limit]
+            for p in rows
             for refunds in [await uow.refunds.for_payment(p.id)]
         ]
-    return found, len(rows) > limit
+    return found, more

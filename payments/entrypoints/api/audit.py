@@ -28,8 +28,9 @@ from payments.domain.events import AuditRecord
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
 from payments.entrypoints.api.openapi import Operation, register
+from payments.http.pages import page_body
 from payments.http.problems import ApiError, validation_problems
-from payments.http.requests import caller, container, decode_cursor, encode_cursor
+from payments.http.requests import caller, container, decode_cursor
 from payments.services.audit import audit_page
 from payments.services.ports import AuditFilter
 
@@ -177,13 +178,8 @@ async def list_audit_log(request: Request) -> Response:
         before_id=cursor_id(query.cursor) if query.cursor is not None else None,
         limit=query.limit,
     )
-    return JSONResponse(
-        {
-            "data": [audit_json(r) for r in rows],
-            "has_more": has_more,
-            "next_cursor": encode_cursor(str(rows[-1].id)) if has_more and rows else None,
-        }
-    )
+    last = str(rows[-1].id) if rows else None
+    return JSONResponse(page_body([audit_json(r) for r in rows], has_more, last))
 
 
 routes = [Route("/v1/audit-log", list_audit_log, methods=["GET"])]

@@ -18,13 +18,13 @@ from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, 
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.presenters import event_json, payment_detail_json, payment_json
+from payments.http.pages import page_body
 from payments.http.problems import ApiError
 from payments.http.requests import (
     aware,
     caller,
     container,
     decode_cursor,
-    encode_cursor,
     optional_json_body,
     parse_json_body,
     query_model,
@@ -194,13 +194,8 @@ async def list_payments(request: Request) -> Response:
     rows, has_more = await service.list_payments(
         app.uow_factory, who, flt, before_id=before, limit=query.limit
     )
-    return _json(
-        {
-            "data": [payment_json(p, app.settings.base_url) for p in rows],
-            "has_more": has_more,
-            "next_cursor": encode_cursor(rows[-1].id) if has_more and rows else None,
-        }
-    )
+    last = rows[-1].id if rows else None
+    return _json(page_body([payment_json(p, app.settings.base_url) for p in rows], has_more, last))
 
 
 async def cancel_payment(request: Request) -> Response:

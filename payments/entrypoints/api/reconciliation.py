@@ -18,17 +18,18 @@ from starlette.routing import Route
 from payments.adapters.treasury import match_config
 from payments.domain.access import Role
 from payments.domain.errors import FieldProblem, NotFound
+from payments.domain.pages import one_page
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.entrypoints.worker.jobs import status_query
 from payments.http.container import Container
+from payments.http.pages import page_body
 from payments.http.problems import ApiError
 from payments.http.requests import (
     caller,
     container,
     decode_cursor,
-    encode_cursor,
     parse_json_body,
     query_model,
 )
@@ -354,20 +355,17 @@ def _filter(query: ItemsQuery | ExportQuery) -> ItemFilter:
 async def get_runs(request: Request) -> Response:
     await caller(request, *STAFF)
     query = query_model(request, RunsQuery)
-    runs = await list_runs(
-        container(request).uow_factory,
-        before_id=id_cursor(query.cursor),
-        limit=query.limit + 1,
-        business_date=query.business_date,
+    page, more = await one_page(
+        lambda n: list_runs(
+            container(request).uow_factory,
+            before_id=id_cursor(query.cursor),
+            limit=n,
+            business_date=query.business_date,
+        ),
+        query.limit,
     )
-    page, more = list(runs[: query.limit]), len(runs) > query.limit
-    return JSONResponse(
-        {
-            "data": [_run(r) for r in page],
-            "has_more": more,
-            "next_cursor": encode_cursor(str(page[-1].id)) if more else None,
-        }
-    )
+    last = str(page[-1].id) if page else None
+    return JSONResponse(page_body([_run(r) for r in page], more, last))
 
 
 async def post_run(request: Request) -> Response:
@@ -412,21 +410,19 @@ async def get_run(request: Request) -> Response:
 async def get_items(request: Request) -> Response:
     await caller(request, *STAFF)
     query = query_model(request, ItemsQuery, multi=frozenset({"outcome"}))
-    items = await list_items(
-        container(request).uow_factory,
-        numeric_path_id(request, "run_id", "run"),
-        _filter(query),
-        after_id=id_cursor(query.cursor),
-        limit=query.limit + 1,
+    run_id = numeric_path_id(request, "run_id", "run")
+    page, more = await one_page(
+        lambda n: list_items(
+            container(request).uow_factory,
+            run_id,
+            _filter(query),
+            after_id=id_cursor(query.cursor),
+            limit=n,
+        ),
+        query.limit,
     )
-    page, more = list(items[: query.limit]), len(items) > query.limit
-    return JSONResponse(
-        {
-            "data": [_item(i) for i in page],
-            "has_more": more,
-            "next_cursor": encode_cursor(str(page[-1].id)) if more else None,
-        }
-    )
+    last = str(page[-1].id) if page else None
+    return JSONResponse(page_body([_item(i) for i in page], more, last))
 
 
 async def get_items_csv(request: Request) -> Response:

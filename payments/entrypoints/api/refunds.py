@@ -27,13 +27,13 @@ from payments.entrypoints.api import schemas
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.api.presenters import payment_json
 from payments.http.container import Container
+from payments.http.pages import page_body
 from payments.http.problems import ApiError
 from payments.http.requests import (
     aware,
     caller,
     container,
     decode_cursor,
-    encode_cursor,
     optional_json_body,
     parse_json_body,
     query_model,
@@ -351,13 +351,8 @@ async def list_refunds(request: Request) -> Response:
     rows, has_more = await service.list_refunds(
         app.uow_factory, who, flt, before_id=before, limit=query.limit
     )
-    return _json(
-        {
-            "data": [refund_resource(r) for r in rows],
-            "has_more": has_more,
-            "next_cursor": encode_cursor(rows[-1].id) if has_more and rows else None,
-        }
-    )
+    last = rows[-1].id if rows else None
+    return _json(page_body([refund_resource(r) for r in rows], has_more, last))
 
 
 async def refund_candidates(request: Request) -> Response:
@@ -368,19 +363,14 @@ async def refund_candidates(request: Request) -> Response:
     rows, has_more = await service.refund_candidates(
         app.uow_factory, who, before_id=before, limit=query.limit
     )
-    return _json(
+    data = [
         {
-            "data": [
-                {
-                    "payment": payment_json(row.payment, app.settings.base_url),
-                    "refunds": summary_json(row.totals),
-                }
-                for row in rows
-            ],
-            "has_more": has_more,
-            "next_cursor": encode_cursor(rows[-1].payment.id) if has_more and rows else None,
+            "payment": payment_json(row.payment, app.settings.base_url),
+            "refunds": summary_json(row.totals),
         }
-    )
+        for row in rows
+    ]
+    return _json(page_body(data, has_more, rows[-1].payment.id if rows else None))
 
 
 async def payment_refunds(request: Request) -> Response:

@@ -11,7 +11,6 @@ removed whatever happens.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.domain.errors import FieldProblem
+from payments.domain.pages import one_page
 from payments.domain.resources import iso
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.api.reconciliation import (
@@ -42,11 +42,11 @@ from payments.entrypoints.statement_upload import (
     spool,
     upload_limit,
 )
+from payments.http.pages import page_body
 from payments.http.problems import ApiError, problem_response
 from payments.http.requests import (
     caller,
     container,
-    encode_cursor,
     limited,
     media_type,
     query_model,
@@ -251,21 +251,18 @@ async def post_statement(request: Request) -> Response:
 async def get_statements(request: Request) -> Response:
     await caller(request, *STAFF)
     query = query_model(request, StatementsQuery)
-    found: Sequence[StoredStatement] = await list_statements(
-        container(request).uow_factory,
-        before_id=id_cursor(query.cursor),
-        limit=query.limit + 1,
-        business_date=query.business_date,
-        source=query.source,
+    page, more = await one_page(
+        lambda n: list_statements(
+            container(request).uow_factory,
+            before_id=id_cursor(query.cursor),
+            limit=n,
+            business_date=query.business_date,
+            source=query.source,
+        ),
+        query.limit,
     )
-    page, more = list(found[: query.limit]), len(found) > query.limit
-    return JSONResponse(
-        {
-            "data": [statement_json(s) for s in page],
-            "has_more": more,
-            "next_cursor": encode_cursor(str(page[-1].id)) if more else None,
-        }
-    )
+    last = str(page[-1].id) if page else None
+    return JSONResponse(page_body([statement_json(s) for s in page], more, last))
 
 
 async def get_statement(request: Request) -> Response:

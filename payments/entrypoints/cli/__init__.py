@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from payments.entrypoints.cli.admin import agency, apikey
+from payments.entrypoints.cli.docs import docs
 from payments.entrypoints.cli.ledger import ledger
 from payments.entrypoints.cli.reconcile import reconcile
 from payments.entrypoints.cli.run import demo, expire, migrate, serve
@@ -16,7 +17,7 @@ def cli() -> None:
     """Public-fee payment gateway: run it, migrate it, manage agencies and keys."""
 
 
-for command in (migrate, serve, worker, demo, expire, agency, apikey, ledger, reconcile):
+for command in (migrate, serve, worker, demo, expire, agency, apikey, ledger, reconcile, docs):
     cli.add_command(command)
 
 

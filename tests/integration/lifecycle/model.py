@@ -1,6 +1,6 @@
 """The reference model: what the gateway should hold after each step, in plain Python.
 
-It is written from the rules as ARCHITECTURE.md and README.md state them (statuses and
+It is written from the rules as ARCHITECTURE.md and the docs (docs/) state them (statuses and
 transitions, attempts, late and duplicate captures, VietQR credits, the requery ladder,
 expiry), not from the gateway's code, and it keeps the books it expects (``books``): every
 entry the gateway must have posted, folded into balances per account. Refunds are in

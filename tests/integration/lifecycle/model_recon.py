@@ -1,5 +1,5 @@
 """The reference model's reconciliation: what was imported for each day, what a run of a day
-should report and book (settlement.md, README "Reconciliation"), which days are settled and
+should report and book (settlement.md, docs/reconciliation.md), which days are settled and
 reconciled, and which exceptions staff resolved.
 
 A run books, per payment and once: the provider's settlement (from the first report line that

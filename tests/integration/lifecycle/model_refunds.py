@@ -1,4 +1,4 @@
-"""Refunds in the reference model (README "Refunds"): what may be asked, what each answer of
+"""Refunds in the reference model (docs/refunds.md): what may be asked, what each answer of
 the provider does, the background run's ladder, and the entries each step books.
 
 The provider's side is the world's (``world.RefundDesk``): the model asks the same desk the

@@ -1,5 +1,5 @@
 """The reference model's matching of a day: what each treasury line and settlement line should
-come to (README "Reconciliation", the outcome list of payments/reconcile/matching.py's
+come to (docs/reconciliation.md, the outcome list of payments/reconcile/matching.py's
 docstring), for the lines the world writes. Pure; one expected item per real item.
 """
 

@@ -24,12 +24,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.repositories import (
-    SqlAuditLog,
-    SqlPaymentEvents,
-    SqlPayments,
-    payment_values,
-)
+from payments.adapters.db.audit_log import SqlAuditLog
+from payments.adapters.db.payments import SqlPaymentEvents, SqlPayments, payment_values
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.payments import Payment
 from payments.services.ports import Creation, IdempotencyClaim, IdempotencyRecord, StoredResponse

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.adapters.db import refund_tables as rt
 from payments.adapters.db import status_history
 from payments.adapters.db import tables as t
-from payments.adapters.db.repositories import payment_from_row
+from payments.adapters.db.payments import payment_from_row
 from payments.domain.payments import Payment
 from payments.domain.refunds import (
     SCHEDULED,

@@ -11,8 +11,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payments.adapters.db.access import SqlAgencies, SqlApiKeys
 from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
+from payments.adapters.db.audit_log import SqlAuditLog
+from payments.adapters.db.idempotency import SqlIdempotency
 from payments.adapters.db.notifications import SqlNotifications
+from payments.adapters.db.payments import SqlPaymentEvents, SqlPayments
 from payments.adapters.db.pg_hot_path import (
     PgAuditLog,
     PgPaymentEvents,
@@ -21,14 +25,6 @@ from payments.adapters.db.pg_hot_path import (
 from payments.adapters.db.rate_limits import SqlRateLimits
 from payments.adapters.db.reconciliation import SqlReconciliation
 from payments.adapters.db.refunds import SqlRefunds
-from payments.adapters.db.repositories import (
-    SqlAgencies,
-    SqlApiKeys,
-    SqlAuditLog,
-    SqlIdempotency,
-    SqlPaymentEvents,
-    SqlPayments,
-)
 from payments.adapters.db.scheduled_runs import SqlScheduledRuns
 from payments.domain.errors import Unavailable
 from payments.ledger.ports import LedgerStore

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import refund_tables as rt
 from payments.adapters.db import tables as t
+from payments.adapters.db.payments import payment_from_row
 from payments.adapters.db.reconcile_tables import reconcile_remittances, reconcile_settlements
 from payments.adapters.db.refunds import refund_from_row
-from payments.adapters.db.repositories import payment_from_row
 from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.db.metadata import metadata
 from payments.domain.attempts import AttemptStatus

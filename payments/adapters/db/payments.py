@@ -1,4 +1,4 @@
-"""SQLAlchemy implementations of the service ports for the payment-request core."""
+"""Payment requests and their status history, in SQL."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import status_history
 from payments.adapters.db import tables as t
-from payments.domain.access import Agency, ApiKey, Role
+from payments.adapters.db.audit_log import SqlAuditLog
+from payments.adapters.db.idempotency import claim_key
+from payments.adapters.db.upsert import upsert_insert
 from payments.domain.budget import BudgetDestination
 from payments.domain.errors import ReferenceInUse
-from payments.domain.events import AuditEntry, AuditRecord, PaymentEvent
+from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.payments import (
     EXPIRABLE,
     Payer,
@@ -26,150 +27,10 @@ from payments.domain.payments import (
     PaymentStatus,
 )
 from payments.services.ports import (
-    AuditFilter,
     Creation,
     IdempotencyClaim,
-    IdempotencyRecord,
     PaymentFilter,
-    StoredResponse,
 )
-
-
-def _upsert_insert(conn: AsyncConnection, table: Any) -> Any:
-    """INSERT that understands ON CONFLICT on both databases."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _agency(row: Any) -> Agency:
-    return Agency(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        allowed_hosts=frozenset(row.allowed_hosts),
-        created_at=row.created_at,
-    )
-
-
-class SqlAgencies:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(
-        self, *, code: str, name: str, allowed_hosts: frozenset[str], now: datetime
-    ) -> Agency:
-        result = await self._conn.execute(
-            insert(t.agencies)
-            .values(code=code, name=name, allowed_hosts=sorted(allowed_hosts), created_at=now)
-            .returning(t.agencies.c.id)
-        )
-        return Agency(
-            id=result.scalar_one(),
-            code=code,
-            name=name,
-            allowed_hosts=allowed_hosts,
-            created_at=now,
-        )
-
-    async def by_code(self, code: str) -> Agency | None:
-        row = (
-            await self._conn.execute(select(t.agencies).where(t.agencies.c.code == code))
-        ).first()
-        return _agency(row) if row else None
-
-    async def by_id(self, agency_id: int) -> Agency | None:
-        row = (
-            await self._conn.execute(select(t.agencies).where(t.agencies.c.id == agency_id))
-        ).first()
-        return _agency(row) if row else None
-
-    async def list(self) -> Sequence[Agency]:
-        rows = await self._conn.execute(select(t.agencies).order_by(t.agencies.c.code))
-        return [_agency(row) for row in rows]
-
-
-class SqlApiKeys:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(
-        self,
-        *,
-        agency_id: int,
-        role: Role,
-        key_hash: str,
-        prefix: str,
-        label: str | None,
-        now: datetime,
-        rate_limit_per_minute: int | None = None,
-    ) -> ApiKey:
-        result = await self._conn.execute(
-            insert(t.api_keys)
-            .values(
-                agency_id=agency_id,
-                role=role.value,
-                key_hash=key_hash,
-                prefix=prefix,
-                label=label,
-                created_at=now,
-                rate_limit_per_minute=rate_limit_per_minute,
-            )
-            .returning(t.api_keys.c.id)
-        )
-        return ApiKey(
-            id=result.scalar_one(),
-            agency_id=agency_id,
-            role=role,
-            prefix=prefix,
-            label=label,
-            created_at=now,
-            revoked_at=None,
-            rate_limit_per_minute=rate_limit_per_minute,
-        )
-
-    async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None:
-        k, a = t.api_keys, t.agencies
-        row = (
-            await self._conn.execute(
-                select(
-                    k.c.id,
-                    k.c.agency_id,
-                    k.c.role,
-                    k.c.prefix,
-                    k.c.label,
-                    k.c.created_at,
-                    k.c.revoked_at,
-                    k.c.rate_limit_per_minute,
-                    a.c.code,
-                    a.c.name,
-                    a.c.allowed_hosts,
-                    a.c.created_at.label("agency_created_at"),
-                )
-                .join(a, a.c.id == k.c.agency_id)
-                .where(k.c.key_hash == key_hash)
-            )
-        ).first()
-        if row is None:
-            return None
-        key = ApiKey(
-            id=row.id,
-            agency_id=row.agency_id,
-            role=Role(row.role),
-            prefix=row.prefix,
-            label=row.label,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
-            rate_limit_per_minute=row.rate_limit_per_minute,
-        )
-        agency = Agency(
-            id=row.agency_id,
-            code=row.code,
-            name=row.name,
-            allowed_hosts=frozenset(row.allowed_hosts),
-            created_at=row.agency_created_at,
-        )
-        return key, agency
 
 
 def payment_values(payment: Payment) -> dict[str, Any]:
@@ -289,7 +150,7 @@ class SqlPayments:
         # The values go in as execution parameters, not .values(...): SQLAlchemy then neither
         # coerces 28 literals nor walks them for the cache key on every request.
         stmt = (
-            _upsert_insert(self._conn, t.payments)
+            upsert_insert(self._conn, t.payments)
             .on_conflict_do_nothing(
                 index_elements=["agency_id", "reference"],
                 # Literal SQL, not bound parameters: after a few executions PostgreSQL uses a
@@ -405,134 +266,3 @@ class SqlPaymentEvents:
         return await status_history.history(
             self._conn, t.payment_events, PaymentEvent, "payment_id", payment_id
         )
-
-
-async def claim_key(
-    conn: AsyncConnection,
-    *,
-    agency_id: int,
-    key: str,
-    fingerprint: str,
-    now: datetime,
-    expires_at: datetime,
-    response: StoredResponse | None,
-) -> IdempotencyRecord | None:
-    """Take the key (with the answer to keep, when known), or return the live record.
-
-    A concurrent holder of the key makes this wait until it commits or rolls back.
-    """
-    r = t.idempotency_records
-    stored = {
-        "fingerprint": fingerprint,
-        "response_status": response.status_code if response else None,
-        "response_body": response.body if response else None,
-        "created_at": now,
-        "expires_at": expires_at,
-    }
-    inserted = await conn.execute(
-        _upsert_insert(conn, r)
-        .on_conflict_do_nothing(index_elements=["agency_id", "key"])
-        .returning(r.c.id),
-        {"agency_id": agency_id, "key": key, **stored},
-    )
-    if inserted.first() is not None:
-        return None
-    where = and_(r.c.agency_id == agency_id, r.c.key == key)
-    row = (await conn.execute(select(r).where(where).with_for_update())).one()
-    if row.expires_at <= now:
-        # An expired key is free again: take it over for this request.
-        await conn.execute(update(r).where(where).values(**stored))
-        return None
-    earlier = (
-        StoredResponse(row.response_status, row.response_body)
-        if row.response_status is not None
-        else None
-    )
-    return IdempotencyRecord(key=row.key, fingerprint=row.fingerprint, response=earlier)
-
-
-class SqlIdempotency:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def claim(
-        self, *, agency_id: int, key: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> IdempotencyRecord | None:
-        return await claim_key(
-            self._conn,
-            agency_id=agency_id,
-            key=key,
-            fingerprint=fingerprint,
-            now=now,
-            expires_at=expires_at,
-            response=None,
-        )
-
-    async def purge(self, now: datetime) -> int:
-        r = t.idempotency_records
-        result = await self._conn.execute(delete(r).where(r.c.expires_at <= now))
-        return int(result.rowcount)
-
-
-class SqlAuditLog:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def record(self, entry: AuditEntry) -> None:
-        await self._conn.execute(
-            insert(t.audit_log),
-            {
-                "occurred_at": entry.occurred_at,
-                "actor": entry.actor,
-                "agency_id": entry.agency_id,
-                "action": entry.action,
-                "target_type": entry.target_type,
-                "target_id": entry.target_id,
-                "detail": dict(entry.detail),
-                "request_id": entry.request_id,
-            },
-        )
-
-    async def page(
-        self, flt: AuditFilter, *, before_id: int | None, limit: int
-    ) -> Sequence[AuditRecord]:
-        c, agencies = t.audit_log.c, t.agencies
-        stmt: Select[Any] = select(t.audit_log, agencies.c.code.label("agency_code")).join_from(
-            t.audit_log, agencies, agencies.c.id == c.agency_id, isouter=True
-        )
-        # Each filter is a plain condition on an indexed column (actor, action, target,
-        # occurred_at), so the database pages by id without reading what it skips.
-        if flt.actor is not None:
-            stmt = stmt.where(c.actor == flt.actor)
-        if flt.action is not None:
-            stmt = stmt.where(c.action == flt.action)
-        if flt.action_prefix is not None:
-            stmt = stmt.where(c.action.startswith(flt.action_prefix, autoescape=True))
-        if flt.target_type is not None:
-            stmt = stmt.where(c.target_type == flt.target_type)
-        if flt.target_id is not None:
-            stmt = stmt.where(c.target_id == flt.target_id)
-        if flt.occurred_from is not None:
-            stmt = stmt.where(c.occurred_at >= flt.occurred_from)
-        if flt.occurred_to is not None:
-            stmt = stmt.where(c.occurred_at < flt.occurred_to)
-        if before_id is not None:
-            stmt = stmt.where(c.id < before_id)
-        rows = await self._conn.execute(stmt.order_by(c.id.desc()).limit(limit))
-        return [
-            AuditRecord(
-                id=int(row.id),
-                entry=AuditEntry(
-                    action=row.action,
-                    actor=row.actor,
-                    occurred_at=row.occurred_at,
-                    agency_id=row.agency_id,
-                    target_type=row.target_type,
-                    target_id=row.target_id,
-                    detail=row.detail,
-                    request_id=row.request_id,
-                ),
-                agency_code=row.agency_code,
-            )
-            for row in rows
-        ]

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import payments.adapters.db.notification_tables  # registers the outbox tables
-import payments.adapters.db.reconcile_tables  # registers the reconciliation tables
-import payments.adapters.db.refund_tables  # registers the refund tables
-import payments.ledger.tables  # noqa: F401  (registers the ledger tables)
+import payments.ledger.tables  # registers the ledger tables
+import payments.reconcile.storage.tables  # registers the reconciliation tables
+import payments.refunds.storage.tables  # noqa: F401  (registers the refund tables)
 from alembic import context
 from payments.db.metadata import metadata
 from payments.settings import Settings, normalise_database_url

@@ -32,10 +32,10 @@ import asyncpg
 
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.migrations import upgrade_to_head
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 ADMIN_URL = os.environ.get(
     "PAYMENTS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

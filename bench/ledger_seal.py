@@ -27,13 +27,13 @@ from sqlalchemy import exists, select
 from bench.ledger_hot_account import admin, database_url
 from payments.adapters.db.engine import make_engine
 from payments.adapters.db.migrations import upgrade_to_head
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import Entry, EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
 from payments.ledger.sql_store import SqlLedgerStore
 from payments.ledger.tables import ledger_chain, ledger_entries
 from payments.ledger.verification import seal_journal
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 CLEARING = chart.provider_clearing("vnpay")
 PAYABLE = chart.budget_payable("DVC", "2862")

@@ -101,9 +101,9 @@ def _ignoring_interrupts() -> Iterator[None]:
 
 async def _seed(url: str) -> str:
     from payments.adapters.db.engine import make_engine  # noqa: PLC0415
-    from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory  # noqa: PLC0415
     from payments.domain.access import Role  # noqa: PLC0415
     from payments.services.access import create_agency, create_api_key  # noqa: PLC0415
+    from payments.unit_of_work import SqlUnitOfWorkFactory  # noqa: PLC0415
 
     engine = make_engine(url)
     try:

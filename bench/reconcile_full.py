@@ -177,10 +177,10 @@ async def seed(dsn: str, rows: list[tuple[str, int, str, int, datetime]]) -> Non
 
 async def full_run(dsn: str, statement: Path, fmt: str) -> dict[str, Any]:
     from payments.adapters.db.engine import make_engine  # noqa: PLC0415
-    from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory  # noqa: PLC0415
-    from payments.adapters.treasury import statement_reader  # noqa: PLC0415
-    from payments.services.reconcile_day import reconcile_day  # noqa: PLC0415
-    from payments.services.reconcile_import import import_statement  # noqa: PLC0415
+    from payments.reconcile.sources.treasury import statement_reader  # noqa: PLC0415
+    from payments.reconcile.usecases.day import reconcile_day  # noqa: PLC0415
+    from payments.reconcile.usecases.imports import import_statement  # noqa: PLC0415
+    from payments.unit_of_work import SqlUnitOfWorkFactory  # noqa: PLC0415
 
     engine = make_engine(dsn.replace("postgresql://", "postgresql+asyncpg://"), pool_size=2)
     uow = SqlUnitOfWorkFactory(engine)

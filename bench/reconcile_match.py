@@ -38,10 +38,10 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from payments.reconcile.camt import read_camt
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.matching import GatewayPayment, MatchConfig, match_day
-from payments.reconcile.statements import paused_gc, read_all
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.statements import paused_gc, read_all
+from payments.reconcile.rules.matching import GatewayPayment, MatchConfig, match_day
 
 DAY = date(2025, 3, 12)  # a Wednesday, not a holiday
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

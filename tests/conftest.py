@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, api_client, make_portal
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 

@@ -17,18 +17,20 @@ drawing is the whole tree, wherever a class is defined (a test compares it with 
     │   ├── CheckoutClosed              the payment can no longer be paid (paid, expired...)
     │   ├── InvalidTransition           the state machine forbids the move
     │   ├── ReferenceInUse              an open payment already carries the reference
-    │   ├── RefundExceedsAvailable      more than is left to refund (domain.refunds)
+    │   ├── RefundExceedsAvailable      more than is left to refund (refunds.rules)
     │   └── SourceKeyConflict           the source key was used for other content (ledger)
     ├── IdempotencyKeyReused        same key, different request (a 422, not a conflict)
     ├── PreconditionFailed          the caller's view of the state is stale
     ├── Unavailable                 no database connection came free in time (overload); retry
     ├── RateLimited                 the API key made its requests of the minute; retry next minute
     ├── InvalidConfiguration        start-up settings cannot run (e.g. a placeholder secret)
-    ├── BadStatementConfiguration   the treasury statement source is set up wrong (adapters)
-    ├── StatementUnavailable        the treasury statement could not be had (adapters)
-    ├── DownloadFailed              a statement or report download failed (adapters.downloads)
+    ├── BadStatementConfiguration   the treasury statement source is set up wrong (reconcile)
+    ├── StatementUnavailable        the treasury statement could not be had (reconcile.ports)
+    ├── ReportUnavailable           a provider's settlement report could not be had (reconcile)
+    ├── ReportSkipped               no settlement report is configured for the provider (reconcile)
+    ├── DownloadFailed              a statement or report download failed (reconcile.sources)
     ├── InvalidFormat               an upload's source and format do not go together
-    └── InvalidQrPayload            a VietQR payload cannot be read (providers.vietqr)
+    └── InvalidQrPayload            a VietQR payload cannot be read (providers.vietqr.qr)
 
 Errors carry data; HTTP status codes are chosen only at the edge. The web edge's own control
 flow (ApiError, the console's SignInRequired, NotStaff, CsrfRefused) stays outside the tree.

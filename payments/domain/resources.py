@@ -1,7 +1,8 @@
 """Resources as the API shows them, as plain JSON values.
 
 Used by the API's presenters and by notifications, so an event carries exactly the
-representation a portal reads from the API. Pure: no base URL, no I/O.
+representation a portal reads from the API. Pure: no base URL, no I/O. A refund's is
+``refunds.rules.resource``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from payments.domain.payments import Payment
-from payments.domain.refunds import Refund, Resolution
 
 
 def iso(value: datetime) -> str:
@@ -60,49 +60,4 @@ def payment_resource(payment: Payment) -> dict[str, Any]:
         "expires_at": iso(payment.expires_at),
         "created_at": iso(payment.created_at),
         "updated_at": iso(payment.updated_at),
-    }
-
-
-def refund_resource(refund: Refund) -> dict[str, Any]:
-    """Everything ``GET /v1/refunds/{id}`` answers."""
-    return {
-        "id": refund.id,
-        "object": "refund",
-        "payment_id": refund.payment_id,
-        "status": refund.status.value,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "reason": refund.reason,
-        "provider": refund.provider,
-        "attempt_id": refund.attempt_id,
-        "full": refund.full,
-        "requested_by": refund.requested_by,
-        "approved_by": refund.approved_by,
-        "rejected_by": refund.rejected_by,
-        "decision_note": refund.decision_note,
-        "provider_request_id": refund.request_id,
-        "provider_code": refund.provider_code,
-        "provider_message": refund.provider_message,
-        "provider_refund_id": refund.provider_refund_id,
-        "transfer_instruction": (
-            dict(refund.transfer_instruction) if refund.transfer_instruction is not None else None
-        ),
-        "next_action_at": iso(refund.next_action_at) if refund.next_action_at else None,
-        "created_at": iso(refund.created_at),
-        "updated_at": iso(refund.updated_at),
-        "settled_at": iso(refund.settled_at) if refund.settled_at else None,
-        "escalated_at": iso(refund.escalated_at) if refund.escalated_at else None,
-        "resolution": _resolution(refund.resolution),
-    }
-
-
-def _resolution(resolution: Resolution | None) -> dict[str, Any] | None:
-    if resolution is None:
-        return None
-    return {
-        "outcome": resolution.outcome.value,
-        "provider_refund_id": resolution.provider_refund_id,
-        "note": resolution.note,
-        "proposed_by": resolution.proposed_by,
-        "proposed_at": iso(resolution.proposed_at),
     }

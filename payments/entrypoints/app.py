@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.bootstrap import (
     momo_config,
@@ -54,6 +53,7 @@ from payments.sandbox import treasury as sandbox_treasury
 from payments.sandbox import vietqr as sandbox_vietqr
 from payments.sandbox import vnpay as sandbox_vnpay
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 log = structlog.get_logger()
 

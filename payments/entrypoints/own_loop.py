@@ -27,12 +27,12 @@ import anyio.to_thread
 from starlette.applications import Starlette
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.bootstrap import outbound_client, provider_registry
 from payments.domain.errors import Unavailable
 from payments.http.container import Container
 from payments.providers.interface import ProviderRegistry
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 T = TypeVar("T")
 POOL_SIZE = 2  # the work's unit of work plus the provider checks' own transactions

@@ -14,15 +14,14 @@ from typing import BinaryIO
 
 import anyio.to_thread
 
-from payments.adapters.treasury import csv_mapping, statement_reader
 from payments.domain.errors import PaymentsError
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.http.container import Container
-from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES, read_settlement
-from payments.reconcile.statements import SHOWN_LINE_ERRORS as KEPT_LINE_ERRORS
-from payments.reconcile.statements import StatementError
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_import import (
+from payments.reconcile.formats.settlements import SETTLEMENT_MAX_BYTES, read_settlement
+from payments.reconcile.formats.statements import SHOWN_LINE_ERRORS as KEPT_LINE_ERRORS
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.sources.treasury import csv_mapping, statement_reader
+from payments.reconcile.usecases.imports import (
     SETTLEMENT_PROVIDERS,
     TREASURY,
     Clock,
@@ -31,6 +30,7 @@ from payments.services.reconcile_import import (
     import_statement,
 )
 from payments.settings import Settings
+from payments.unit_of_work import WorkFactory
 
 SOURCES = (TREASURY, *SETTLEMENT_PROVIDERS)  # what a file can be: the treasury's, a provider's
 # What a Content-Type says about the format; octet-stream (or none) says nothing.
@@ -123,7 +123,7 @@ async def import_file(
 
 
 async def _import(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
     settings: Settings,
     file: BinaryIO | Path,
     source: str,

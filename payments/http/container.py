@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.bootstrap import OutboundClient
 from payments.domain.access import Caller
 from payments.providers.interface import ProviderRegistry
 from payments.services.rate_limits import RateLimiter
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 

@@ -3,7 +3,7 @@
 ``GET /sandbox/vnpay/settlement?date=YYYY-MM-DD`` and ``GET /sandbox/momo/settlement?date=``:
 what each simulator says it captured on that Vietnam day, from its own records of orders paid
 on its pages, and the refunds it paid out that day (its refund book's succeeded refunds, by
-``paid_at``), in the provider's report layout (``payments/reconcile/settlements.py``). The
+``paid_at``), in the provider's report layout (``payments/reconcile/formats/settlements.py``). The
 gateway's records play no part, so in sandbox mode the provider side of the three-way check
 is as independent as a real provider's file (the sandbox treasury's
 ``/sandbox/treasury/settlements/{provider}`` builds one from the gateway's captures instead).
@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from payments.reconcile.settlements import LineKind, SettlementLine, write_settlement
+from payments.reconcile.formats.settlements import LineKind, SettlementLine, write_settlement
 from payments.sandbox.faults import Act
 from payments.sandbox.momo import MomoSimulator
 from payments.sandbox.refunds import RefundBook, RefundState

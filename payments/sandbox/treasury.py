@@ -4,7 +4,7 @@ captures. In sandbox mode ``PAYMENTS_TREASURY_STATEMENT_URL`` points here by def
 nightly job and ``payments reconcile --fetch`` reconcile against it.
 
 - ``GET /sandbox/treasury/statement?date=YYYY-MM-DD&format=csv|camt&inject=missing,late,...``:
-  the switches (``payments/reconcile/sandbox_day.py``) inject each discrepancy: ``missing``,
+  the switches (``payments/reconcile/rules/sandbox_day.py``) inject each discrepancy: ``missing``,
   ``amount_mismatch``, ``duplicate``, ``unknown``, ``late``, ``batch``. When
   ``PAYMENTS_TREASURY_STATEMENT_TOKEN`` is set the request must carry it as a bearer token.
 - ``GET /sandbox/treasury/settlements/{provider}?date=YYYY-MM-DD``: that provider's settlement
@@ -29,12 +29,12 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from payments.http.requests import container
-from payments.reconcile.calendar import DEFAULT_CALENDAR
-from payments.reconcile.sandbox_day import Discrepancy, sandbox_settlement, sandbox_statement
-from payments.reconcile.settlements import LAYOUTS, write_settlement
-from payments.reconcile.writers import camt053, csv_statement
+from payments.reconcile.formats.settlements import LAYOUTS, write_settlement
+from payments.reconcile.formats.writers import camt053, csv_statement
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.sandbox_day import Discrepancy, sandbox_settlement, sandbox_statement
+from payments.reconcile.usecases.day import captured_on
 from payments.sandbox.faults import Faults, fault_routes
-from payments.services.reconcile_day import captured_on
 
 PREFIX = "/sandbox/treasury"
 ACCOUNT = "7111-SANDBOX"

@@ -10,14 +10,13 @@ from datetime import datetime
 
 from payments.domain.notifications import DeliveryState, Notification, new_event_id
 from payments.domain.payments import Payment
-from payments.domain.refunds import Refund
-from payments.domain.resources import payment_resource, refund_resource
+from payments.domain.resources import payment_resource
 from payments.services.ports import UnitOfWork
 
 
 async def publish_payment_status(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
     """``payment.<status>`` with the payment as it stands after the change."""
-    await _publish(
+    await publish(
         uow,
         Notification(
             id=new_event_id(now),
@@ -33,29 +32,8 @@ async def publish_payment_status(uow: UnitOfWork, payment: Payment, now: datetim
     )
 
 
-async def publish_refund_status(
-    uow: UnitOfWork, refund: Refund, now: datetime, *, notify_url: str | None = None
-) -> None:
-    """``refund.<status>`` with the refund as it stands after the change; ``notify_url`` is
-    the refunded payment's own (None: the agency's default)."""
-    await _publish(
-        uow,
-        Notification(
-            id=new_event_id(now),
-            agency_id=refund.agency_id,
-            type=f"refund.{refund.status.value}",
-            resource_type="refund",
-            resource_id=refund.id,
-            payment_id=refund.payment_id,
-            data=refund_resource(refund),
-            occurred_at=now,
-            target_url=notify_url,
-        ),
-    )
-
-
-async def _publish(uow: UnitOfWork, event: Notification) -> None:
-    """Due for delivery at once."""
+async def publish(uow: UnitOfWork, event: Notification) -> None:
+    """``event``, due for delivery at once."""
     await uow.notifications.add(
         replace(event, state=DeliveryState.PENDING, next_attempt_at=event.occurred_at)
     )

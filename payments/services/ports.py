@@ -24,8 +24,6 @@ from payments.domain.notifications import (
 )
 from payments.domain.payments import Payment, PaymentFlags, PaymentKind, PaymentStatus
 from payments.ledger.ports import LedgerStore
-from payments.services.reconcile_ports import ReconciliationRepository
-from payments.services.refund_ports import RefundRepository
 
 
 @dataclass(frozen=True)
@@ -362,8 +360,6 @@ class UnitOfWork(Protocol):
     credits: CreditRepository
     notifications: NotificationRepository
     schedule: ScheduleRepository
-    refunds: RefundRepository
-    reconciliation: ReconciliationRepository
     rate_limits: RateLimitRepository
 
     async def __aenter__(self) -> Self: ...

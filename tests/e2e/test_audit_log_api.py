@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from payments.adapters.db import tables
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role, display_prefix, new_api_key
 from payments.domain.events import AuditEntry
 from payments.http.requests import encode_cursor
 from payments.services.access import create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL, Portal, api_client, make_portal, payment_body
 from tests.support.console_pages import first_open_item, signed_in, token_of
 from tests.support.console_uploads import make_day, upload

@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.entrypoints.cli import cli
 from payments.services.access import authenticate
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 
 def test_migrate_agency_and_key(tmp_path: Path) -> None:

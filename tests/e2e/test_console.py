@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import select, update
 
 from payments.adapters.db import tables
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.domain.errors import InvalidConfiguration
 from payments.entrypoints.app import create_app
 from payments.entrypoints.console.texts import TEXTS
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import TEST_PROVIDERS, api_client
 from tests.support.console_nights import STAFF_NAME, Night, seed_night
 from tests.support.console_pages import first_open_item, page, signed_in, token_of

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.entrypoints.console.texts import TEXTS
-from payments.reconcile.settlements import read_settlement
-from payments.services.reconcile_import import import_settlement
-from payments.services.reconcile_ports import RunRecord
-from payments.services.reconcile_reports import list_runs
+from payments.reconcile.formats.settlements import read_settlement
+from payments.reconcile.ports import RunRecord
+from payments.reconcile.usecases.imports import import_settlement
+from payments.reconcile.usecases.reports import list_runs
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import api_client
 from tests.support.console_pages import page, signed_in, token_of
 from tests.support.console_uploads import Day, make_day, upload

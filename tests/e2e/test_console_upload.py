@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from payments.adapters.db import tables
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.errors import Unavailable
 from payments.entrypoints.console.texts import TEXTS
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL, api_client
 from tests.support.console_pages import page, signed_in, token_of
 from tests.support.console_uploads import UPLOAD, Day, make_day, upload

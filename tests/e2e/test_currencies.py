@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.attempts import Attempt, AttemptStatus, Provider, provider_reference
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.ids import new_checkout_token, new_payment_id
 from payments.domain.payments import Payment, PaymentStatus
 from payments.entrypoints.web.i18n import TEXTS
 from payments.services.ports import IdempotencyClaim, StoredResponse
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL, Portal, api_client, payment_body
 from tests.support.factories import draft
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, api_client, make_portal, payment_body
 from tests.support.fuzz_requests import check, encode_query, quote_id
 from tests.support.fuzz_strategies import FUZZ, odd_text, query_values

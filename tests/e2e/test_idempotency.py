@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, make_portal, payment_body
 from tests.support.stored_rows import count_payments
 

@@ -21,8 +21,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.adapters.treasury import StatementUnavailable
 from payments.bootstrap import provider_registry
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import NightAnchor, daily_jobs
@@ -31,7 +29,9 @@ from payments.ledger.anchors import parse_anchor
 from payments.ledger.sealing import current_anchor, seal_backlog, unsealed_backlog
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
+from payments.reconcile.ports import StatementUnavailable
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import TEST_PROVIDERS, api_client
 from tests.support.cli_thread import run_cli
 from tests.support.ledger_builders import T0, post_payments

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, make_portal
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)

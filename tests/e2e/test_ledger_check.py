@@ -4,10 +4,10 @@ issue 12) fails, named."""
 
 from __future__ import annotations
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.posting import post_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.cli_thread import run_cli
 from tests.support.ledger_builders import T0, payment_draft
 

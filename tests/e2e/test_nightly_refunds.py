@@ -19,14 +19,14 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
-from payments.adapters.db.reconcile_tables import reconcile_refund_matches
-from payments.adapters.treasury import NightResult
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.entrypoints.app import create_app
 from payments.entrypoints.worker.jobs import daily_jobs
 from payments.http.container import Container
-from payments.reconcile.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.storage.tables import reconcile_refund_matches
+from payments.reconcile.usecases.nightly import NightResult
 from payments.sandbox.faults import Fault, Faults
 from payments.sandbox.refunds import RefundBook
 from tests.support.api import BASE_URL, Portal, make_portal

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from payments.adapters.settlement_reports import ReportStatus
-from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.entrypoints.app import create_app
 from payments.entrypoints.worker import jobs
 from payments.entrypoints.worker.jobs import daily_jobs
 from payments.http.container import Container
 from payments.ledger import chart
-from payments.services.reconcile_reports import list_items
+from payments.reconcile.sources.treasury import fetch_and_reconcile
+from payments.reconcile.usecases.nightly import NightResult, ReportStatus
+from payments.reconcile.usecases.reports import list_items
 from tests.support.api import BASE_URL, Portal, make_portal
 from tests.support.checkout_flows import (
     choose_momo,

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.entrypoints.cli import cli
 from payments.services.ports import DeliveryTarget
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 
 def target(url: str, code: str) -> DeliveryTarget:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.api.schemas import PaymentEventList, PaymentOut, PaymentPage
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, make_portal, payment_body
 
 _keys = itertools.count()

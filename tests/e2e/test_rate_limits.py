@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.cli import cli
 from payments.services.access import authenticate, create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, api_client, payment_body
 from tests.support.console_pages import signed_in
 

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.attempts import Provider
 from payments.entrypoints.cli import cli
-from payments.reconcile.sandbox_day import sandbox_settlement
-from payments.reconcile.settlements import write_settlement
-from payments.services.reconcile_day import captured_on
+from payments.reconcile.formats.settlements import write_settlement
+from payments.reconcile.rules.sandbox_day import sandbox_settlement
+from payments.reconcile.usecases.day import captured_on
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.reconcile_days import DAY, csv_line, gateway, statement
 
 Files = dict[str, tuple[int, bytes]]  # path -> (status, body)

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
+from payments.reconcile.usecases.day import reconcile_day
 from payments.services.access import create_api_key
-from payments.services.reconcile_day import reconcile_day
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.fuzz_requests import check, encode_query, header_bytes, quote_id
 from tests.support.fuzz_strategies import FEW, cursor_for, json_bodies, odd_text, query_values
 from tests.support.reconcile_days import DAY, NIGHT, csv_line, gateway, import_csv, statement

@@ -18,12 +18,12 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.app import create_app
+from payments.reconcile.usecases.reports import list_runs
 from payments.services.access import create_api_key
-from payments.services.reconcile_reports import list_runs
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL, Portal, api_client
 from tests.support.checkout_flows import choose_vnpay, create, pay_vnpay, status
 from tests.support.reconcile_days import (

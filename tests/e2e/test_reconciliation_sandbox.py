@@ -13,16 +13,16 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from payments.adapters.treasury import statement_reader
 from payments.entrypoints.app import create_app
 from payments.entrypoints.worker.jobs import daily_jobs
 from payments.http.container import Container
 from payments.ledger import chart
-from payments.reconcile.matching import Outcome
-from payments.reconcile.settlements import read_settlement
-from payments.services.reconcile_day import reconcile_day
-from payments.services.reconcile_import import import_settlement, import_statement
-from payments.services.reconcile_reports import list_items, list_runs
+from payments.reconcile.formats.settlements import read_settlement
+from payments.reconcile.rules.matching import Outcome
+from payments.reconcile.sources.treasury import statement_reader
+from payments.reconcile.usecases.day import reconcile_day
+from payments.reconcile.usecases.imports import import_settlement, import_statement
+from payments.reconcile.usecases.reports import list_items, list_runs
 from payments.settings import Settings
 from tests.support.api import BASE_URL
 from tests.support.reconcile_days import DAY, NIGHT, gateway

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.services.access import create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.fuzz_requests import check, encode_query, header_bytes, quote_id
 from tests.support.fuzz_strategies import (
     FEW,

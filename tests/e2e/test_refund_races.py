@@ -15,8 +15,8 @@ from typing import Any
 
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
-from payments.domain.refunds import CHECK_LADDER
-from payments.services.refund_execution import process_due_refunds
+from payments.refunds.rules.lifecycle import CHECK_LADDER
+from payments.refunds.usecases.execution import process_due_refunds
 from tests.support.refund_app import App, make_second_officer
 from tests.support.sandbox_refunds import PREFIX
 

@@ -13,7 +13,7 @@ from payments.domain.attempts import Provider
 from payments.entrypoints.worker.jobs import build_worker
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
-from payments.services.refund_execution import process_due_refunds
+from payments.refunds.usecases.execution import process_due_refunds
 from tests.support.api import make_portal
 from tests.support.checkout_flows import ledger_nets
 from tests.support.refund_app import App, make_second_officer

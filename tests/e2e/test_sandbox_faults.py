@@ -21,7 +21,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from payments.adapters.downloads import DownloadFailed, download
 from payments.bootstrap import momo_config
 from payments.domain.attempts import Attempt, Provider
 from payments.entrypoints.app import create_app
@@ -29,7 +28,8 @@ from payments.http.container import Container
 from payments.providers.momo.api import CreateAnswer, MomoClient
 from payments.providers.outcomes import Rejected, Rejection, Unknown
 from payments.providers.refunds import RefundNotFound, RefundSucceeded, RefundUnknown
-from payments.reconcile.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.sources.downloads import DownloadFailed, download
 from payments.sandbox.faults import GARBLED, HANG_SECONDS, Fault, Faults
 from payments.sandbox.momo import MomoSimulator
 from payments.sandbox.treasury import TreasurySimulator

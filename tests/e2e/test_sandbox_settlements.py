@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from payments.domain.access import Role
-from payments.reconcile.settlements import read_settlement
+from payments.reconcile.formats.settlements import read_settlement
 from tests.support.api import Portal, api_client
 from tests.support.checkout_flows import choose_momo, choose_vnpay, create, pay_momo, pay_vnpay
 from tests.support.sandbox_reports import NOW, VIETNAM, report

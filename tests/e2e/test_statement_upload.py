@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from payments.adapters.db import tables
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints import statement_upload
-from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES
+from payments.reconcile.formats.settlements import SETTLEMENT_MAX_BYTES
 from payments.services.access import create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import api_client
 from tests.support.fuzz_requests import chunks
 from tests.support.reconcile_days import DAY, csv_line, gateway, statement

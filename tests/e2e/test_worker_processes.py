@@ -34,8 +34,8 @@ from payments.adapters.db.notification_tables import (
     notifications,
     scheduled_runs,
 )
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.services.notifications import rotate_webhook_secret
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, make_portal, payment_body
 from tests.support.webhook_receiver import Receiver, free_port, serving
 

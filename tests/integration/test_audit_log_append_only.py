@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.events import AuditEntry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 NOW = "2026-11-22 03:00:00"

@@ -11,7 +11,6 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.errors import AttemptRefused
@@ -20,6 +19,7 @@ from payments.ledger import chart
 from payments.services import checkout
 from payments.services import payments as service
 from payments.services.ports import PaymentFilter
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import created_payment
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.notifications import RETRY_LADDER, DeliveryOutcome, DeliveryState
 from payments.services.notifications import (
@@ -21,6 +20,7 @@ from payments.services.notifications import (
     rotate_webhook_secret,
     set_default_notify_url,
 )
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.notification_events import agency_with_secret, cancelled_payment_event
 from tests.support.webhook_receiver import Receiver, free_port, serving
 

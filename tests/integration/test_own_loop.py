@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.errors import Conflict, Unavailable
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.http.container import Container
 from payments.providers.interface import ProviderRegistry
 from payments.services.access import create_agency
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Caller
 from payments.domain.errors import IdempotencyKeyReused, InvalidInput, ReferenceInUse
 from payments.domain.payments import PaymentDraft
 from payments.services import payments as service
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 NOW = datetime.now(UTC).replace(microsecond=0)

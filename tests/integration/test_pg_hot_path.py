@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables
 from payments.adapters.db.pg_hot_path import PgAuditLog
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.events import AuditEntry
 from payments.services import payments as service
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

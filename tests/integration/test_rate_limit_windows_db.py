@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role, hash_api_key
 from payments.domain.rate_limits import granted
 from payments.services.rate_limits import purge_rate_limit_windows
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal
 
 WINDOW = datetime(2026, 11, 22, 8, 15, tzinfo=UTC)

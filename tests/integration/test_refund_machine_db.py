@@ -20,10 +20,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import SqlUnitOfWorkFactory, WorkFactory
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.support.refund_machine import RefundMachine
 
@@ -40,7 +39,7 @@ class DbRefundMachine(RefundMachine):
     uow_factory: SqlUnitOfWorkFactory
     examples: itertools.count[int]
 
-    def unit_of_work(self) -> UnitOfWorkFactory:
+    def unit_of_work(self) -> WorkFactory:
         return self.uow_factory
 
     def start(self) -> datetime:

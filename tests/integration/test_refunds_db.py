@@ -13,10 +13,7 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import refund_tables as rt
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.attempts import Provider
-from payments.domain.refunds import RefundExceedsAvailable, RefundStatus
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
 from payments.providers.refunds import (
@@ -25,9 +22,12 @@ from payments.providers.refunds import (
     RefundSucceeded,
     RefundUnknown,
 )
-from payments.services import refunds as service
-from payments.services.refund_execution import execute_refund, process_due_refunds
-from payments.services.refund_ports import RefundFilter
+from payments.refunds.ports import RefundFilter
+from payments.refunds.rules.lifecycle import RefundExceedsAvailable, RefundStatus
+from payments.refunds.storage import tables as rt
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund, process_due_refunds
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.refund_support import Paid, Providers, ScriptedProvider, ask, paid_payment
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 
 from payments.adapters.db.notification_tables import scheduled_runs
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.services.schedule import DailyJob, DailyPolicy, run_due_daily_jobs
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 22, 18, 30, tzinfo=UTC)  # 01:30 on the 23rd in Vietnam
 DAY = date(2026, 11, 22)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import authenticate, create_agency, create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 
 async def test_agency_and_key_round_trip(uow_factory: SqlUnitOfWorkFactory) -> None:

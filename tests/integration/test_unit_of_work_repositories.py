@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.payments import SqlPayments
 from payments.adapters.db.pg_hot_path import PgPayments
-from payments.adapters.db.unit_of_work import SqlUnitOfWork
+from payments.unit_of_work import SqlUnitOfWork
 
 
 async def test_a_repository_is_kept_for_one_transaction_and_made_again_for_the_next(

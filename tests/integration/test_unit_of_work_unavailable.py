@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.errors import Unavailable
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 
 def closed_port() -> int:

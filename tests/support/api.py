@@ -13,12 +13,12 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.entrypoints.app import create_app
 from payments.http.container import Clock, utc_now
 from payments.services.access import create_agency, create_api_key
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 BASE_URL = "https://pay.test"
 # Outside sandbox mode the app refuses to start without real-looking provider settings.

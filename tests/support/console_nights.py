@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
+from payments.reconcile.usecases.day import reconcile_day
 from payments.services.access import create_api_key
-from payments.services.reconcile_day import reconcile_day
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.reconcile_days import (
     DAY,
     NIGHT,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Role
 from payments.services.access import create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import BASE_URL
 from tests.support.console_pages import page, token_of
 from tests.support.reconcile_days import DAY, gateway

@@ -9,7 +9,8 @@ from payments.domain.budget import BudgetDestination
 from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind
 from payments.services import payments as service
 from payments.services.access import create_agency
-from payments.services.ports import StoredResponse, UnitOfWorkFactory
+from payments.services.ports import StoredResponse
+from payments.unit_of_work import WorkFactory
 
 LIMITS = service.CreationLimits(
     max_amount=1_000_000,
@@ -39,7 +40,7 @@ def respond(payment: Payment) -> StoredResponse:
     return StoredResponse(201, payment.id)
 
 
-async def portal_caller(uow: UnitOfWorkFactory, now: datetime, code: str = "DVC") -> Caller:
+async def portal_caller(uow: WorkFactory, now: datetime, code: str = "DVC") -> Caller:
     """A new agency allowed to return to portal.example.vn, and its portal caller."""
     agency = await create_agency(
         uow, code=code, name=code, allowed_hosts=["portal.example.vn"], actor="t", now=now
@@ -53,7 +54,7 @@ async def portal_caller(uow: UnitOfWorkFactory, now: datetime, code: str = "DVC"
     )
 
 
-async def created_payment(uow: UnitOfWorkFactory, now: datetime) -> Payment:
+async def created_payment(uow: WorkFactory, now: datetime) -> Payment:
     """A payment in status created, for an agency made for it."""
     created = await service.create_payment(
         uow,

@@ -12,7 +12,7 @@ from payments.domain.notifications import Notification
 from payments.services import payments as service
 from payments.services.access import create_agency
 from payments.services.notifications import rotate_webhook_secret
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, respond
 
 HOSTS = ["127.0.0.1", "portal.example.vn"]
@@ -26,7 +26,7 @@ class Agency:
 
 
 async def agency_with_secret(
-    uow: UnitOfWorkFactory, now: datetime, *, ports: tuple[int, ...] = ()
+    uow: WorkFactory, now: datetime, *, ports: tuple[int, ...] = ()
 ) -> Agency:
     """A new agency allowing HOSTS and 127.0.0.1 on each of ``ports`` (a live receiver's)."""
     code = f"NT{next(_numbers)}"
@@ -48,7 +48,7 @@ async def agency_with_secret(
 
 
 async def cancelled_payment_event(
-    uow: UnitOfWorkFactory, agency: Agency, now: datetime, notify_url: str | None
+    uow: WorkFactory, agency: Agency, now: datetime, notify_url: str | None
 ) -> Notification:
     """A payment created and cancelled at ``now``: its one event, ``payment.cancelled``."""
     number = next(_numbers)

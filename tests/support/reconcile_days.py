@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from payments.domain.access import Caller
 from payments.domain.attempts import Provider, ProviderOutcome, Result
 from payments.domain.payments import Payment
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.usecases.imports import Imported, import_settlement, import_statement
 from payments.services import checkout
 from payments.services import payments as service
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_import import Imported, import_settlement, import_statement
+from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 
 DAY = date(2025, 3, 12)  # a Wednesday, business day in Vietnam
@@ -28,7 +28,7 @@ HEADER = "booking_date,amount,currency,direction,bank_reference,payment_referenc
 
 @dataclass
 class Gateway:
-    uow: UnitOfWorkFactory
+    uow: WorkFactory
     caller: Caller
     made: int = 0
 
@@ -90,7 +90,7 @@ def success(started: checkout.StartedAttempt) -> ProviderOutcome:
     )
 
 
-async def gateway(uow: UnitOfWorkFactory) -> Gateway:
+async def gateway(uow: WorkFactory) -> Gateway:
     return Gateway(uow, await portal_caller(uow, CREATED))
 
 
@@ -139,7 +139,7 @@ def camt054(day: date, payment_id: str, amount: int = 150_000) -> bytes:
 
 
 async def import_csv(
-    uow: UnitOfWorkFactory, content: bytes, day: date = DAY, *, at: datetime = NIGHT
+    uow: WorkFactory, content: bytes, day: date = DAY, *, at: datetime = NIGHT
 ) -> Imported:
     return await import_statement(
         uow, read_csv(io.BytesIO(content)), business_date=day, actor="ops", now=at
@@ -151,7 +151,7 @@ def next_day(day: date, days: int = 1) -> date:
 
 
 async def settle(
-    uow: UnitOfWorkFactory,
+    uow: WorkFactory,
     *paid: Payment,
     fee: int = 0,
     day: date = DAY,
@@ -183,7 +183,7 @@ def vnpay_report(*settled: tuple[str, int]) -> bytes:
 
 
 async def import_vnpay(
-    uow: UnitOfWorkFactory, content: bytes, day: date = DAY, *, minutes: int = 0
+    uow: WorkFactory, content: bytes, day: date = DAY, *, minutes: int = 0
 ) -> Imported:
     report = read_settlement("vnpay", io.BytesIO(content))
     at = NIGHT + timedelta(minutes=minutes)

@@ -28,15 +28,6 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from payments.domain.attempts import Attempt, Provider
 from payments.domain.errors import Conflict, NotPermitted, PreconditionFailed
 from payments.domain.payments import Payment
-from payments.domain.refunds import (
-    BOOKED,
-    IN_FLIGHT,
-    TERMINAL,
-    Refund,
-    RefundStatus,
-    captured_amount,
-    scheduled_or_waiting,
-)
 from payments.providers.refunds import (
     RefundFailed,
     RefundNotFound,
@@ -50,9 +41,18 @@ from payments.providers.refunds import (
     RefundStatus as ProviderAnswer,
 )
 from payments.providers.vietqr.provider import VietqrConfig, VietqrProvider
-from payments.services import refunds as service
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome
+from payments.refunds.rules.lifecycle import (
+    BOOKED,
+    IN_FLIGHT,
+    TERMINAL,
+    Refund,
+    RefundStatus,
+    captured_amount,
+    scheduled_or_waiting,
+)
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund, process_due_refunds, record_outcome
+from payments.unit_of_work import WorkFactory
 from tests.support.refund_support import Paid, Providers, ask, paid_payment
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class Stored:
     nets: Counter[str]  # every ledger account: debits minus credits
 
 
-async def ledger_nets(uow_factory: UnitOfWorkFactory) -> Counter[str]:
+async def ledger_nets(uow_factory: WorkFactory) -> Counter[str]:
     async with uow_factory() as uow:
         totals = await uow.ledger.totals(as_of=None)
     return Counter({t.account.code: t.net for t in totals})
@@ -114,7 +114,7 @@ class RefundMachine(RuleBasedStateMachine):
     payments = Bundle("payments")
     refunds = Bundle("refunds")
 
-    def unit_of_work(self) -> UnitOfWorkFactory:
+    def unit_of_work(self) -> WorkFactory:
         """The storage of this example (called once, when it starts)."""
         raise NotImplementedError
 

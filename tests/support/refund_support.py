@@ -18,11 +18,12 @@ from payments.providers.refunds import (
     RefundStatus,
     RefundSucceeded,
 )
+from payments.refunds.ports import RefundGateway
+from payments.refunds.usecases import requests as service
 from payments.services import checkout
 from payments.services import payments as payment_service
-from payments.services import refunds as service
-from payments.services.ports import StoredResponse, UnitOfWorkFactory
-from payments.services.refund_ports import RefundGateway
+from payments.services.ports import StoredResponse
+from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller
 
 MERCHANT = "DEMOTMN1"
@@ -46,7 +47,7 @@ class Paid:
 
 
 async def paid_payment(
-    uow: UnitOfWorkFactory,
+    uow: WorkFactory,
     now: datetime,
     *,
     amount: int = 150_000,
@@ -94,7 +95,7 @@ async def paid_payment(
 
 
 async def ask(
-    uow: UnitOfWorkFactory,
+    uow: WorkFactory,
     who: Caller,
     payment_id: str,
     amount: int,

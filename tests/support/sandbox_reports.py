@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
-from payments.reconcile.settlements import read_settlement
+from payments.reconcile.formats.settlements import read_settlement
 
 VIETNAM = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # the simulators date their captures by it

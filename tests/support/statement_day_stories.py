@@ -14,12 +14,12 @@ import io
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 
-from payments.adapters.treasury import statement_reader
-from payments.reconcile.matching import EXCEPTIONS, Outcome
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_day import captured_on, reconcile_day
-from payments.services.reconcile_import import Imported, import_statement
-from payments.services.reconcile_reports import list_items, list_statements
+from payments.reconcile.rules.matching import EXCEPTIONS, Outcome
+from payments.reconcile.sources.treasury import statement_reader
+from payments.reconcile.usecases.day import captured_on, reconcile_day
+from payments.reconcile.usecases.imports import Imported, import_statement
+from payments.reconcile.usecases.reports import list_items, list_statements
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import (
     CAPTURED,
     DAY,
@@ -36,13 +36,13 @@ from tests.support.reconcile_days import (
 THURSDAY = next_day(DAY)  # the next business day
 
 
-async def import_treasury(uow: UnitOfWorkFactory, content: bytes, day: date = DAY) -> Imported:
+async def import_treasury(uow: WorkFactory, content: bytes, day: date = DAY) -> Imported:
     """As the CLI and the upload read a treasury CSV: in VND even when it has no line."""
     reader = statement_reader(io.BytesIO(content), "csv")
     return await import_statement(uow, reader, business_date=day, actor="ops", now=NIGHT)
 
 
-async def two_days_of_empty_files_are_each_their_own_days(uow: UnitOfWorkFactory) -> None:
+async def two_days_of_empty_files_are_each_their_own_days(uow: WorkFactory) -> None:
     # Nothing was remitted and nothing settled on either day: the treasury's CSV and VNPay's
     # report are header-only on both, the same bytes.
     empty_statement, empty_report = statement(), vnpay_report()
@@ -61,7 +61,7 @@ async def two_days_of_empty_files_are_each_their_own_days(uow: UnitOfWorkFactory
     assert run.config["settlement_providers"] == ["vnpay"]
 
 
-async def a_day_s_empty_report_still_checks_its_provider(uow: UnitOfWorkFactory) -> None:
+async def a_day_s_empty_report_still_checks_its_provider(uow: WorkFactory) -> None:
     # Thursday VNPay captured a payment it then left out of its (header-only) report, the
     # same bytes as Wednesday's: the payment is missing at the provider, not unchecked.
     gw = await gateway(uow)
@@ -74,7 +74,7 @@ async def a_day_s_empty_report_still_checks_its_provider(uow: UnitOfWorkFactory)
     assert found == {(Outcome.MATCHED, paid.id), (Outcome.PROVIDER_MISSING, paid.id)}
 
 
-async def the_same_bytes_for_the_same_day_store_nothing_new(uow: UnitOfWorkFactory) -> None:
+async def the_same_bytes_for_the_same_day_store_nothing_new(uow: WorkFactory) -> None:
     content = vnpay_report(("att_x", 150_000))
     first = await import_vnpay(uow, content)
     again = await import_vnpay(uow, content, minutes=5)
@@ -88,7 +88,7 @@ async def the_same_bytes_for_the_same_day_store_nothing_new(uow: UnitOfWorkFacto
     assert [s.id for s in await list_statements(uow)] == [treasury.statement.id, first.statement.id]
 
 
-async def a_corrected_provider_report_supersedes_the_first(uow: UnitOfWorkFactory) -> None:
+async def a_corrected_provider_report_supersedes_the_first(uow: WorkFactory) -> None:
     # VNPay's first report of Wednesday has one payment at a wrong amount and leaves one out;
     # its corrected report has all three right. The run reads only the corrected one: no
     # payment reads as listed twice, the corrected amount agrees, nothing is missing.
@@ -124,7 +124,7 @@ async def a_corrected_provider_report_supersedes_the_first(uow: UnitOfWorkFactor
     assert [s.superseded for s in await list_statements(uow, source="treasury")] == [False]
 
 
-async def a_day_s_treasury_statements_all_count(uow: UnitOfWorkFactory) -> None:
+async def a_day_s_treasury_statements_all_count(uow: WorkFactory) -> None:
     # The treasury's day in two parts (say camt.054 notifications, then the rest): the run
     # reads both, and neither part supersedes the other.
     gw = await gateway(uow)
@@ -137,7 +137,7 @@ async def a_day_s_treasury_statements_all_count(uow: UnitOfWorkFactory) -> None:
     assert [s.superseded for s in await list_statements(uow)] == [False, False]
 
 
-STORIES: list[Callable[[UnitOfWorkFactory], Awaitable[None]]] = [
+STORIES: list[Callable[[WorkFactory], Awaitable[None]]] = [
     two_days_of_empty_files_are_each_their_own_days,
     a_day_s_empty_report_still_checks_its_provider,
     the_same_bytes_for_the_same_day_store_nothing_new,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from payments.reconcile.statements import BookingStatus, Direction, StatementLine
-from payments.reconcile.writers import camt053
+from payments.reconcile.formats.statements import BookingStatus, Direction, StatementLine
+from payments.reconcile.formats.writers import camt053
 from tests.support.reconcile_days import DAY
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "camt"

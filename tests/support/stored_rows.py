@@ -7,12 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables
-from payments.adapters.db.reconcile_tables import (
+from payments.reconcile.storage.tables import (
     reconcile_settlement_lines,
     reconcile_statement_lines,
     reconcile_statements,
 )
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 
 async def count_payments(engine: AsyncEngine) -> int:

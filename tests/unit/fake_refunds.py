@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from payments.domain.payments import Payment, PaymentStatus
-from payments.domain.refunds import SCHEDULED, Refund, RefundEvent, live, raised_to_people
+from payments.refunds.ports import RefundFilter
+from payments.refunds.rules.lifecycle import SCHEDULED, Refund, RefundEvent, live, raised_to_people
 from payments.services.ports import IdempotencyRecord, StoredResponse
-from payments.services.refund_ports import RefundFilter
 
 if TYPE_CHECKING:
     from tests.unit.fakes import Store

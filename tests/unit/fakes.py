@@ -24,6 +24,8 @@ from payments.domain.payments import (
     PaymentStatus,
 )
 from payments.ledger.ports import LedgerStore
+from payments.reconcile.ports import ReconciliationRepository
+from payments.refunds.ports import RefundRepository
 from payments.services.ports import (
     AgencyRepository,
     ApiKeyRepository,
@@ -44,8 +46,6 @@ from payments.services.ports import (
     RateLimitRepository,
     ScheduleRepository,
 )
-from payments.services.reconcile_ports import ReconciliationRepository
-from payments.services.refund_ports import RefundRepository
 from tests.unit.fake_ledger import FakeLedgerStore, LedgerData
 from tests.unit.fake_notifications import FakeNotifications, FakeSchedule, OutboxState
 from tests.unit.fake_refunds import FakeRefunds, RefundData

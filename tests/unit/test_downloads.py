@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payments.adapters.downloads import DownloadFailed, download
+from payments.reconcile.sources.downloads import DownloadFailed, download
 
 URL = "https://reports.test/day"
 

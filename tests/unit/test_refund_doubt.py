@@ -10,7 +10,9 @@ import pytest
 
 from payments.domain.attempts import Provider
 from payments.domain.errors import Conflict, InvalidInput, InvalidTransition, NotPermitted
-from payments.domain.refunds import (
+from payments.providers.refunds import RefundFailed, RefundSucceeded, RefundUnknown
+from payments.refunds.ports import RefundFilter
+from payments.refunds.rules.lifecycle import (
     CHECK_LADDER,
     QUEUE_WAIT,
     Refund,
@@ -18,11 +20,9 @@ from payments.domain.refunds import (
     ResolutionOutcome,
     queued_behind,
 )
-from payments.providers.refunds import RefundFailed, RefundSucceeded, RefundUnknown
-from payments.services import refunds as service
-from payments.services.refund_execution import execute_refund, process_due_refunds
-from payments.services.refund_ports import RefundFilter
-from payments.services.refund_resolutions import (
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund, process_due_refunds
+from payments.refunds.usecases.resolutions import (
     confirm_resolution,
     decline_resolution,
     propose_resolution,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import WorkFactory
 from tests.support.refund_machine import T0, RefundMachine
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 class FakeRefundMachine(RefundMachine):
-    def unit_of_work(self) -> UnitOfWorkFactory:
+    def unit_of_work(self) -> WorkFactory:
         return FakeUnitOfWorkFactory()  # a fresh, empty store per example
 
     def start(self) -> datetime:

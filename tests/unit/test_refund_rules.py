@@ -10,7 +10,7 @@ import pytest
 from payments.domain.attempts import Attempt, AttemptStatus, Provider
 from payments.domain.errors import Conflict, InvalidTransition, NotPermitted
 from payments.domain.payments import Payment, PaymentFlags, PaymentStatus
-from payments.domain.refunds import (
+from payments.refunds.rules.lifecycle import (
     IN_FLIGHT,
     SCHEDULED,
     TERMINAL,

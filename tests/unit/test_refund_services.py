@@ -17,7 +17,6 @@ from payments.domain.errors import (
     NotPermitted,
     PreconditionFailed,
 )
-from payments.domain.refunds import LEASE, RefundExceedsAvailable, RefundStatus
 from payments.providers.refunds import (
     RefundFailed,
     RefundNotFound,
@@ -29,11 +28,12 @@ from payments.providers.refunds import (
     RefundUnknown,
     TransferInstruction,
 )
+from payments.refunds.ports import RefundFilter
+from payments.refunds.rules.lifecycle import LEASE, RefundExceedsAvailable, RefundStatus
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund, process_due_refunds, record_outcome
 from payments.services import payments as payment_service
-from payments.services import refunds as service
 from payments.services.ports import StoredResponse
-from payments.services.refund_execution import execute_refund, process_due_refunds, record_outcome
-from payments.services.refund_ports import RefundFilter
 from tests.support.factories import LIMITS, draft, portal_caller
 from tests.support.refund_support import (
     POLICY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.adapters.settlement_reports import SettlementSource, settlement_sources
+from payments.reconcile.sources.settlement_reports import SettlementSource, settlement_sources
 from payments.settings import Settings
 from tests.support.api import TEST_PROVIDERS
 

@@ -8,12 +8,12 @@ from typing import get_args
 
 import click
 
-from payments.adapters.treasury import FORMATS
 from payments.entrypoints.api.statements import Format, Source
 from payments.entrypoints.cli.reconcile import reconcile
 from payments.entrypoints.statement_upload import SOURCES
-from payments.reconcile.settlements import LAYOUTS
-from payments.services.reconcile_import import SETTLEMENT_PROVIDERS, TREASURY
+from payments.reconcile.formats.settlements import LAYOUTS
+from payments.reconcile.sources.treasury import FORMATS
+from payments.reconcile.usecases.imports import SETTLEMENT_PROVIDERS, TREASURY
 
 
 def choices(option: str) -> tuple[str, ...]:

@@ -4,21 +4,22 @@ which status to which, why, by whom, when), each kind in its own table, written 
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.domain.events import PaymentEvent
-from payments.domain.refunds import RefundEvent
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-E = TypeVar("E", PaymentEvent, RefundEvent)
+# An event dataclass whose fields are its table's columns, one of them ``detail`` (JSON).
+E = TypeVar("E", bound="DataclassInstance")
 
 
 async def append(conn: AsyncConnection, table: Table, event: E) -> None:
     """Store ``event``; the table's columns are the event's fields (its id is the table's)."""
     values = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "id"}
-    await conn.execute(insert(table), {**values, "detail": dict(event.detail)})
+    await conn.execute(insert(table), {**values, "detail": dict(values["detail"])})
 
 
 async def history(

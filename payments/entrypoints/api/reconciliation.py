@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from payments.adapters.treasury import match_config
 from payments.domain.access import Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.pages import one_page
@@ -33,9 +32,7 @@ from payments.http.requests import (
     parse_json_body,
     query_model,
 )
-from payments.reconcile.matching import Outcome
-from payments.services.reconcile_day import reconcile_day
-from payments.services.reconcile_ports import (
+from payments.reconcile.ports import (
     Breakdown,
     Dimension,
     HistoryEntry,
@@ -44,7 +41,10 @@ from payments.services.reconcile_ports import (
     RunRecord,
     StoredItem,
 )
-from payments.services.reconcile_reports import (
+from payments.reconcile.rules.matching import Outcome
+from payments.reconcile.sources.treasury import match_config
+from payments.reconcile.usecases.day import reconcile_day
+from payments.reconcile.usecases.reports import (
     export_items_csv,
     item_detail,
     list_items,

@@ -16,8 +16,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.domain.access import Role
-from payments.domain.refunds import ResolutionOutcome
-from payments.domain.resources import refund_resource
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.openapi import Operation, register
 from payments.entrypoints.api.refunds import (
@@ -28,7 +26,9 @@ from payments.entrypoints.api.refunds import (
     request_id_of,
 )
 from payments.http.requests import caller, container, parse_json_body
-from payments.services import refund_resolutions as service
+from payments.refunds.rules.lifecycle import ResolutionOutcome
+from payments.refunds.rules.resource import refund_resource
+from payments.refunds.usecases import resolutions as service
 
 
 class ProposeResolution(schemas.Strict):

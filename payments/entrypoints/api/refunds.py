@@ -20,8 +20,7 @@ from starlette.routing import Route
 
 from payments.domain.access import Caller, Role
 from payments.domain.errors import FieldProblem, NotFound
-from payments.domain.refunds import Refund, RefundEvent, RefundStatus, RefundTotals
-from payments.domain.resources import iso, refund_resource
+from payments.domain.resources import iso
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
 from payments.entrypoints.api.openapi import Operation, register
@@ -38,11 +37,14 @@ from payments.http.requests import (
     parse_json_body,
     query_model,
 )
-from payments.services import refunds as service
+from payments.refunds.ports import RefundFilter
+from payments.refunds.rules.lifecycle import Refund, RefundEvent, RefundStatus, RefundTotals
+from payments.refunds.rules.resource import refund_resource
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund
 from payments.services.payments import IdempotentRequest, fingerprint
-from payments.services.ports import StoredResponse, UnitOfWorkFactory
-from payments.services.refund_execution import execute_refund
-from payments.services.refund_ports import RefundFilter
+from payments.services.ports import StoredResponse
+from payments.unit_of_work import WorkFactory
 
 READERS = (Role.PORTAL, Role.FINANCE, Role.TREASURY, Role.ADMIN)
 STAFF = (Role.FINANCE, Role.TREASURY, Role.ADMIN)
@@ -396,7 +398,7 @@ class Decision(Protocol):
 
     async def __call__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: WorkFactory,
         caller: Caller,
         refund_id: str,
         *,

@@ -51,9 +51,9 @@ from payments.http.requests import (
     media_type,
     query_model,
 )
-from payments.reconcile.statements import StatementError
-from payments.services.reconcile_ports import StoredStatement
-from payments.services.reconcile_reports import list_statements, statement_detail
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.ports import StoredStatement
+from payments.reconcile.usecases.reports import list_statements, statement_detail
 
 log = structlog.get_logger()
 

@@ -9,9 +9,9 @@ from typing import TypeVar
 import click
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.errors import InvalidInput, PaymentsError
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 T = TypeVar("T")
 

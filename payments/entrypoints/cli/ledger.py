@@ -18,7 +18,6 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.ledger_anchors import append_anchor_line, read_anchor_file
 from payments.ledger.anchors import Anchor, InvalidAnchor, looks_like_anchor, parse_anchor
 from payments.ledger.book_checks import BookProblem, book_problems
@@ -29,6 +28,7 @@ from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import VerifyReport, verify_ledger
 from payments.settings import Settings, normalise_database_url
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 T = TypeVar("T")
 

@@ -17,33 +17,30 @@ from pathlib import Path
 import click
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from payments.adapters.settlement_reports import (
-    ReportOutcome,
-    ReportStatus,
-    settlement_sources,
-)
-from payments.adapters.treasury import (
+from payments.bootstrap import network_client
+from payments.domain.errors import InvalidInput, PaymentsError
+from payments.ledger.anchors import Anchor
+from payments.ledger.sealing import current_anchor, unsealed_backlog
+from payments.reconcile.formats.settlements import SettlementReport, read_settlement
+from payments.reconcile.formats.statements import StatementLine
+from payments.reconcile.sources.settlement_reports import settlement_sources
+from payments.reconcile.sources.treasury import (
     FORMATS,
     csv_mapping,
     fetch_day,
     match_config,
     statement_reader,
 )
-from payments.bootstrap import network_client
-from payments.domain.errors import InvalidInput, PaymentsError
-from payments.ledger.anchors import Anchor
-from payments.ledger.sealing import current_anchor, unsealed_backlog
-from payments.reconcile.settlements import SettlementReport, read_settlement
-from payments.reconcile.statements import StatementLine
-from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import (
+from payments.reconcile.usecases.day import DayResult, reconcile_day
+from payments.reconcile.usecases.imports import (
     SETTLEMENT_PROVIDERS,
     Imported,
     import_settlement,
     import_statement,
 )
+from payments.reconcile.usecases.nightly import ReportOutcome, ReportStatus
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 PHASES = ("load", "match", "post", "persist", "done")
 

@@ -17,7 +17,7 @@ from payments.entrypoints.cli.common import database_option, run_with_database, 
 from payments.services.access import create_agency, create_api_key
 from payments.services.notifications import rotate_webhook_secret
 from payments.services.payments import expire_due_payments
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import WorkFactory
 
 DEMO_AGENCY = "DEMO"
 
@@ -60,7 +60,7 @@ def expire(database_url: str | None) -> None:
     click.echo(f"{count} payment(s) expired")
 
 
-async def _seed_demo(uow: UnitOfWorkFactory) -> tuple[dict[Role, str], str]:
+async def _seed_demo(uow: WorkFactory) -> tuple[dict[Role, str], str]:
     now = datetime.now(UTC)
     # An earlier demo run may have created the agency; fresh keys are issued below anyway.
     with contextlib.suppress(Conflict):

@@ -15,7 +15,6 @@ from collections.abc import Callable
 import click
 import structlog
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.adapters.logging import configure_logging
 from payments.bootstrap import network_client, provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
@@ -24,6 +23,7 @@ from payments.entrypoints.worker.runtime import PeriodicJob
 from payments.http.container import Container
 from payments.services.schedule import DailyJob
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 log = structlog.get_logger()
 ExtraJobs = Callable[[Container], list[PeriodicJob | DailyJob]]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from payments.entrypoints.console.chart import DayTotals
-from payments.reconcile.matching import EXCEPTIONS, MATCHED_OUTCOMES, Outcome
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_ports import ItemFilter, ItemState, RunRecord
-from payments.services.reconcile_reports import list_items, list_runs
+from payments.reconcile.ports import ItemFilter, ItemState, RunRecord
+from payments.reconcile.rules.matching import EXCEPTIONS, MATCHED_OUTCOMES, Outcome
+from payments.reconcile.usecases.reports import list_items, list_runs
+from payments.unit_of_work import WorkFactory
 
 CHART_DAYS = 14
 EXCEPTION_NAMES = frozenset(o.value for o in EXCEPTIONS)
@@ -56,7 +56,7 @@ class RunRow:
     status: str  # text key: status_clean, status_open, status_resolved, status_superseded
 
 
-async def run_rows(uow_factory: UnitOfWorkFactory, runs: Sequence[RunRecord]) -> list[RunRow]:
+async def run_rows(uow_factory: WorkFactory, runs: Sequence[RunRecord]) -> list[RunRow]:
     rows = []
     newest_of_day: dict[date, int] = {}
     for run in runs:  # newest first: the first run seen of a day is its latest on this page
@@ -77,7 +77,7 @@ async def run_rows(uow_factory: UnitOfWorkFactory, runs: Sequence[RunRecord]) ->
 
 
 async def recent_days(
-    uow_factory: UnitOfWorkFactory, last: date, days: int = CHART_DAYS
+    uow_factory: WorkFactory, last: date, days: int = CHART_DAYS
 ) -> list[DayTotals]:
     """The latest run of each of the ``days`` days ending on ``last``, oldest first."""
     totals = []

@@ -45,10 +45,10 @@ from payments.entrypoints.console.session import (
 )
 from payments.entrypoints.console.texts import TEXTS, choose
 from payments.http.requests import container
-from payments.reconcile.matching import EXCEPTIONS, Outcome
-from payments.services.reconcile_import import SETTLEMENT_PROVIDERS
-from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState
-from payments.services.reconcile_reports import (
+from payments.reconcile.ports import Dimension, ItemFilter, ItemState
+from payments.reconcile.rules.matching import EXCEPTIONS, Outcome
+from payments.reconcile.usecases.imports import SETTLEMENT_PROVIDERS
+from payments.reconcile.usecases.reports import (
     MAX_NOTE,
     export_items_csv,
     item_detail,

@@ -20,7 +20,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from payments.adapters.treasury import FORMATS
 from payments.domain.errors import Conflict
 from payments.entrypoints.api.statements import UploadQuery
 from payments.entrypoints.console.csrf import (
@@ -43,9 +42,10 @@ from payments.entrypoints.statement_upload import (
 )
 from payments.http.problems import ApiError
 from payments.http.requests import container, limited, media_type
-from payments.reconcile.statements import LineError, StatementError
-from payments.services.reconcile_ports import StoredStatement
-from payments.services.reconcile_reports import statement_detail
+from payments.reconcile.formats.statements import LineError, StatementError
+from payments.reconcile.ports import StoredStatement
+from payments.reconcile.sources.treasury import FORMATS
+from payments.reconcile.usecases.reports import statement_detail
 
 log = structlog.get_logger()
 FORM_OVERHEAD = 64 * 1024  # the form's other fields and the multipart boundaries

@@ -12,8 +12,6 @@ from datetime import date, datetime, timedelta
 import structlog
 
 from payments.adapters.ledger_anchors import AnchorDelivery, publish_anchor
-from payments.adapters.settlement_reports import ReportStatus
-from payments.adapters.treasury import NightResult, fetch_and_reconcile
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
@@ -23,11 +21,13 @@ from payments.ledger.anchors import Anchor, utc_text
 from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
 from payments.providers.interface import ProviderRegistry
 from payments.providers.outcomes import Rejected
+from payments.reconcile.sources.treasury import fetch_and_reconcile
+from payments.reconcile.usecases.nightly import NightResult, ReportStatus
+from payments.refunds.usecases.execution import process_due_refunds
 from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
 from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.services.ports import StatusQuery
 from payments.services.rate_limits import purge_rate_limit_windows
-from payments.services.refund_execution import process_due_refunds
 from payments.services.requery import requery_due_attempts
 from payments.services.schedule import DailyJob, DailyPolicy
 
@@ -218,7 +218,7 @@ def daily_jobs(container: Container) -> list[DailyJob]:
 
     async def reconcile(day: date, now: datetime) -> NightResult:
         # Safe twice for one day: the same statement imports nothing new, a rerun reproduces
-        # the report and posts nothing (payments/services/reconcile_day.py).
+        # the report and posts nothing (payments/reconcile/usecases/day.py).
         # A missing treasury statement raises, so the schedule retries the day (3 runs at
         # most). A missing provider report does not: the treasury side is reconciled
         # without it, and retrying a few minutes later would rarely find a report that was

@@ -16,8 +16,8 @@ from datetime import timedelta
 
 import structlog
 
-from payments.services.ports import UnitOfWorkFactory
 from payments.services.schedule import Clock, DailyJob, DailyPolicy, run_due_daily_jobs
+from payments.unit_of_work import WorkFactory
 
 log = structlog.get_logger()
 
@@ -37,7 +37,7 @@ class Worker:
         periodic: list[PeriodicJob],
         daily: list[DailyJob],
         *,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: WorkFactory,
         daily_policy: DailyPolicy,
         clock: Clock,
         daily_check_every: timedelta = timedelta(seconds=30),

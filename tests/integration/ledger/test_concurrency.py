@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.errors import AlreadyReversed
 from payments.ledger.posting import Posted, post_entry, reverse_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.ledger_builders import T0, payment_draft, unique
 
 pytestmark = pytest.mark.postgres_only

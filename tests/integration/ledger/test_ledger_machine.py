@@ -25,13 +25,13 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger.entries import EntryDraft
 from payments.ledger.errors import AlreadyReversed, SourceKeyConflict, UnbalancedEntry
 from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.support.ledger_reference_model import Outcome, ReferenceLedger
 from tests.support.ledger_strategies import T0, accounts_for, drafts

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger.entries import EntryDraft
 from payments.ledger.errors import UnbalancedEntry
 from payments.ledger.ports import AccountTotals
 from payments.ledger.posting import post_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.support.ledger_strategies import T0, accounts_for, drafts
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import AccountType
 from payments.ledger.errors import AccountNotFound
 from payments.ledger.posting import post_entry
 from payments.ledger.queries import account_balance, list_accounts, trial_balance
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.ledger_builders import T0, payment_draft
 from tests.support.ledger_cli import run_cli
 

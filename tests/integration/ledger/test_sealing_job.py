@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.bootstrap import provider_registry
 from payments.entrypoints.worker.jobs import SEAL_BATCHES_PER_ROUND, periodic_jobs
 from payments.http.container import Container
@@ -27,6 +26,7 @@ from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain
 from payments.ledger.verification import verify_ledger
 from payments.settings import Settings
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import TEST_PROVIDERS
 from tests.support.ledger_builders import T0, post_payments
 

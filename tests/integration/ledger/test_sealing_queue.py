@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 from payments.adapters.db.migrations import alembic_config
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.tables import ledger_chain, ledger_unsealed
 from payments.ledger.verification import seal_journal, verify_ledger
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.ledger_builders import T0, payment_draft, post_payments
 
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger.entries import Entry
 from payments.ledger.posting import post_entry, reverse_entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import seal_journal, verify_ledger
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.ledger_builders import T0, payment_draft
 from tests.support.ledger_cli import run_cli
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.ledger import chart
 from payments.ledger.entries import EntryDraft, credit, debit
 from payments.ledger.errors import AlreadyReversed, SourceKeyConflict, UnbalancedEntry
 from payments.ledger.posting import post_entry, reverse_entry
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.ledger_builders import T0, payment_draft, unique
 
 

@@ -18,16 +18,17 @@ from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.credits import BankCredit
 from payments.domain.payments import Payment, PaymentDraft
 from payments.providers.outcomes import Rejected
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.settlements import read_settlement
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.settlements import read_settlement
+from payments.reconcile.ports import ItemFilter, StoredItem
+from payments.reconcile.usecases.day import DayResult, reconcile_day
+from payments.reconcile.usecases.imports import Imported, import_settlement, import_statement
+from payments.reconcile.usecases.reports import list_items
 from payments.services import checkout, transfers
 from payments.services import payments as payment_service
-from payments.services.ports import StatusQuery, StoredResponse, UnitOfWorkFactory
-from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import Imported, import_settlement, import_statement
-from payments.services.reconcile_ports import ItemFilter, StoredItem
-from payments.services.reconcile_reports import list_items
+from payments.services.ports import StatusQuery, StoredResponse
 from payments.services.requery import RequeryReport, requery_due_attempts
+from payments.unit_of_work import WorkFactory
 from tests.integration.lifecycle.world import Credit, Message, World
 from tests.support.factories import LIMITS
 from tests.support.refund_support import Providers
@@ -36,7 +37,7 @@ CREATION = replace(LIMITS, max_amount=50_000_000, max_expiry=timedelta(days=2))
 
 
 class Drive:
-    def __init__(self, uow: UnitOfWorkFactory, world: World) -> None:
+    def __init__(self, uow: WorkFactory, world: World) -> None:
         self.uow = uow
         self.world = world
         self.refund_providers = Providers(

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from payments.domain.attempts import Provider
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.settlements import (
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.settlements import (
     SettlementLine,
     SettlementReport,
     read_settlement,
     write_settlement,
 )
-from payments.reconcile.statements import BookingStatus, Direction, StatementLine
-from payments.reconcile.writers import csv_statement
+from payments.reconcile.formats.statements import BookingStatus, Direction, StatementLine
+from payments.reconcile.formats.writers import csv_statement
 from tests.integration.lifecycle.recon_match import SLine, TLine, due
 from tests.integration.lifecycle.world import Truth, World
 

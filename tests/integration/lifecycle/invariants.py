@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from payments.domain.refunds import RefundStatus, captured_amount
 from payments.ledger.entries import AccountType, Entry
-from payments.reconcile.matching import MATCHED_OUTCOMES
-from payments.services.reconcile_ports import ItemState, StoredItem
+from payments.reconcile.ports import ItemState, StoredItem
+from payments.reconcile.rules.matching import MATCHED_OUTCOMES
+from payments.refunds.rules.lifecycle import RefundStatus, captured_amount
 from tests.integration.lifecycle.model import Gateway
 from tests.integration.lifecycle.model_recon import Recon
 from tests.integration.lifecycle.model_refunds import Refunds

@@ -17,12 +17,12 @@ import pytest
 from hypothesis.stateful import RuleBasedStateMachine, invariant
 
 from payments.adapters.db.engine import make_engine
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.domain.access import Caller
 from payments.domain.payments import PaymentDraft
 from payments.ledger.entries import Entry
 from payments.ledger.sql_store import ledger_snapshot
 from payments.ledger.verification import verify_ledger
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.ledger.loop_thread import LoopThread
 from tests.integration.lifecycle import invariants
 from tests.integration.lifecycle.drive import Drive

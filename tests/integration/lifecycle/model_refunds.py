@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payments.domain.attempts import Provider, Result
-from payments.domain.refunds import RefundStatus
 from payments.ledger import chart
+from payments.refunds.rules.lifecycle import RefundStatus
 from tests.integration.lifecycle.desks import RefundDesk
 from tests.integration.lifecycle.model import A, Gateway, MAttempt, MPayment, ladder
 

@@ -12,19 +12,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import refund_tables as rt
 from payments.adapters.db import tables as t
 from payments.adapters.db.payments import payment_from_row
-from payments.adapters.db.reconcile_tables import reconcile_remittances, reconcile_settlements
-from payments.adapters.db.refunds import refund_from_row
-from payments.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from payments.db.metadata import metadata
 from payments.domain.attempts import AttemptStatus
 from payments.domain.payments import Payment
-from payments.domain.refunds import Refund
 from payments.ledger.entries import Entry
 from payments.ledger.ports import AccountTotals
-from payments.services.reconcile_ports import ItemFilter, RunRecord, StoredItem
+from payments.reconcile.ports import ItemFilter, RunRecord, StoredItem
+from payments.reconcile.storage.tables import reconcile_remittances, reconcile_settlements
+from payments.refunds.rules.lifecycle import Refund
+from payments.refunds.storage import tables as rt
+from payments.refunds.storage.repository import refund_from_row
+from payments.unit_of_work import SqlUnitOfWorkFactory
 
 # What a refused operation may still write: the provider message it refused is kept as it
 # came (callbacks), and an audit line may say it was refused.

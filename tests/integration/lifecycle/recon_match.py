@@ -1,5 +1,5 @@
 """The reference model's matching of a day: what each treasury line and settlement line should
-come to (docs/reconciliation.md, the outcome list of payments/reconcile/matching.py's
+come to (docs/reconciliation.md, the outcome list of payments/reconcile/rules/matching.py's
 docstring), for the lines the world writes. Pure; one expected item per real item.
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from payments.reconcile.calendar import DEFAULT_CALENDAR
-from payments.reconcile.matching import Outcome
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.matching import Outcome
 
 OC = Outcome
 VIETNAM = timedelta(hours=7)

@@ -10,9 +10,9 @@ from hypothesis.stateful import precondition, rule
 
 from payments.domain.attempts import Provider, Result
 from payments.domain.errors import Conflict
-from payments.reconcile.calendar import DEFAULT_CALENDAR
-from payments.services.reconcile_ports import ItemState
-from payments.services.reconcile_reports import resolve_item
+from payments.reconcile.ports import ItemState
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.usecases.reports import resolve_item
 from tests.integration.lifecycle import invariants
 from tests.integration.lifecycle.files import (
     LINE_KINDS,

@@ -11,9 +11,9 @@ from hypothesis.stateful import precondition, rule
 from payments.domain.access import Caller
 from payments.domain.attempts import Provider, Result
 from payments.domain.errors import Conflict, NotPermitted, PreconditionFailed
-from payments.domain.refunds import Refund, RefundStatus
-from payments.services import refunds as service
-from payments.services.refund_execution import execute_refund, process_due_refunds
+from payments.refunds.rules.lifecycle import Refund, RefundStatus
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund, process_due_refunds
 from tests.integration.lifecycle.machine import LifecycleBase
 from tests.integration.lifecycle.model import MPayment
 from tests.integration.lifecycle.model_refunds import MRefund

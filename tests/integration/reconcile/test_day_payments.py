@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.domain.attempts import Provider
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import CAPTURED, gateway
 
 
-async def day_payments(uow_factory: UnitOfWorkFactory) -> dict[str, tuple[object, ...]]:
+async def day_payments(uow_factory: WorkFactory) -> dict[str, tuple[object, ...]]:
     async with uow_factory() as tx:
         found = await tx.reconciliation.succeeded_payments(
             CAPTURED - timedelta(hours=1), CAPTURED + timedelta(hours=1)
@@ -23,7 +23,7 @@ async def day_payments(uow_factory: UnitOfWorkFactory) -> dict[str, tuple[object
 
 
 async def test_codes_come_out_whole_even_with_the_separator_inside(
-    uow_factory: UnitOfWorkFactory, engine: AsyncEngine
+    uow_factory: WorkFactory, engine: AsyncEngine
 ) -> None:
     gw = await gateway(uow_factory)
     plain, odd = await gw.paid(100_000), await gw.paid(200_000)

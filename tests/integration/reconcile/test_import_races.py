@@ -16,17 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables
-from payments.adapters.db.reconciliation import SqlReconciliation
-from payments.adapters.db.unit_of_work import SqlUnitOfWork
-from payments.reconcile.camt import read_camt
-from payments.reconcile.settlements import read_settlement
-from payments.reconcile.statements import StatementError
-from payments.reconcile.writers import camt053
-from payments.services import reconcile_import
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_import import Imported, import_settlement, import_statement
-from payments.services.reconcile_ports import NewStatement, StoredStatement
-from payments.services.reconcile_reports import list_statements
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.settlements import read_settlement
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.formats.writers import camt053
+from payments.reconcile.ports import NewStatement, StoredStatement
+from payments.reconcile.storage.repository import SqlReconciliation
+from payments.reconcile.usecases import imports as reconcile_import
+from payments.reconcile.usecases.imports import Imported, import_settlement, import_statement
+from payments.reconcile.usecases.reports import list_statements
+from payments.unit_of_work import SqlUnitOfWork, WorkFactory
 from tests.support.reconcile_days import (
     DAY,
     NIGHT,
@@ -61,7 +60,7 @@ def meeting(engine: AsyncEngine, parties: int) -> Callable[[], SqlUnitOfWork]:
 
 @pytest.mark.postgres_only
 async def test_two_imports_of_the_same_bytes_meeting_at_completion_store_them_once(
-    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+    engine: AsyncEngine, uow_factory: WorkFactory
 ) -> None:
     uow = meeting(engine, 2)
     content = statement(csv_line("pay_" + "1" * 26, 150_000), csv_line("pay_" + "2" * 26))
@@ -80,7 +79,7 @@ async def test_two_imports_of_the_same_bytes_meeting_at_completion_store_them_on
 
 
 async def test_two_imports_of_the_same_bytes_at_once_both_succeed(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     content = statement(csv_line("pay_" + "1" * 26, 150_000))
     _one_created(
@@ -110,7 +109,7 @@ class Log:
 
 
 async def test_the_report_completed_last_wins_and_the_supersession_is_audited(
-    engine: AsyncEngine, uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, uow_factory: WorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = Log()
     monkeypatch.setattr(reconcile_import, "log", log)
@@ -158,9 +157,7 @@ def _superseded(logs: Sequence[MutableMapping[str, Any]]) -> list[tuple[int, int
     ]
 
 
-async def _import_at(
-    uow: UnitOfWorkFactory, content: bytes, clock: Callable[[], datetime]
-) -> Imported:
+async def _import_at(uow: WorkFactory, content: bytes, clock: Callable[[], datetime]) -> Imported:
     report = read_settlement("vnpay", io.BytesIO(content))
     return await import_settlement(
         uow, report, business_date=DAY, actor="ops", now=NIGHT, clock=clock
@@ -173,7 +170,7 @@ def _camt(day: date) -> bytes:
 
 
 async def test_a_camt_statement_of_another_day_is_refused_whole(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     tuesday = DAY - timedelta(days=1)
     with pytest.raises(StatementError) as caught:

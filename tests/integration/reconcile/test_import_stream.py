@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from payments.reconcile.statements import StatementError
-from payments.services.ports import UnitOfWorkFactory
+from payments.reconcile.formats.statements import StatementError
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import DAY, csv_line, import_csv, statement
 
 GOOD = 20_000  # about 1.5 MB of lines: several COPY messages have been sent before the end
@@ -18,7 +18,7 @@ def good_lines(count: int) -> list[str]:
 
 
 async def test_bytes_that_are_not_text_late_in_the_file_store_nothing(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     content = statement(*good_lines(GOOD)) + b"2025-03-12,100,VND,credit,,\xff\xfe,x\n"
     with pytest.raises(StatementError) as caught:
@@ -34,7 +34,7 @@ async def test_bytes_that_are_not_text_late_in_the_file_store_nothing(
 
 
 async def test_a_bad_line_late_in_the_file_stores_nothing_and_lists_every_bad_line(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     lines = good_lines(GOOD)
     lines[GOOD // 2] = "2025-03-12,abc,VND,credit,,x,y\n"
@@ -47,7 +47,7 @@ async def test_a_bad_line_late_in_the_file_stores_nothing_and_lists_every_bad_li
         assert await tx.reconciliation.lines_of([1, 2, 3]) == []
 
 
-async def test_a_large_good_file_is_stored_line_for_line(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_large_good_file_is_stored_line_for_line(uow_factory: WorkFactory) -> None:
     imported = await import_csv(uow_factory, statement(*good_lines(GOOD)))
     assert imported.statement.line_count == GOOD
     assert imported.statement.credit_total == sum(1_000 + n for n in range(GOOD))

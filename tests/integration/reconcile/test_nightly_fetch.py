@@ -14,16 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from payments.adapters.settlement_reports import ReportOutcome, ReportStatus
-from payments.adapters.treasury import NightResult, StatementUnavailable, fetch_and_reconcile
 from payments.domain.attempts import Provider
 from payments.domain.payments import Payment
-from payments.reconcile.sandbox_day import sandbox_settlement
-from payments.reconcile.settlements import write_settlement
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_day import captured_on
-from payments.services.reconcile_reports import list_items
+from payments.reconcile.formats.settlements import write_settlement
+from payments.reconcile.ports import StatementUnavailable
+from payments.reconcile.rules.sandbox_day import sandbox_settlement
+from payments.reconcile.sources.treasury import fetch_and_reconcile
+from payments.reconcile.usecases.day import captured_on
+from payments.reconcile.usecases.nightly import NightResult, ReportOutcome, ReportStatus
+from payments.reconcile.usecases.reports import list_items
 from payments.settings import Settings
+from payments.unit_of_work import WorkFactory
 from tests.support.api import TEST_PROVIDERS
 from tests.support.reconcile_days import (
     DAY,
@@ -87,7 +88,7 @@ class Day:
 
 
 @pytest.fixture
-async def day(uow_factory: UnitOfWorkFactory) -> Day:
+async def day(uow_factory: WorkFactory) -> Day:
     gw = await gateway(uow_factory)
     vnpay = await gw.paid(150_000, provider=Provider.VNPAY)
     momo = await gw.paid(70_000, provider=Provider.MOMO)
@@ -110,12 +111,12 @@ def report_answers(day: Day, **answers: Answer) -> dict[str, Answer]:
     }
 
 
-async def night(uow: UnitOfWorkFactory, endpoints: Endpoints, **options: Any) -> NightResult:
+async def night(uow: WorkFactory, endpoints: Endpoints, **options: Any) -> NightResult:
     async with endpoints.client() as http:
         return await fetch_and_reconcile(uow, http, settings(**options), DAY, now=NIGHT)
 
 
-async def outcomes(uow: UnitOfWorkFactory, run_id: int) -> dict[str, list[str | None]]:
+async def outcomes(uow: WorkFactory, run_id: int) -> dict[str, list[str | None]]:
     found: dict[str, list[str | None]] = {}
     for stored in await list_items(uow, run_id, limit=500):
         found.setdefault(stored.item.outcome.value, []).append(stored.item.payment_id)
@@ -127,7 +128,7 @@ def statuses(reports: tuple[ReportOutcome, ...]) -> dict[str, ReportStatus]:
 
 
 async def test_the_night_fetches_every_report_and_checks_three_ways(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     # MoMo's report omits its payment: the run must say so, which it can only from the report.
     momo_header_only = day.reports["momo"].split(b"\n", 1)[0] + b"\n"
@@ -158,7 +159,7 @@ async def test_the_night_fetches_every_report_and_checks_three_ways(
 
 
 async def test_a_report_that_cannot_be_had_leaves_the_treasury_run_done(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     endpoints = Endpoints(
         report_answers(day, **{"vnpay.test": status(500), "momo.test": unreachable})
@@ -191,7 +192,7 @@ async def test_a_report_that_cannot_be_had_leaves_the_treasury_run_done(
 
 
 async def test_unset_reports_are_skipped_and_a_refused_one_is_reported(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     # The MoMo layout served where VNPay's report is expected: the parser refuses it.
     endpoints = Endpoints(report_answers(day, **{"vnpay.test": serve(day.reports["momo"])}))
@@ -208,7 +209,7 @@ async def test_unset_reports_are_skipped_and_a_refused_one_is_reported(
 
 
 async def test_without_settlement_urls_only_the_statement_is_fetched(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     endpoints = Endpoints(report_answers(day))
     result = await night(
@@ -221,7 +222,7 @@ async def test_without_settlement_urls_only_the_statement_is_fetched(
 
 
 async def test_no_treasury_statement_no_run_and_no_report_fetched(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     # The daily job raises, so the schedule retries it.
     endpoints = Endpoints(report_answers(day, **{"kbnn.test": status(503)}))
@@ -231,7 +232,7 @@ async def test_no_treasury_statement_no_run_and_no_report_fetched(
 
 
 async def test_files_beyond_the_statement_limit_are_not_fetched_whole(
-    uow_factory: UnitOfWorkFactory, day: Day
+    uow_factory: WorkFactory, day: Day
 ) -> None:
     # A report larger than PAYMENTS_STATEMENT_MAX_BYTES fails as an unreachable one does.
     cap = max(len(day.statement), len(day.reports["momo"]))

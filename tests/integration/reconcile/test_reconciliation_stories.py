@@ -14,18 +14,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from payments.adapters.treasury import statement_reader
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.errors import Conflict
 from payments.domain.payments import PaymentStatus
 from payments.ledger import chart
-from payments.reconcile.matching import Outcome
-from payments.reconcile.statements import StatementError
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import import_statement
-from payments.services.reconcile_ports import Dimension, ItemFilter, ItemState, StoredItem
-from payments.services.reconcile_reports import (
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.ports import Dimension, ItemFilter, ItemState, StoredItem
+from payments.reconcile.rules.matching import Outcome
+from payments.reconcile.sources.treasury import statement_reader
+from payments.reconcile.usecases.day import DayResult, reconcile_day
+from payments.reconcile.usecases.imports import import_statement
+from payments.reconcile.usecases.reports import (
     export_items_csv,
     item_detail,
     list_items,
@@ -33,6 +32,7 @@ from payments.services.reconcile_reports import (
     resolve_item,
     run_report,
 )
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import (
     CAPTURED,
     DAY,
@@ -47,25 +47,25 @@ from tests.support.reconcile_days import (
 )
 
 
-async def run(uow: UnitOfWorkFactory, at: datetime = NIGHT) -> DayResult:
+async def run(uow: WorkFactory, at: datetime = NIGHT) -> DayResult:
     return await reconcile_day(uow, DAY, now=at)
 
 
-async def items(uow: UnitOfWorkFactory, result: DayResult) -> list[StoredItem]:
+async def items(uow: WorkFactory, result: DayResult) -> list[StoredItem]:
     return list(await list_items(uow, result.run.id, limit=1000))
 
 
-async def outcomes(uow: UnitOfWorkFactory, result: DayResult) -> list[tuple[Outcome, str | None]]:
+async def outcomes(uow: WorkFactory, result: DayResult) -> list[tuple[Outcome, str | None]]:
     return [(i.item.outcome, i.item.payment_id) for i in await items(uow, result)]
 
 
-async def nets(uow: UnitOfWorkFactory) -> dict[str, int]:
+async def nets(uow: WorkFactory) -> dict[str, int]:
     """Every account's net balance (debits minus credits)."""
     async with uow() as tx:
         return {row.account.code: row.net for row in await tx.ledger.totals(as_of=None)}
 
 
-async def test_matched_credit_posts_the_remittance_once(uow_factory: UnitOfWorkFactory) -> None:
+async def test_matched_credit_posts_the_remittance_once(uow_factory: WorkFactory) -> None:
     # The treasury credited exactly what the gateway captured: matched. VNPay's settlement
     # report comes the same night: the settlement is booked (Dr collection bank, Dr fees /
     # Cr clearing), then the money owed to the budget is no longer owed (Dr budget payable /
@@ -120,7 +120,7 @@ async def test_matched_credit_posts_the_remittance_once(uow_factory: UnitOfWorkF
 
 
 async def test_a_remittance_waits_for_the_providers_settlement(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # The treasury's statement is in, VNPay's report is not: the collection account has not
     # received the money, so nothing leaves it. The payment is confirmed (not missing the next
@@ -148,7 +148,7 @@ async def test_a_remittance_waits_for_the_providers_settlement(
     assert set((await nets(uow_factory)).values()) == {0}
 
 
-async def test_a_settlement_that_disagrees_is_not_booked(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_settlement_that_disagrees_is_not_booked(uow_factory: WorkFactory) -> None:
     # VNPay reports another amount than it captured: an exception for staff, nothing booked.
     gw = await gateway(uow_factory)
     paid = await gw.paid(150_000)
@@ -160,7 +160,7 @@ async def test_a_settlement_that_disagrees_is_not_booked(uow_factory: UnitOfWork
     assert chart.collection_bank().code not in await nets(uow_factory)
 
 
-async def test_missing_at_treasury(uow_factory: UnitOfWorkFactory) -> None:
+async def test_missing_at_treasury(uow_factory: WorkFactory) -> None:
     # The gateway captured a payment the treasury never credited: staff must chase it.
     gw = await gateway(uow_factory)
     credited, forgotten = await gw.paid(), await gw.paid(200_000)
@@ -175,7 +175,7 @@ async def test_missing_at_treasury(uow_factory: UnitOfWorkFactory) -> None:
     assert result.run.posted_payments == 1  # only the credited one is remitted
 
 
-async def test_unknown_at_gateway(uow_factory: UnitOfWorkFactory) -> None:
+async def test_unknown_at_gateway(uow_factory: WorkFactory) -> None:
     # The treasury credited a reference the gateway has no succeeded payment for.
     await gateway(uow_factory)
     stranger = "pay_01JNZ8Q4J5K6M7N8P9QRSTVWXY"
@@ -192,7 +192,7 @@ async def test_unknown_at_gateway(uow_factory: UnitOfWorkFactory) -> None:
 
 
 async def test_unknown_credit_confirmed_by_the_provider_becomes_a_success(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # The payer paid, but VNPay's answer never reached us: the attempt is still open. The
     # treasury credit names the attempt (the item shows its payment); asking VNPay confirms
@@ -224,7 +224,7 @@ async def test_unknown_credit_confirmed_by_the_provider_becomes_a_success(
     assert (payment.status, payment.flags.late) == (PaymentStatus.SUCCEEDED, False)
 
 
-async def test_amount_mismatch(uow_factory: UnitOfWorkFactory) -> None:
+async def test_amount_mismatch(uow_factory: WorkFactory) -> None:
     # The treasury booked less than the payer paid: neither side is taken as right.
     gw = await gateway(uow_factory)
     paid = await gw.paid(150_000)
@@ -239,7 +239,7 @@ async def test_amount_mismatch(uow_factory: UnitOfWorkFactory) -> None:
     assert result.run.posted_payments == 0  # nothing is remitted on a disputed amount
 
 
-async def test_duplicate(uow_factory: UnitOfWorkFactory) -> None:
+async def test_duplicate(uow_factory: WorkFactory) -> None:
     # The treasury booked the same payment twice: the second line is the exception.
     gw = await gateway(uow_factory)
     paid = await gw.paid()
@@ -256,7 +256,7 @@ async def test_duplicate(uow_factory: UnitOfWorkFactory) -> None:
     assert result.run.posted_payments == 1
 
 
-async def test_late_booking_inside_the_window(uow_factory: UnitOfWorkFactory) -> None:
+async def test_late_booking_inside_the_window(uow_factory: WorkFactory) -> None:
     # Captured Wednesday, booked by the treasury on Friday: two business days late, still
     # inside the three-day settlement window; matched money all the same.
     gw = await gateway(uow_factory)
@@ -274,7 +274,7 @@ async def test_late_booking_inside_the_window(uow_factory: UnitOfWorkFactory) ->
     assert result.run.posted_payments == 1
 
 
-async def test_debit_lines_are_listed_and_ignored(uow_factory: UnitOfWorkFactory) -> None:
+async def test_debit_lines_are_listed_and_ignored(uow_factory: WorkFactory) -> None:
     gw = await gateway(uow_factory)
     paid = await gw.paid()
     await import_csv(
@@ -287,7 +287,7 @@ async def test_debit_lines_are_listed_and_ignored(uow_factory: UnitOfWorkFactory
     ]
 
 
-async def test_resolved_items_stay_resolved_on_reruns(uow_factory: UnitOfWorkFactory) -> None:
+async def test_resolved_items_stay_resolved_on_reruns(uow_factory: WorkFactory) -> None:
     gw = await gateway(uow_factory)
     paid = await gw.paid()
     await import_csv(uow_factory, statement(csv_line(paid.id, 140_000)))
@@ -317,7 +317,7 @@ async def test_resolved_items_stay_resolved_on_reruns(uow_factory: UnitOfWorkFac
         assert await tx.reconciliation.item(item.id) is not None
 
 
-async def test_matched_items_cannot_be_resolved(uow_factory: UnitOfWorkFactory) -> None:
+async def test_matched_items_cannot_be_resolved(uow_factory: WorkFactory) -> None:
     gw = await gateway(uow_factory)
     paid = await gw.paid()
     await import_csv(uow_factory, statement(csv_line(paid.id)))
@@ -327,7 +327,7 @@ async def test_matched_items_cannot_be_resolved(uow_factory: UnitOfWorkFactory) 
 
 
 async def test_bad_file_is_rejected_whole_and_nothing_is_stored(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     content = statement(
         csv_line("pay_01JNZ8Q4J5K6M7N8P9QRSTVWXY"),
@@ -342,7 +342,7 @@ async def test_bad_file_is_rejected_whole_and_nothing_is_stored(
 
 
 async def test_importing_the_same_statement_twice_imports_nothing_new(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     content = statement(csv_line("pay_01JNZ8Q4J5K6M7N8P9QRSTVWXY"))
     first = await import_csv(uow_factory, content)
@@ -356,7 +356,7 @@ async def test_importing_the_same_statement_twice_imports_nothing_new(
     assert len(lines) == 1
 
 
-async def test_reports_for_staff(uow_factory: UnitOfWorkFactory) -> None:
+async def test_reports_for_staff(uow_factory: WorkFactory) -> None:
     gw = await gateway(uow_factory)
     a, b, c = await gw.paid(100_000), await gw.paid(200_000), await gw.paid(300_000)
     await import_csv(uow_factory, statement(csv_line(a.id, 100_000), csv_line(b.id, 250_000)))
@@ -385,7 +385,7 @@ async def test_reports_for_staff(uow_factory: UnitOfWorkFactory) -> None:
 
 
 async def test_unsafe_or_truncated_xml_is_refused_and_nothing_is_stored(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     laughs = (
         b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
@@ -406,7 +406,7 @@ async def test_unsafe_or_truncated_xml_is_refused_and_nothing_is_stored(
         assert await tx.reconciliation.statements_for(DAY, "treasury") == []
 
 
-async def test_two_runs_of_a_day_at_once_take_turns(uow_factory: UnitOfWorkFactory) -> None:
+async def test_two_runs_of_a_day_at_once_take_turns(uow_factory: WorkFactory) -> None:
     # Two workers (or a worker and an operator) on the same night: one remits, the other
     # finds it done.
     gw = await gateway(uow_factory)
@@ -419,7 +419,7 @@ async def test_two_runs_of_a_day_at_once_take_turns(uow_factory: UnitOfWorkFacto
     assert first.run.totals == second.run.totals
 
 
-async def test_a_day_without_a_statement_is_not_reconciled(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_day_without_a_statement_is_not_reconciled(uow_factory: WorkFactory) -> None:
     gw = await gateway(uow_factory)
     await gw.paid()
     with pytest.raises(Conflict, match="no treasury statement imported for 2025-03-12"):

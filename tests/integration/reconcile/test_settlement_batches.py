@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 
-from payments.reconcile.matching import GatewayPayment, Outcome
-from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
-from payments.services.ports import UnitOfWorkFactory
-from payments.services.reconcile_day import DayResult, captured_on, reconcile_day
-from payments.services.reconcile_import import import_settlement
-from payments.services.reconcile_reports import list_items
+from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.rules.matching import GatewayPayment, Outcome
+from payments.reconcile.usecases.day import DayResult, captured_on, reconcile_day
+from payments.reconcile.usecases.imports import import_settlement
+from payments.reconcile.usecases.reports import list_items
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import DAY, NIGHT, gateway, import_csv
 
 HEADER = (
@@ -35,7 +35,7 @@ def batch_statement(paid: list[GatewayPayment], *, total: int) -> bytes:
     ).encode()
 
 
-async def day_of_four(uow: UnitOfWorkFactory) -> list[GatewayPayment]:
+async def day_of_four(uow: WorkFactory) -> list[GatewayPayment]:
     gw = await gateway(uow)
     for amount in (150_000, 100_000, 200_000, 300_000):
         await gw.paid(amount)
@@ -43,7 +43,7 @@ async def day_of_four(uow: UnitOfWorkFactory) -> list[GatewayPayment]:
     return [captured[amount] for amount in (150_000, 100_000, 200_000, 300_000)]
 
 
-async def import_vnpay_report(uow: UnitOfWorkFactory, paid: list[GatewayPayment]) -> None:
+async def import_vnpay_report(uow: WorkFactory, paid: list[GatewayPayment]) -> None:
     """VNPay's report: every capture, the last three in the batch."""
     out = io.StringIO()
     write_settlement(
@@ -64,7 +64,7 @@ async def import_vnpay_report(uow: UnitOfWorkFactory, paid: list[GatewayPayment]
 Found = tuple[Outcome, str | None, int | None, int | None]
 
 
-async def found(uow: UnitOfWorkFactory, result: DayResult) -> list[Found]:
+async def found(uow: WorkFactory, result: DayResult) -> list[Found]:
     return [
         (i.item.outcome, i.item.payment_id, i.item.line_number, i.item.treasury_amount)
         for i in await list_items(uow, result.run.id, limit=100)
@@ -72,7 +72,7 @@ async def found(uow: UnitOfWorkFactory, result: DayResult) -> list[Found]:
 
 
 async def test_the_settlement_report_names_the_batch_so_its_line_matches(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     single, *batched = paid = await day_of_four(uow_factory)
     await import_csv(uow_factory, batch_statement(paid, total=600_000))
@@ -99,7 +99,7 @@ async def test_the_settlement_report_names_the_batch_so_its_line_matches(
 
 
 async def test_without_the_settlement_report_the_batch_line_is_unknown(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     single, *batched = paid = await day_of_four(uow_factory)
     await import_csv(uow_factory, batch_statement(paid, total=600_000))
@@ -119,7 +119,7 @@ async def test_without_the_settlement_report_the_batch_line_is_unknown(
 
 
 async def test_a_batch_line_of_another_total_is_an_amount_mismatch(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     paid = await day_of_four(uow_factory)
     single = paid[0]

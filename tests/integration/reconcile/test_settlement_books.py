@@ -17,17 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.domain.attempts import Provider
 from payments.domain.credits import BankCredit
 from payments.domain.errors import Conflict
-from payments.domain.refunds import RefundStatus
 from payments.providers.refunds import RefundSucceeded
-from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.ports import SettlementRecord
+from payments.reconcile.usecases.day import reconcile_day
+from payments.reconcile.usecases.imports import import_settlement
+from payments.refunds.rules.lifecycle import RefundStatus
+from payments.refunds.usecases import requests as service
+from payments.refunds.usecases.execution import execute_refund
 from payments.services import checkout, transfers
 from payments.services import payments as payment_service
-from payments.services import refunds as service
-from payments.services.ports import StoredResponse, UnitOfWorkFactory
-from payments.services.reconcile_day import reconcile_day
-from payments.services.reconcile_import import import_settlement
-from payments.services.reconcile_ports import SettlementRecord
-from payments.services.refund_execution import execute_refund
+from payments.services.ports import StoredResponse
+from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller
 from tests.support.reconcile_days import csv_line, import_csv, settle, statement
 from tests.support.refund_support import Providers, ScriptedProvider, ask, officer, paid_payment
@@ -37,20 +38,20 @@ DAY = date(2025, 3, 12)
 NIGHT = datetime(2025, 3, 12, 18, 0, tzinfo=UTC)
 
 
-async def nets(uow: UnitOfWorkFactory) -> Counter[str]:
+async def nets(uow: WorkFactory) -> Counter[str]:
     async with uow() as tx:
         found = Counter({t.account.code: t.net for t in await tx.ledger.totals(as_of=None)})
     assert sum(found.values()) == 0
     return found
 
 
-async def a_night(uow: UnitOfWorkFactory, *statement_lines: str) -> None:
+async def a_night(uow: WorkFactory, *statement_lines: str) -> None:
     lines = statement_lines or (csv_line("PHI-NH", 11_000, booked=DAY, direction="debit"),)
     await import_csv(uow, statement(*lines), DAY, at=NIGHT)
 
 
 async def test_a_settlement_waits_for_a_refund_in_flight_then_books_the_net(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     paid = await paid_payment(uow_factory, PAID)
     asked = await ask(uow_factory, paid.officer(1), paid.payment.id, 100_000, PAID)
@@ -80,7 +81,7 @@ async def test_a_settlement_waits_for_a_refund_in_flight_then_books_the_net(
 
 @pytest.mark.parametrize("passed", ["settled", "confirmed"])
 async def test_no_refund_once_the_money_left_the_provider(
-    uow_factory: UnitOfWorkFactory, passed: str
+    uow_factory: WorkFactory, passed: str
 ) -> None:
     paid = await paid_payment(uow_factory, PAID)
     if passed == "settled":
@@ -97,7 +98,7 @@ async def test_no_refund_once_the_money_left_the_provider(
 
 
 async def test_an_approval_after_the_treasury_confirmed_is_refused(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     paid = await paid_payment(uow_factory, PAID, amount=90_000_000)  # above the threshold
     asked = await ask(uow_factory, paid.officer(1), paid.payment.id, 60_000_000, PAID)
@@ -122,7 +123,7 @@ async def advisory_waiters(engine: AsyncEngine) -> int:
 
 @pytest.mark.postgres_only
 async def test_a_refund_asked_while_a_run_books_the_settlement_waits_and_is_refused(
-    uow_factory: UnitOfWorkFactory, engine: AsyncEngine
+    uow_factory: WorkFactory, engine: AsyncEngine
 ) -> None:
     # The run has read the payment's refunds (none) and is booking its settlement when an
     # officer asks for a refund: the refund waits for the run, then sees the settlement.
@@ -146,7 +147,7 @@ async def test_a_refund_asked_while_a_run_books_the_settlement_waits_and_is_refu
 
 
 async def test_a_refund_paid_before_the_settlement_leaves_the_treasury_owed_the_rest(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # Found by the lifecycle machine: VNPay refunded 37,500 of 150,000 before it settled, so
     # it settles 112,500 and the treasury receives 112,500. That line matches (it used to be an
@@ -168,7 +169,7 @@ async def test_a_refund_paid_before_the_settlement_leaves_the_treasury_owed_the_
 
 
 async def test_a_payment_settled_on_an_earlier_report_is_not_missing_from_later_ones(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # Found by the lifecycle machine: VNPay settled the payment on Wednesday's report; the
     # treasury credits it on Thursday. Thursday's report rightly does not list it again, and
@@ -192,7 +193,7 @@ async def test_a_payment_settled_on_an_earlier_report_is_not_missing_from_later_
 
 
 async def test_money_taken_beyond_the_amount_can_be_refunded_after_the_settlement(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # Found by the lifecycle machine: 125,000 transferred for a 100,000 fee. The budget's
     # 100,000 is settled and remitted; the 25,000 never was the budget's, so its refund is

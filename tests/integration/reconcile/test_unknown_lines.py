@@ -1,6 +1,6 @@
 """Issue 13, defect 6: a reconciliation line is never labelled without its payment, by one set
 of rules for the treasury's lines and the providers' settlement lines, on SQLite and
-PostgreSQL (``payments/reconcile/unknown_lines.py``).
+PostgreSQL (``payments/reconcile/rules/unknown_lines.py``).
 
 - a MoMo settlement line naming an attempt the gateway still has pending is tied to its
   payment and the attempt is asked about at MoMo, as a treasury credit naming it is;
@@ -17,19 +17,20 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from payments.adapters.treasury import statement_reader
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result
 from payments.domain.payments import PaymentStatus
-from payments.reconcile.calendar import DEFAULT_CALENDAR
-from payments.reconcile.matching import Outcome
-from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.ports import StoredItem
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.matching import Outcome
+from payments.reconcile.sources.treasury import statement_reader
+from payments.reconcile.usecases.day import DayResult, reconcile_day
+from payments.reconcile.usecases.imports import import_settlement, import_statement
+from payments.reconcile.usecases.reports import item_detail, list_items
 from payments.services.checkout import StartedAttempt
 from payments.services.payments import expire_due_payments
-from payments.services.ports import StatusQuery, UnitOfWorkFactory
-from payments.services.reconcile_day import DayResult, reconcile_day
-from payments.services.reconcile_import import import_settlement, import_statement
-from payments.services.reconcile_ports import StoredItem
-from payments.services.reconcile_reports import item_detail, list_items
+from payments.services.ports import StatusQuery
+from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import (
     CREATED,
     DAY,
@@ -47,7 +48,7 @@ THURSDAY = DEFAULT_CALENDAR.next_business_day(DAY + timedelta(days=1))
 WEEK_AFTER = DEFAULT_CALENDAR.add_business_days(DAY, 8)  # outside the settlement window
 
 
-async def items(uow: UnitOfWorkFactory, result: DayResult) -> list[StoredItem]:
+async def items(uow: WorkFactory, result: DayResult) -> list[StoredItem]:
     """The run's items but the bank's fee debits (``fee``), which are only listed."""
     found = await list_items(uow, result.run.id, limit=1000)
     return [i for i in found if i.item.outcome is not Outcome.IGNORED]
@@ -58,11 +59,11 @@ def fee(day: date = DAY) -> str:
     return csv_line("PHI-NH", 11_000, booked=day, direction="debit")
 
 
-async def history(uow: UnitOfWorkFactory, item: StoredItem) -> list[str]:
+async def history(uow: WorkFactory, item: StoredItem) -> list[str]:
     return [h.action for h in (await item_detail(uow, item.id)).history]
 
 
-async def momo_report(uow: UnitOfWorkFactory, reference: str, amount: int) -> None:
+async def momo_report(uow: WorkFactory, reference: str, amount: int) -> None:
     """MoMo's settlement report of DAY: one capture, of the attempt ``reference`` names."""
     out = io.StringIO()
     write_settlement(
@@ -82,7 +83,7 @@ def answering(started: StartedAttempt, result: Result, asked: list[str]) -> Stat
     return query
 
 
-async def import_camt054(uow: UnitOfWorkFactory, content: bytes, day: date) -> None:
+async def import_camt054(uow: WorkFactory, content: bytes, day: date) -> None:
     reader = statement_reader(io.BytesIO(content), "camt")
     await import_statement(uow, reader, business_date=day, actor="ops", now=NIGHT)
 
@@ -92,7 +93,7 @@ def night_of(day: date) -> datetime:
 
 
 async def test_a_momo_line_naming_a_pending_attempt_is_tied_to_its_payment_and_asked(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # The payer paid at MoMo, but MoMo's IPN never reached us: the attempt is still pending
     # when MoMo's report lists the capture. The line shows the payment, MoMo is asked (as a
@@ -134,7 +135,7 @@ async def test_a_momo_line_naming_a_pending_attempt_is_tied_to_its_payment_and_a
 
 @pytest.mark.parametrize("answer", [Result.PENDING, Result.FAILED, None])
 async def test_the_providers_answer_labels_a_tied_momo_line(
-    uow_factory: UnitOfWorkFactory, answer: Result | None
+    uow_factory: WorkFactory, answer: Result | None
 ) -> None:
     # MoMo says the attempt is still pending, or failed, or does not answer: nothing is
     # recorded as paid, and the item says what MoMo said.
@@ -176,7 +177,7 @@ async def test_the_providers_answer_labels_a_tied_momo_line(
 
 
 async def test_one_attempt_named_on_both_sides_is_asked_once(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # The treasury credit and MoMo's line name the same pending attempt: one question, and
     # both items carry its answer and the payment.
@@ -200,7 +201,7 @@ async def test_one_attempt_named_on_both_sides_is_asked_once(
 
 @pytest.mark.parametrize("later", [THURSDAY, WEEK_AFTER], ids=["next-day", "outside-window"])
 async def test_a_later_days_camt054_credit_for_a_matched_payment_is_a_duplicate(
-    uow_factory: UnitOfWorkFactory, later: date
+    uow_factory: WorkFactory, later: date
 ) -> None:
     # Wednesday's notification credits the payment: matched. A later notification credits it
     # again: a duplicate of Wednesday's match, not a credit the gateway does not know.
@@ -227,7 +228,7 @@ async def test_a_later_days_camt054_credit_for_a_matched_payment_is_a_duplicate(
 
 
 async def test_a_later_days_report_line_for_a_settled_payment_is_a_provider_duplicate(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # The same rule on the provider's side: VNPay settled the payment on Wednesday (and the
     # treasury confirmed it); Thursday's report lists it again.
@@ -252,7 +253,7 @@ async def test_a_later_days_report_line_for_a_settled_payment_is_a_provider_dupl
 
 
 async def test_late_success_only_when_the_payment_is_flagged_late(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: WorkFactory,
 ) -> None:
     # One payment expired before VNPay's answer came (a late success: flags.late), one is
     # still pending (an ordinary success): the notes say which.

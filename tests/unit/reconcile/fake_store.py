@@ -9,14 +9,9 @@ from typing import TYPE_CHECKING
 
 from payments.domain.attempts import AttemptStatus
 from payments.domain.payments import PaymentStatus
-from payments.domain.refunds import Refund, RefundStatus
-from payments.reconcile.matching import GatewayPayment
-from payments.reconcile.refund_matching import GatewayRefund
-from payments.reconcile.settlements import SettlementLine
-from payments.reconcile.statements import StatementLine
-from payments.reconcile.unknown_lines import AttemptSeen, FirstSeen, NamedPayment, named_provider
-from payments.services.reconcile_import import matching_view
-from payments.services.reconcile_ports import (
+from payments.reconcile.formats.settlements import SettlementLine
+from payments.reconcile.formats.statements import StatementLine
+from payments.reconcile.ports import (
     Breakdown,
     DayPayments,
     Dimension,
@@ -33,6 +28,16 @@ from payments.services.reconcile_ports import (
     StoredItem,
     StoredStatement,
 )
+from payments.reconcile.rules.matching import GatewayPayment
+from payments.reconcile.rules.refund_matching import GatewayRefund
+from payments.reconcile.rules.unknown_lines import (
+    AttemptSeen,
+    FirstSeen,
+    NamedPayment,
+    named_provider,
+)
+from payments.reconcile.usecases.imports import matching_view
+from payments.refunds.rules.lifecycle import Refund, RefundStatus
 
 if TYPE_CHECKING:
     from tests.unit.fakes import Store

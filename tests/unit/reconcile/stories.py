@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from payments.reconcile.matching import GatewayPayment
-from payments.reconcile.settlements import SettlementLine
-from payments.reconcile.statements import BookingStatus, Direction, StatementLine
+from payments.reconcile.formats.settlements import SettlementLine
+from payments.reconcile.formats.statements import BookingStatus, Direction, StatementLine
+from payments.reconcile.rules.matching import GatewayPayment
 
 DAY = date(2025, 3, 12)  # a Wednesday
 MORNING = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi

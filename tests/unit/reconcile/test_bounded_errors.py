@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from payments.reconcile.camt import read_camt
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.settlements import SETTLEMENT_MAX_BYTES, read_settlement
-from payments.reconcile.statements import SHOWN_LINE_ERRORS, StatementError, read_all
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.settlements import SETTLEMENT_MAX_BYTES, read_settlement
+from payments.reconcile.formats.statements import SHOWN_LINE_ERRORS, StatementError, read_all
 
 BAD = 200_000  # lines: as LineError objects, tens of megabytes if all were kept
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from payments.reconcile.calendar import DEFAULT_CALENDAR as CAL
-from payments.reconcile.calendar import VietnamCalendar
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR as CAL
+from payments.reconcile.rules.calendar import VietnamCalendar
 
 
 def test_weekends_fixed_and_lunar_holidays_are_closed() -> None:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from payments.reconcile.camt import read_camt
-from payments.reconcile.statements import (
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.statements import (
     BookingStatus,
     Direction,
     StatementError,
     StatementFormat,
     read_all,
 )
-from payments.reconcile.writers import camt053
+from payments.reconcile.formats.writers import camt053
 
 SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "camt"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"

@@ -7,8 +7,13 @@ from datetime import date
 
 import pytest
 
-from payments.reconcile.csv_format import CsvMapping, read_csv
-from payments.reconcile.statements import Direction, StatementError, StatementFormat, read_all
+from payments.reconcile.formats.csv_format import CsvMapping, read_csv
+from payments.reconcile.formats.statements import (
+    Direction,
+    StatementError,
+    StatementFormat,
+    read_all,
+)
 
 PID = "pay_01JNZ8Q4J5K6M7N8P9QRSTVWXY"
 

@@ -12,14 +12,14 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.reconcile.matching import (
+from payments.reconcile.formats.settlements import SettlementLine
+from payments.reconcile.formats.statements import StatementLine, Transaction
+from payments.reconcile.rules.matching import (
     MATCHED_OUTCOMES,
     GatewayPayment,
     Outcome,
     match_day,
 )
-from payments.reconcile.settlements import SettlementLine
-from payments.reconcile.statements import StatementLine, Transaction
 from tests.unit.reconcile.stories import DAY, line, payment, pid, settled
 
 RUN_DATE = date(2025, 3, 14)  # Friday; payments were made on Wednesday 12

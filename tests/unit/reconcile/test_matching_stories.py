@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from payments.reconcile.matching import MatchConfig, MatchItem, Outcome, match_day
-from payments.reconcile.statements import BookingStatus, Direction, Transaction
+from payments.reconcile.formats.statements import BookingStatus, Direction, Transaction
+from payments.reconcile.rules.matching import MatchConfig, MatchItem, Outcome, match_day
 from tests.unit.reconcile.stories import DAY, line, payment, pid, settled
 
 

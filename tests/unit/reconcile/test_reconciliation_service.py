@@ -10,20 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.reconcile.camt import read_camt
-from payments.reconcile.matching import EXCEPTIONS, Outcome
-from payments.reconcile.sandbox_day import (
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.formats.writers import camt053
+from payments.reconcile.ports import ItemState
+from payments.reconcile.rules.matching import EXCEPTIONS, Outcome
+from payments.reconcile.rules.sandbox_day import (
     Discrepancy,
     sandbox_settlement,
     sandbox_statement,
     unknown_reference,
 )
-from payments.reconcile.statements import StatementError
-from payments.reconcile.writers import camt053
-from payments.services.reconcile_day import captured_on, reconcile_day
-from payments.services.reconcile_import import import_statement
-from payments.services.reconcile_ports import ItemState
-from payments.services.reconcile_reports import list_items, resolve_item
+from payments.reconcile.usecases.day import captured_on, reconcile_day
+from payments.reconcile.usecases.imports import import_statement
+from payments.reconcile.usecases.reports import list_items, resolve_item
 from tests.support.reconcile_days import DAY, NIGHT, gateway
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

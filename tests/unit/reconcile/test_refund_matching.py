@@ -1,5 +1,5 @@
 """Refunds the gateway paid against the refund lines of the providers' settlement reports
-(``payments.reconcile.refund_matching``): stories, then generated days."""
+(``payments.reconcile.rules.refund_matching``): stories, then generated days."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.reconcile.calendar import DEFAULT_CALENDAR
-from payments.reconcile.matching import MatchConfig, MatchItem, Outcome
-from payments.reconcile.refund_matching import GatewayRefund, match_refunds
-from payments.reconcile.settlements import LineKind, SettlementLine
-from payments.reconcile.unknown_lines import FirstSeen
+from payments.reconcile.formats.settlements import LineKind, SettlementLine
+from payments.reconcile.rules.calendar import DEFAULT_CALENDAR
+from payments.reconcile.rules.matching import MatchConfig, MatchItem, Outcome
+from payments.reconcile.rules.refund_matching import GatewayRefund, match_refunds
+from payments.reconcile.rules.unknown_lines import FirstSeen
 from tests.unit.reconcile.stories import DAY, MORNING, pid
 
 WINDOW_END = DEFAULT_CALENDAR.add_business_days(DAY, 3)  # the default settlement window

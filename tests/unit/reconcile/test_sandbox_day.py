@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.reconcile.matching import GatewayPayment, MatchConfig, Outcome, match_day
-from payments.reconcile.sandbox_day import (
+from payments.reconcile.rules.matching import GatewayPayment, MatchConfig, Outcome, match_day
+from payments.reconcile.rules.sandbox_day import (
     Discrepancy,
     batch_reference,
     sandbox_settlement,

@@ -3,8 +3,8 @@ settlement reports, by the reference the provider knows the payment by."""
 
 from __future__ import annotations
 
-from payments.reconcile.matching import Outcome, match_day
-from payments.services.reconcile_day import in_batches, settlement_batches
+from payments.reconcile.rules.matching import Outcome, match_day
+from payments.reconcile.usecases.day import in_batches, settlement_batches
 from tests.unit.reconcile.stories import DAY, line, payment, settled
 
 

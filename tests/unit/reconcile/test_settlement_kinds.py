@@ -8,13 +8,13 @@ from datetime import date
 
 import pytest
 
-from payments.reconcile.settlements import (
+from payments.reconcile.formats.settlements import (
     LineKind,
     SettlementLine,
     read_settlement,
     write_settlement,
 )
-from payments.reconcile.statements import StatementError
+from payments.reconcile.formats.statements import StatementError
 
 DAY = date(2025, 3, 13)
 REFUND = "rfd_01JNZ8Q4J5K6M7N8P9QRSTVWXY"

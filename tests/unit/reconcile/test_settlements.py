@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from payments.reconcile.settlements import SettlementLine, read_settlement, write_settlement
-from payments.reconcile.statements import StatementError
+from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
+from payments.reconcile.formats.statements import StatementError
 
 
 @pytest.mark.parametrize("provider", ["vnpay", "momo", "vietqr"])

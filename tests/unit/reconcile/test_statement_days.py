@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from payments.services.ports import UnitOfWorkFactory
+from payments.unit_of_work import WorkFactory
 from tests.support.statement_day_stories import STORIES
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 
 @pytest.mark.parametrize("story", STORIES, ids=lambda story: story.__name__)
 async def test_on_the_in_memory_store(
-    story: Callable[[UnitOfWorkFactory], Awaitable[None]],
+    story: Callable[[WorkFactory], Awaitable[None]],
 ) -> None:
     await story(FakeUnitOfWorkFactory())

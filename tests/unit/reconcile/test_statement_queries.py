@@ -8,10 +8,10 @@ import io
 import pytest
 
 from payments.domain.errors import NotFound
-from payments.reconcile.settlements import read_settlement
-from payments.reconcile.statements import StatementError
-from payments.services.reconcile_import import import_settlement
-from payments.services.reconcile_reports import list_statements, statement_detail
+from payments.reconcile.formats.settlements import read_settlement
+from payments.reconcile.formats.statements import StatementError
+from payments.reconcile.usecases.imports import import_settlement
+from payments.reconcile.usecases.reports import list_statements, statement_detail
 from tests.support.reconcile_days import DAY, NIGHT, csv_line, import_csv, next_day, statement
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

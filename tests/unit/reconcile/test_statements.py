@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments.reconcile.statements import LineError, StatementError, extract_reference
+from payments.reconcile.formats.statements import LineError, StatementError, extract_reference
 
 ULID = "01JNZ8Q4J5K6M7N8P9QRSTVWXY"
 

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from payments.adapters.treasury import statement_reader
-from payments.reconcile.statements import StatementError, read_all
-from payments.reconcile.writers import CSV_HEADER
+from payments.reconcile.formats.statements import StatementError, read_all
+from payments.reconcile.formats.writers import CSV_HEADER
+from payments.reconcile.sources.treasury import statement_reader
 
 LINE = "2026-11-20,2026-11-20,{amount},{currency},credit,BOOK,false,KB1,,pay_X,,,,"
 

@@ -1,13 +1,13 @@
 """The rules for lines the day's match found no payment for, the same on both sides
-(``payments/reconcile/unknown_lines.py``; issue 13, defect 6)."""
+(``payments/reconcile/rules/unknown_lines.py``; issue 13, defect 6)."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from payments.domain.attempts import Result
-from payments.reconcile.matching import MatchItem, MatchReport, Outcome
-from payments.reconcile.unknown_lines import (
+from payments.reconcile.rules.matching import MatchItem, MatchReport, Outcome
+from payments.reconcile.rules.unknown_lines import (
     AttemptSeen,
     FirstSeen,
     NamedPayment,

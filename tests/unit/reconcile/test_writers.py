@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from payments.reconcile.camt import read_camt
-from payments.reconcile.csv_format import read_csv
-from payments.reconcile.statements import (
+from payments.reconcile.formats.camt import read_camt
+from payments.reconcile.formats.csv_format import read_csv
+from payments.reconcile.formats.statements import (
     BookingStatus,
     Direction,
     StatementLine,
     Transaction,
     read_all,
 )
-from payments.reconcile.writers import camt053, csv_statement, major_units
+from payments.reconcile.formats.writers import camt053, csv_statement, major_units
 from tests.unit.reconcile.stories import DAY, line, pid
 
 BATCH = StatementLine(

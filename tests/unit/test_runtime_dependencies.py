@@ -167,6 +167,9 @@ with TestClient(create_app(Settings(database_url=url, sandbox=True, log_level="w
     assert ready.status_code == 200, ready.text
     page = c.get("/openapi.json")
     assert page.status_code == 200, page.text
+    metrics = c.get("/metrics")
+    assert metrics.status_code == 200, metrics.text
+    assert "payments_database_up 1.0" in metrics.text, metrics.text
 loaded = sorted(m for m in sys.modules if m.partition(".")[0] in BLOCKED)
 assert not loaded, loaded
 print("served")

@@ -40,8 +40,6 @@ from prometheus_client.registry import Collector
 
 from payments.domain.attempts import Provider, Verdict
 from payments.domain.payments import PaymentStatus
-from payments.domain.refunds import RefundStatus
-from payments.reconcile.matching import EXCEPTIONS
 
 # Text format 0.0.4: what every Prometheus version reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -62,11 +60,6 @@ OTHER_TARGET = "other"
 OUTBOUND_TARGETS = frozenset({*(p.value for p in Provider), "treasury", "ledger_anchor"})
 OUTBOUND_OUTCOMES = frozenset(
     {"1xx", "2xx", "3xx", "4xx", "5xx", "timeout", "network_error", "error"}
-)
-OPEN_REFUND_STATUSES = tuple(
-    s.value
-    for s in RefundStatus
-    if s not in {RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.REJECTED}
 )
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -198,7 +191,10 @@ class OutboundTargets:
 
 @dataclass(frozen=True)
 class DatabaseGauges:
-    """What the database says at scrape time (``metrics_queries.database_gauges``)."""
+    """What the database says at scrape time (``metrics_queries.database_gauges``, which
+    also gives every open refund status and exception outcome, zero when none is there: this
+    module knows the statuses of payments and the providers, not those of other capabilities).
+    """
 
     # (status, provider) -> payments created in the window; provider of the attempt that
     # took the money, else of the newest attempt, else ``none``.
@@ -275,11 +271,8 @@ def database_families(gauges: DatabaseGauges | None) -> list[GaugeMetricFamily]:
         "Refunds not finished (awaiting approval, queued, at the provider), by provider and status",
         ["provider", "status"],
     )
-    for provider in providers:
-        for refund_status in OPEN_REFUND_STATUSES:
-            refunds.add_metric(
-                [provider, refund_status], gauges.refunds_open.get((provider, refund_status), 0)
-            )
+    for (provider, refund_status), count in sorted(gauges.refunds_open.items()):
+        refunds.add_metric([provider, refund_status], count)
     unsealed = _gauge(
         "payments_ledger_unsealed_entries",
         "Ledger entries posted and not sealed into the hash chain yet",
@@ -291,8 +284,8 @@ def database_families(gauges: DatabaseGauges | None) -> list[GaugeMetricFamily]:
         "Open exceptions in the newest run of each business day, by outcome",
         ["outcome"],
     )
-    for outcome in sorted(o.value for o in EXCEPTIONS):
-        exceptions.add_metric([outcome], gauges.reconciliation_open_exceptions.get(outcome, 0))
+    for outcome, count in sorted(gauges.reconciliation_open_exceptions.items()):
+        exceptions.add_metric([outcome], count)
     families = [up, recent, pending, due, age, scheduled, requery_due, review, refunds]
     families += [unsealed, exceptions]
     if gauges.reconciliation_last_run_at is not None:

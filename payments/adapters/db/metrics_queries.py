@@ -27,14 +27,18 @@ from payments.adapters.db.notification_tables import notifications
 from payments.adapters.db.reconcile_tables import reconcile_items, reconcile_runs
 from payments.adapters.db.refund_tables import refunds
 from payments.adapters.db.tables import payment_attempts, payments
-from payments.adapters.metrics import OPEN_REFUND_STATUSES, DatabaseGauges
-from payments.domain.attempts import OPEN_ATTEMPT, AttemptStatus
+from payments.adapters.metrics import DatabaseGauges
+from payments.domain.attempts import OPEN_ATTEMPT, AttemptStatus, Provider
 from payments.domain.ids import id_bound
+from payments.domain.refunds import RefundStatus
 from payments.ledger.tables import ledger_unsealed
+from payments.reconcile.matching import EXCEPTIONS
 from payments.services.reconcile_ports import ItemState
 
 PAYMENT_ID_PREFIX = "pay_"  # domain/ids.py new_payment_id
 ATTEMPT_ID_PREFIX = "att_"  # domain/attempts.py new_attempt_id
+FINISHED_REFUNDS = frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.REJECTED})
+OPEN_REFUND_STATUSES = tuple(s.value for s in RefundStatus if s not in FINISHED_REFUNDS)
 
 
 async def database_gauges(
@@ -44,7 +48,9 @@ async def database_gauges(
         recent = await _recent_payments(conn, now - payments_window)
         pending, due, oldest = await _outbox(conn, now)
         scheduled, requery_due, review = await _attempt_queues(conn, now)
-        open_refunds = {
+        # Every provider and open status, zero when none: a series never vanishes.
+        open_refunds = {(p.value, s): 0 for p in Provider for s in OPEN_REFUND_STATUSES}
+        open_refunds |= {
             (row[0], row[1]): int(row[2])
             for row in await conn.execute(
                 select(refunds.c.provider, refunds.c.status, func.count())
@@ -150,7 +156,8 @@ async def _attempt_queues(
 async def _reconciliation(conn: AsyncConnection) -> tuple[dict[str, int], datetime | None]:
     i, r = reconcile_items.c, reconcile_runs.c
     newest_of_each_day = select(func.max(r.id)).group_by(r.business_date)
-    exceptions = {
+    exceptions = {outcome.value: 0 for outcome in EXCEPTIONS}
+    exceptions |= {
         row[0]: int(row[1])
         for row in await conn.execute(
             select(i.outcome, func.count())

@@ -6,6 +6,7 @@ from them (``payments docs configuration``), and a unit test fails when the two 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from pydantic import Field, field_validator
@@ -21,6 +22,24 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 SANDBOX_PREFIX = "sandbox-"
 MIN_SESSION_SECRET = 32  # characters of the console's cookie-signing secret
+MIN_METRICS_TOKEN = 16  # characters of the /metrics bearer token outside sandbox mode
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``10.0.0.0/8, 127.0.0.1`` -> networks (a bare address is a network of one)."""
+    found = []
+    for part in text.split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP network (CIDR) or address") from None
+    if not found:
+        raise ValueError("no network given")
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -269,6 +288,31 @@ class Settings(BaseSettings):
         default=True,
         description="JSON log lines (`false`: readable console lines; the demo uses those).",
     )
+    # /metrics (docs/operations/metrics.md): off outside sandbox mode until one of these is set.
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer token /metrics asks for (at least 16 characters outside sandbox).",
+    )
+    metrics_networks: str | None = Field(
+        default=None,
+        description="Comma-separated networks (CIDR) /metrics answers, e.g. 10.0.0.0/8,::1/128.",
+    )
+    metrics_payments_window_minutes: int = Field(
+        default=60,
+        gt=0,
+        le=24 * 60,
+        description="payments_recent_payments counts the payments created this many minutes back.",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the worker's own /metrics (0: none).",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's /metrics listens on."
+    )
     # Providers: in sandbox mode every unset value points at the built-in simulators.
     vnpay_tmn_code: str | None = Field(
         default=None, description="VNPay terminal code (`vnp_TmnCode`)."
@@ -345,6 +389,28 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_networks(value)  # ValueError names the entry that is not a network
+        return value
+
+    @property
+    def metrics_allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.metrics_networks) if self.metrics_networks else ()
+
+    def metrics_problems(self) -> list[str]:
+        """Why the /metrics token cannot guard real metrics (empty in sandbox mode)."""
+        value = self.metrics_token
+        if self.sandbox or value is None:
+            return []
+        if value.strip().lower() in PLACEHOLDER_SECRETS or value.startswith(SANDBOX_PREFIX):
+            return ["PAYMENTS_METRICS_TOKEN is a placeholder or a sandbox secret"]
+        if len(value.strip()) < MIN_METRICS_TOKEN:
+            return [f"PAYMENTS_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN} characters"]
+        return []
 
     # --- providers ------------------------------------------------------------------------
 

@@ -36,6 +36,12 @@ def new_payment_id(now: datetime) -> str:
     return "pay_" + new_ulid(now)
 
 
+def id_bound(prefix: str, moment: datetime) -> str:
+    """The smallest time-ordered id with ``prefix`` minted at ``moment`` or later: an id
+    sorting below it is older, so ``id >= id_bound(...)`` is a range on the primary key."""
+    return prefix + _base32(_millis(moment), 10)
+
+
 def new_checkout_token() -> str:
     """Unguessable capability carried by the checkout URL (192 bits)."""
     return secrets.token_urlsafe(24)

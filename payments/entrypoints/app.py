@@ -21,7 +21,7 @@ from payments.bootstrap import (
     vnpay_config,
 )
 from payments.domain.errors import InvalidConfiguration, PaymentsError
-from payments.entrypoints import console
+from payments.entrypoints import console, metrics
 from payments.entrypoints.api import (
     audit,
     events,
@@ -86,6 +86,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
     configure_logging(settings.log_level, json=settings.log_json)
     problems = settings.provider_problems() + settings.console_problems()
+    problems += settings.metrics_problems()
     if problems:
         raise InvalidConfiguration(problems)
 
@@ -130,8 +131,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
             await engine.dispose()
 
     return Starlette(
-        routes=[*all_routes(), *page_routes(settings)],
-        middleware=[Middleware(RequestContextMiddleware)],
+        routes=[*all_routes(), *page_routes(settings), *metrics.routes],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(metrics.RequestMetricsMiddleware),
+        ],
         exception_handlers={
             PaymentsError: for_pages(handle_payments_error),
             ApiError: for_pages(handle_api_error),

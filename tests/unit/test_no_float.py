@@ -10,7 +10,10 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "payments"
-ALLOWED: dict[str, str] = {}
+ALLOWED: dict[str, str] = {
+    "payments/adapters/metrics.py": "Prometheus samples are floats: seconds of latency and "
+    "histogram bucket bounds; no amount of money is exported",
+}
 
 
 def _float_uses(tree: ast.AST) -> list[tuple[int, str]]:

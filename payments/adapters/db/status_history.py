@@ -4,16 +4,19 @@ which status to which, why, by whom, when), each kind in its own table, written 
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
 
-# An event dataclass whose fields are its table's columns, one of them ``detail`` (JSON).
-E = TypeVar("E", bound="DataclassInstance")
+class _EventRecord(Protocol):
+    """An event dataclass whose fields are its table's columns, one of them ``detail`` (JSON)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+E = TypeVar("E", bound=_EventRecord)
 
 
 async def append(conn: AsyncConnection, table: Table, event: E) -> None:

@@ -115,6 +115,7 @@ Public-fee payment gateway: demo (sandbox mode, SQLite file {database_file})
   API           {base_url}/v1/payments
   OpenAPI       {base_url}/openapi.json
   Health        {base_url}/healthz   {base_url}/readyz
+  Metrics       {base_url}/metrics   (Prometheus; open in sandbox mode)
   Staff console {base_url}/console   (sign in with the treasury or admin key below)
 
 Reconcile a day against the sandbox treasury's statement (in another terminal):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+import socket
 from collections.abc import Callable
 
 import click
@@ -18,6 +19,7 @@ import structlog
 from payments.adapters.logging import configure_logging
 from payments.bootstrap import network_client, provider_registry, settings_engine
 from payments.entrypoints.cli.common import database_option, settings_from_env
+from payments.entrypoints.metrics import metrics_socket, serving_metrics
 from payments.entrypoints.worker.jobs import build_worker
 from payments.entrypoints.worker.runtime import PeriodicJob
 from payments.http.container import Container
@@ -42,11 +44,16 @@ def worker(database_url: str | None, jobs_from: tuple[str, ...]) -> None:
     """Deliver notifications, requery providers, expire payments, run daily jobs."""
     settings = settings_from_env(database_url)
     configure_logging(settings.log_level, json=settings.log_json)
-    problems = settings.provider_problems()
+    problems = settings.provider_problems() + settings.metrics_problems()
     if problems:
         raise click.ClickException("; ".join(problems))
     extras = [_load(spec) for spec in jobs_from]
-    asyncio.run(_run(settings, extras))
+    try:
+        sock = metrics_socket(settings)
+    except OSError as exc:
+        where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+        raise click.ClickException(f"/metrics cannot listen on {where}: {exc}") from exc
+    asyncio.run(_run(settings, extras, sock))
 
 
 def _load(spec: str) -> ExtraJobs:
@@ -57,10 +64,10 @@ def _load(spec: str) -> ExtraJobs:
     return found
 
 
-async def _run(settings: Settings, extras: list[ExtraJobs]) -> None:
+async def _run(settings: Settings, extras: list[ExtraJobs], sock: socket.socket | None) -> None:
     engine = settings_engine(settings)
     # Providers' sandbox simulators live in the web processes: reach them over the network.
-    http = network_client()
+    http = network_client(settings)
     container = Container(
         settings=settings,
         engine=engine,
@@ -78,7 +85,8 @@ async def _run(settings: Settings, extras: list[ExtraJobs]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runner.stop)
     try:
-        await runner.run()
+        async with serving_metrics(container, sock):
+            await runner.run()
     finally:
         await http.aclose()
         await engine.dispose()

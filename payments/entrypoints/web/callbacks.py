@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from payments.adapters.metrics import CALLBACK_ERROR, count_callback
 from payments.domain import strict_json
 from payments.domain.attempts import Provider, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
@@ -50,6 +51,7 @@ async def handle_ipn(
         if isinstance(checked, Rejected):
             log.warning("callback_rejected", provider=provider.name, reason=checked.reason.value)
             await service.record_callback(app.uow_factory, _unverified(raw, checked))
+            count_callback(provider.name, Verdict.UNVERIFIED)
             return _answer(provider.acknowledge(verdict=None, rejection=checked))
         applied = await service.apply_provider_outcome(
             app.uow_factory, checked, callback=raw, now=now
@@ -57,7 +59,9 @@ async def handle_ipn(
     except Exception:
         # The provider retries on an error answer; the stored state is whatever committed.
         log.exception("callback_failed", provider=provider.name)
+        count_callback(provider.name, CALLBACK_ERROR)
         return _answer(provider.acknowledge(verdict=None, rejection=None))
+    count_callback(provider.name, applied.verdict)
     log.info(
         "callback_applied",
         provider=provider.name,
@@ -141,6 +145,7 @@ async def vietqr_credit(request: Request) -> Response:
         if isinstance(checked, Rejected):
             log.warning("callback_rejected", provider="vietqr", reason=checked.reason.value)
             await service.record_callback(app.uow_factory, _unverified(callback, checked))
+            count_callback(Provider.VIETQR, Verdict.UNVERIFIED)
             return _answer(provider.acknowledge(verdict=None, rejection=checked))
         credit = BankCredit(
             transfer_id=checked.transfer_id,
@@ -153,7 +158,9 @@ async def vietqr_credit(request: Request) -> Response:
         applied = await apply_bank_credit(app.uow_factory, credit, callback=callback, now=now)
     except Exception:
         log.exception("callback_failed", provider="vietqr")
+        count_callback(Provider.VIETQR, CALLBACK_ERROR)
         return _answer(provider.acknowledge(verdict=None, rejection=None))
+    count_callback(Provider.VIETQR, applied.verdict)
     log.info("callback_applied", provider="vietqr", verdict=applied.verdict.value)
     return _answer(provider.acknowledge(verdict=applied.verdict, rejection=None))
 

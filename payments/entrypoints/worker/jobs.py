@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import structlog
 
 from payments.adapters.ledger_anchors import AnchorDelivery, publish_anchor
+from payments.adapters.metrics import count_deliveries, timed_reconciliation
 from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
@@ -134,6 +135,7 @@ def periodic_jobs(container: Container, worker: str) -> list[PeriodicJob]:
 
     async def notifications() -> None:
         report = await deliver_due_notifications(uow, sender, delivery, clock=clock)
+        count_deliveries(delivered=report.delivered, failed=report.failed, lost=report.lost)
         if report.claimed:
             log.info("notifications_sent", **report.__dict__)
 
@@ -225,15 +227,16 @@ def daily_jobs(container: Container) -> list[DailyJob]:
         # not there at night; the log names it, and `payments reconcile --date D --fetch`
         # once it is there fills the provider side.
         try:
-            night = await fetch_and_reconcile(
-                container.uow_factory,
-                container.http,
-                settings,
-                day,
-                now=now,
-                status_query=status_query(container.providers),
-                clock=container.clock,  # stamps each import when it completes
-            )
+            with timed_reconciliation():
+                night = await fetch_and_reconcile(
+                    container.uow_factory,
+                    container.http,
+                    settings,
+                    day,
+                    now=now,
+                    status_query=status_query(container.providers),
+                    clock=container.clock,  # stamps each import when it completes
+                )
         except Exception:  # a failed night is anchored too: the head leaves the database
             await anchor_ledger(container, day)
             raise

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import structlog
 
+from payments.adapters.metrics import count_job_failure
 from payments.services.schedule import Clock, DailyJob, DailyPolicy, run_due_daily_jobs
 from payments.unit_of_work import WorkFactory
 
@@ -84,5 +85,6 @@ class Worker:
                 await job.run()
             except Exception:  # one failed round must not stop the job; the next one retries
                 log.exception("worker_job_failed", job=job.name)
+                count_job_failure(job.name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), job.interval.total_seconds())

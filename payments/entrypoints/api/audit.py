@@ -20,14 +20,13 @@ from pydantic import (
 )
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.domain.errors import FieldProblem
 from payments.domain.events import AuditRecord
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.http.pages import page_body
 from payments.http.problems import ApiError, validation_problems
 from payments.http.requests import caller, container, decode_cursor
@@ -182,17 +181,18 @@ async def list_audit_log(request: Request) -> Response:
     return JSONResponse(page_body([audit_json(r) for r in rows], has_more, last))
 
 
-routes = [Route("/v1/audit-log", list_audit_log, methods=["GET"])]
-
-register(
-    Operation(
-        "get",
-        "/v1/audit-log",
-        "The audit trail (state changes, staff actions, console sign-ins), newest first",
-        "audit",
-        tuple(r.value for r in READERS),
-        response=AuditPage,
-        query=AuditQuery,
-        errors=(401, 403, 422),
-    )
-)
+routes = [
+    api_route(
+        Operation(
+            "get",
+            "/v1/audit-log",
+            "The audit trail (state changes, staff actions, console sign-ins), newest first",
+            "audit",
+            tuple(r.value for r in READERS),
+            response=AuditPage,
+            query=AuditQuery,
+            errors=(401, 403, 422),
+        ),
+        list_audit_log,
+    ),
+]

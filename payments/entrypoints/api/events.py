@@ -17,14 +17,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.domain.errors import NotFound
 from payments.domain.notifications import DeliveryAttempt, Notification, event_id_bound
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.http.requests import (
     aware,
     caller,
@@ -186,52 +185,57 @@ async def redeliver(request: Request) -> Response:
     return JSONResponse(event_json(event), status_code=202)
 
 
-routes = [
-    Route("/v1/events", list_events, methods=["GET"]),
-    Route("/v1/events/{event_id}", get_event, methods=["GET"]),
-    Route("/v1/events/{event_id}/deliveries", event_deliveries, methods=["GET"]),
-    Route("/v1/events/{event_id}/redeliver", redeliver, methods=["POST"]),
-]
-
 _READ = tuple(r.value for r in READERS)
-for _operation in (
-    Operation(
-        "get",
-        "/v1/events",
-        "List the agency's events, oldest first after the cursor",
-        "events",
-        _READ,
-        response=EventPage,
-        query=EventQuery,
-        errors=(400, 401, 403),
+
+routes = [
+    api_route(
+        Operation(
+            "get",
+            "/v1/events",
+            "List the agency's events, oldest first after the cursor",
+            "events",
+            _READ,
+            response=EventPage,
+            query=EventQuery,
+            errors=(400, 401, 403),
+        ),
+        list_events,
     ),
-    Operation(
-        "get",
-        "/v1/events/{event_id}",
-        "Read an event and its delivery state",
-        "events",
-        _READ,
-        response=EventOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/events/{event_id}",
+            "Read an event and its delivery state",
+            "events",
+            _READ,
+            response=EventOut,
+            errors=(401, 403, 404),
+        ),
+        get_event,
     ),
-    Operation(
-        "get",
-        "/v1/events/{event_id}/deliveries",
-        "Every delivery attempt of an event",
-        "events",
-        _READ,
-        response=DeliveryList,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/events/{event_id}/deliveries",
+            "Every delivery attempt of an event",
+            "events",
+            _READ,
+            response=DeliveryList,
+            errors=(401, 403, 404),
+        ),
+        event_deliveries,
     ),
-    Operation(
-        "post",
-        "/v1/events/{event_id}/redeliver",
-        "Deliver an event again now (also after it failed for good)",
-        "events",
-        tuple(r.value for r in REDELIVERERS),
-        response=EventOut,
-        status=202,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "post",
+            "/v1/events/{event_id}/redeliver",
+            "Deliver an event again now (also after it failed for good)",
+            "events",
+            tuple(r.value for r in REDELIVERERS),
+            response=EventOut,
+            status=202,
+            errors=(401, 403, 404),
+        ),
+        redeliver,
     ),
-):
-    register(_operation)
+]

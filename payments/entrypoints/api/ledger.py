@@ -14,11 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Caller, Role
 from payments.domain.resources import iso
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.http.requests import aware, caller, container, query_model
 from payments.ledger import chart
 from payments.ledger.entries import AccountType
@@ -167,44 +166,48 @@ async def get_trial_balance(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/v1/ledger/accounts", get_accounts, methods=["GET"]),
-    # Account codes contain colons ("clearing:vnpay"), so the path converter takes them whole.
-    Route("/v1/ledger/accounts/{code:path}", get_account, methods=["GET"]),
-    Route("/v1/ledger/trial-balance", get_trial_balance, methods=["GET"]),
-]
-
 _ROLES = tuple(r.value for r in LEDGER_READERS)
-for _operation in (
-    Operation(
-        "get",
-        "/v1/ledger/accounts",
-        "Ledger accounts with balances (a finance key: its agency's own)",
-        "ledger",
-        _ROLES,
-        response=AccountPageOut,
-        query=AccountQuery,
-        errors=(400, 401, 403),
+
+routes = [
+    api_route(
+        Operation(
+            "get",
+            "/v1/ledger/accounts",
+            "Ledger accounts with balances (a finance key: its agency's own)",
+            "ledger",
+            _ROLES,
+            response=AccountPageOut,
+            query=AccountQuery,
+            errors=(400, 401, 403),
+        ),
+        get_accounts,
     ),
-    Operation(
-        "get",
-        "/v1/ledger/accounts/{code}",
-        "One account's balance as of a time (another agency's: 404)",
-        "ledger",
-        _ROLES,
-        response=AccountBalanceOut,
-        query=AsOfQuery,
-        errors=(400, 401, 403, 404),
+    # Account codes contain colons ("clearing:vnpay"), so the path converter takes them whole.
+    api_route(
+        Operation(
+            "get",
+            "/v1/ledger/accounts/{code}",
+            "One account's balance as of a time (another agency's: 404)",
+            "ledger",
+            _ROLES,
+            response=AccountBalanceOut,
+            query=AsOfQuery,
+            errors=(400, 401, 403, 404),
+        ),
+        get_account,
+        path="/v1/ledger/accounts/{code:path}",
     ),
-    Operation(
-        "get",
-        "/v1/ledger/trial-balance",
-        "Trial balance as of a time (a finance key: its agency's accounts)",
-        "ledger",
-        _ROLES,
-        response=TrialBalanceOut,
-        query=AsOfQuery,
-        errors=(400, 401, 403),
+    api_route(
+        Operation(
+            "get",
+            "/v1/ledger/trial-balance",
+            "Trial balance as of a time (a finance key: its agency's accounts)",
+            "ledger",
+            _ROLES,
+            response=TrialBalanceOut,
+            query=AsOfQuery,
+            errors=(400, 401, 403),
+        ),
+        get_trial_balance,
     ),
-):
-    register(_operation)
+]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,89 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.entrypoints.api import schemas
-from payments.entrypoints.api.payments import PaymentQuery
+from payments.entrypoints.api.operations import OPERATIONS, Operation
 
 REF = "#/components/schemas/{model}"
-
-
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str
-    summary: str
-    tag: str
-    roles: tuple[str, ...] = ()
-    request: type[BaseModel] | None = None
-    request_required: bool = True
-    response: type[BaseModel] | None = None
-    status: int = 200
-    query: type[BaseModel] | None = None
-    headers: tuple[tuple[str, str, bool], ...] = ()  # name, description, required
-    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 422))
-    # A raw body (a file) in these media types instead of a JSON request model.
-    body_media: tuple[str, ...] = ()
-    also: tuple[int, ...] = ()  # other success statuses answering the same response model
-
-
-READ_ROLES = ("portal", "finance", "treasury", "admin")
-OPERATIONS: list[Operation] = [
-    Operation(
-        "post",
-        "/v1/payments",
-        "Create a payment request",
-        "payments",
-        ("portal",),
-        request=schemas.CreatePayment,
-        response=schemas.PaymentOut,
-        status=201,
-        headers=(("Idempotency-Key", "Unique per new payment; a retry reuses it.", True),),
-        errors=(400, 401, 403, 409, 413, 415, 422),
-    ),
-    Operation(
-        "get",
-        "/v1/payments",
-        "List payments, newest first",
-        "payments",
-        READ_ROLES,
-        response=schemas.PaymentPage,
-        query=PaymentQuery,
-        errors=(400, 401, 403),
-    ),
-    Operation(
-        "get",
-        "/v1/payments/{payment_id}",
-        "Read a payment, with its attempts",
-        "payments",
-        READ_ROLES,
-        response=schemas.PaymentDetailOut,
-        errors=(401, 403, 404),
-    ),
-    Operation(
-        "post",
-        "/v1/payments/{payment_id}/cancel",
-        "Cancel an unpaid payment",
-        "payments",
-        ("portal", "admin"),
-        request=schemas.CancelPayment,
-        request_required=False,
-        response=schemas.PaymentOut,
-        errors=(400, 401, 403, 404, 409, 422),
-    ),
-    Operation(
-        "get",
-        "/v1/payments/{payment_id}/events",
-        "A payment's transitions with their causes",
-        "payments",
-        READ_ROLES,
-        response=schemas.PaymentEventList,
-        errors=(401, 403, 404),
-    ),
-]
-
-
-def register(operation: Operation) -> None:
-    """Other route modules (ledger, refunds, ...) add their operations here."""
-    OPERATIONS.append(operation)
 
 
 _ERROR_DESCRIPTIONS = {

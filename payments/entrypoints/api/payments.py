@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.domain.budget import BudgetDestination
@@ -17,6 +16,7 @@ from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind, PaymentStatus
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.entrypoints.api.presenters import event_json, payment_detail_json, payment_json
 from payments.http.pages import page_body
 from payments.http.problems import ApiError
@@ -221,10 +221,72 @@ async def payment_events(request: Request) -> Response:
     return _json({"data": [event_json(event) for event in events]})
 
 
+READ_ROLES = ("portal", "finance", "treasury", "admin")
 routes = [
-    Route("/v1/payments", create_payment, methods=["POST"]),
-    Route("/v1/payments", list_payments, methods=["GET"]),
-    Route("/v1/payments/{payment_id}", get_payment, methods=["GET"]),
-    Route("/v1/payments/{payment_id}/cancel", cancel_payment, methods=["POST"]),
-    Route("/v1/payments/{payment_id}/events", payment_events, methods=["GET"]),
+    api_route(
+        Operation(
+            "post",
+            "/v1/payments",
+            "Create a payment request",
+            "payments",
+            ("portal",),
+            request=schemas.CreatePayment,
+            response=schemas.PaymentOut,
+            status=201,
+            headers=(("Idempotency-Key", "Unique per new payment; a retry reuses it.", True),),
+            errors=(400, 401, 403, 409, 413, 415, 422),
+        ),
+        create_payment,
+    ),
+    api_route(
+        Operation(
+            "get",
+            "/v1/payments",
+            "List payments, newest first",
+            "payments",
+            READ_ROLES,
+            response=schemas.PaymentPage,
+            query=PaymentQuery,
+            errors=(400, 401, 403),
+        ),
+        list_payments,
+    ),
+    api_route(
+        Operation(
+            "get",
+            "/v1/payments/{payment_id}",
+            "Read a payment, with its attempts",
+            "payments",
+            READ_ROLES,
+            response=schemas.PaymentDetailOut,
+            errors=(401, 403, 404),
+        ),
+        get_payment,
+    ),
+    api_route(
+        Operation(
+            "post",
+            "/v1/payments/{payment_id}/cancel",
+            "Cancel an unpaid payment",
+            "payments",
+            ("portal", "admin"),
+            request=schemas.CancelPayment,
+            request_required=False,
+            response=schemas.PaymentOut,
+            errors=(400, 401, 403, 404, 409, 422),
+        ),
+        cancel_payment,
+    ),
+    api_route(
+        Operation(
+            "get",
+            "/v1/payments/{payment_id}/events",
+            "A payment's transitions with their causes",
+            "payments",
+            READ_ROLES,
+            response=schemas.PaymentEventList,
+            errors=(401, 403, 404),
+        ),
+        payment_events,
+    ),
 ]

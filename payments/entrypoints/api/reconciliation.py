@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.pages import one_page
 from payments.domain.resources import iso
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.entrypoints.own_loop import Resources, run_on_own_loop
 from payments.entrypoints.worker.jobs import status_query
 from payments.http.container import Container
@@ -462,85 +461,96 @@ async def post_resolve(request: Request) -> Response:
     return JSONResponse(_item(resolved))
 
 
-routes = [
-    Route("/v1/reconciliation/runs", get_runs, methods=["GET"]),
-    Route("/v1/reconciliation/runs", post_run, methods=["POST"]),
-    Route("/v1/reconciliation/runs/{run_id}", get_run, methods=["GET"]),
-    Route("/v1/reconciliation/runs/{run_id}/items", get_items, methods=["GET"]),
-    Route("/v1/reconciliation/runs/{run_id}/items.csv", get_items_csv, methods=["GET"]),
-    Route("/v1/reconciliation/items/{item_id}", get_item, methods=["GET"]),
-    Route("/v1/reconciliation/items/{item_id}/resolve", post_resolve, methods=["POST"]),
-]
-
 _ROLES = tuple(r.value for r in STAFF)
-for _operation in (
-    Operation(
-        "get",
-        "/v1/reconciliation/runs",
-        "Reconciliation runs, newest first",
-        "reconciliation",
-        _ROLES,
-        response=RunPageOut,
-        query=RunsQuery,
-        errors=(400, 401, 403),
+
+routes = [
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/runs",
+            "Reconciliation runs, newest first",
+            "reconciliation",
+            _ROLES,
+            response=RunPageOut,
+            query=RunsQuery,
+            errors=(400, 401, 403),
+        ),
+        get_runs,
     ),
-    Operation(
-        "post",
-        "/v1/reconciliation/runs",
-        "Reconcile a business day against its imported treasury statements",
-        "reconciliation",
-        _ROLES,
-        request=RunDay,
-        response=RunOut,
-        status=201,
-        errors=(400, 401, 403, 413, 415, 422),
+    api_route(
+        Operation(
+            "post",
+            "/v1/reconciliation/runs",
+            "Reconcile a business day against its imported treasury statements",
+            "reconciliation",
+            _ROLES,
+            request=RunDay,
+            response=RunOut,
+            status=201,
+            errors=(400, 401, 403, 413, 415, 422),
+        ),
+        post_run,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/runs/{run_id}",
-        "A run with its totals by agency, treasury, chapter, sub-item and provider",
-        "reconciliation",
-        _ROLES,
-        response=RunReportOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/runs/{run_id}",
+            "A run with its totals by agency, treasury, chapter, sub-item and provider",
+            "reconciliation",
+            _ROLES,
+            response=RunReportOut,
+            errors=(401, 403, 404),
+        ),
+        get_run,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/runs/{run_id}/items",
-        "A run's items, filtered, in report order",
-        "reconciliation",
-        _ROLES,
-        response=ItemPageOut,
-        query=ItemsQuery,
-        errors=(400, 401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/runs/{run_id}/items",
+            "A run's items, filtered, in report order",
+            "reconciliation",
+            _ROLES,
+            response=ItemPageOut,
+            query=ItemsQuery,
+            errors=(400, 401, 403, 404),
+        ),
+        get_items,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/runs/{run_id}/items.csv",
-        "A run's items as CSV (text/csv)",
-        "reconciliation",
-        _ROLES,
-        query=ExportQuery,
-        errors=(400, 401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/runs/{run_id}/items.csv",
+            "A run's items as CSV (text/csv)",
+            "reconciliation",
+            _ROLES,
+            query=ExportQuery,
+            errors=(400, 401, 403, 404),
+        ),
+        get_items_csv,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/items/{item_id}",
-        "One item, both sides, and its history",
-        "reconciliation",
-        _ROLES,
-        response=ItemDetailOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/items/{item_id}",
+            "One item, both sides, and its history",
+            "reconciliation",
+            _ROLES,
+            response=ItemDetailOut,
+            errors=(401, 403, 404),
+        ),
+        get_item,
     ),
-    Operation(
-        "post",
-        "/v1/reconciliation/items/{item_id}/resolve",
-        "Resolve an exception with a note",
-        "reconciliation",
-        _ROLES,
-        request=Resolve,
-        response=ItemOut,
-        errors=(400, 401, 403, 404, 409, 413, 415, 422),
+    api_route(
+        Operation(
+            "post",
+            "/v1/reconciliation/items/{item_id}/resolve",
+            "Resolve an exception with a note",
+            "reconciliation",
+            _ROLES,
+            request=Resolve,
+            response=ItemOut,
+            errors=(400, 401, 403, 404, 409, 413, 415, 422),
+        ),
+        post_resolve,
     ),
-):
-    register(_operation)
+]

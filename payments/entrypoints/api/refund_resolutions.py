@@ -13,11 +13,10 @@ from typing import Literal
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Role
 from payments.entrypoints.api import schemas
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.entrypoints.api.refunds import (
     RefundDecision,
     RefundOut,
@@ -64,45 +63,48 @@ async def propose(request: Request) -> Response:
 confirm = decision_endpoint(service.confirm_resolution, Role.FINANCE)
 decline = decision_endpoint(service.decline_resolution, Role.FINANCE)
 
-routes = [
-    Route("/v1/refunds/{refund_id}/resolution", propose, methods=["POST"]),
-    Route("/v1/refunds/{refund_id}/resolution/confirm", confirm, methods=["POST"]),
-    Route("/v1/refunds/{refund_id}/resolution/decline", decline, methods=["POST"]),
-]
-
 _ERRORS = (400, 401, 403, 404, 409, 413, 415, 422)
-for _operation in (
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/resolution",
-        "Propose how an unknown or pending refund ended at the provider (four eyes)",
-        "refunds",
-        ("finance",),
-        request=ProposeResolution,
-        response=RefundOut,
-        errors=_ERRORS,
+
+routes = [
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/resolution",
+            "Propose how an unknown or pending refund ended at the provider (four eyes)",
+            "refunds",
+            ("finance",),
+            request=ProposeResolution,
+            response=RefundOut,
+            errors=_ERRORS,
+        ),
+        propose,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/resolution/confirm",
-        "Confirm another officer's proposed settlement: the refund moves and is booked",
-        "refunds",
-        ("finance",),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/resolution/confirm",
+            "Confirm another officer's proposed settlement: the refund moves and is booked",
+            "refunds",
+            ("finance",),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_ERRORS,
+        ),
+        confirm,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/resolution/decline",
-        "Decline another officer's proposed settlement",
-        "refunds",
-        ("finance",),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/resolution/decline",
+            "Decline another officer's proposed settlement",
+            "refunds",
+            ("finance",),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_ERRORS,
+        ),
+        decline,
     ),
-):
-    register(_operation)
+]

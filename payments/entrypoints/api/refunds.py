@@ -16,14 +16,13 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.access import Caller, Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.resources import iso
 from payments.domain.text import text_problem
 from payments.entrypoints.api import schemas
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.entrypoints.api.presenters import payment_json
 from payments.http.container import Container
 from payments.http.pages import page_body
@@ -439,125 +438,143 @@ confirm_refund = decision_endpoint(service.confirm_refund, Role.FINANCE, Role.AD
 fail_refund_transfer = decision_endpoint(service.fail_refund_transfer, Role.FINANCE, Role.ADMIN)
 
 
-routes = [
-    Route("/v1/payments/{payment_id}/refunds", create_refund, methods=["POST"]),
-    Route("/v1/payments/{payment_id}/refunds", payment_refunds, methods=["GET"]),
-    Route("/v1/refunds", list_refunds, methods=["GET"]),
-    # Before /v1/refunds/{refund_id}, which would take "candidates" for an id.
-    Route("/v1/refunds/candidates", refund_candidates, methods=["GET"]),
-    Route("/v1/refunds/{refund_id}", get_refund, methods=["GET"]),
-    Route("/v1/refunds/{refund_id}/events", refund_events, methods=["GET"]),
-    Route("/v1/refunds/{refund_id}/approve", approve_refund, methods=["POST"]),
-    Route("/v1/refunds/{refund_id}/reject", reject_refund, methods=["POST"]),
-    Route("/v1/refunds/{refund_id}/confirm", confirm_refund, methods=["POST"]),
-    Route("/v1/refunds/{refund_id}/transfer-failed", fail_refund_transfer, methods=["POST"]),
-]
-
 _READ = tuple(r.value for r in READERS)
 _DECISION_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422)
-for _operation in (
-    Operation(
-        "post",
-        "/v1/payments/{payment_id}/refunds",
-        "Refund (part of) a paid payment",
-        "refunds",
-        ("finance",),
-        request=CreateRefund,
-        response=RefundOut,
-        status=201,
-        headers=(("Idempotency-Key", "Unique per new refund; a retry reuses it.", True),),
-        errors=(400, 401, 403, 404, 409, 412, 413, 415, 422),
+
+routes = [
+    api_route(
+        Operation(
+            "post",
+            "/v1/payments/{payment_id}/refunds",
+            "Refund (part of) a paid payment",
+            "refunds",
+            ("finance",),
+            request=CreateRefund,
+            response=RefundOut,
+            status=201,
+            headers=(("Idempotency-Key", "Unique per new refund; a retry reuses it.", True),),
+            errors=(400, 401, 403, 404, 409, 412, 413, 415, 422),
+        ),
+        create_refund,
     ),
-    Operation(
-        "get",
-        "/v1/payments/{payment_id}/refunds",
-        "A payment's refunds and its refund summary",
-        "refunds",
-        _READ,
-        response=PaymentRefundsOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/payments/{payment_id}/refunds",
+            "A payment's refunds and its refund summary",
+            "refunds",
+            _READ,
+            response=PaymentRefundsOut,
+            errors=(401, 403, 404),
+        ),
+        payment_refunds,
     ),
-    Operation(
-        "get",
-        "/v1/refunds",
-        "List refunds, newest first",
-        "refunds",
-        _READ,
-        response=RefundPage,
-        query=RefundQuery,
-        errors=(400, 401, 403),
+    api_route(
+        Operation(
+            "get",
+            "/v1/refunds",
+            "List refunds, newest first",
+            "refunds",
+            _READ,
+            response=RefundPage,
+            query=RefundQuery,
+            errors=(400, 401, 403),
+        ),
+        list_refunds,
     ),
-    Operation(
-        "get",
-        "/v1/refunds/candidates",
-        "Paid payments flagged late, for review or overpaid",
-        "refunds",
-        tuple(r.value for r in STAFF),
-        response=CandidatePage,
-        query=CandidateQuery,
-        errors=(400, 401, 403),
+    # Before /v1/refunds/{refund_id}, which would take "candidates" for an id.
+    api_route(
+        Operation(
+            "get",
+            "/v1/refunds/candidates",
+            "Paid payments flagged late, for review or overpaid",
+            "refunds",
+            tuple(r.value for r in STAFF),
+            response=CandidatePage,
+            query=CandidateQuery,
+            errors=(400, 401, 403),
+        ),
+        refund_candidates,
     ),
-    Operation(
-        "get",
-        "/v1/refunds/{refund_id}",
-        "Read a refund",
-        "refunds",
-        _READ,
-        response=RefundOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/refunds/{refund_id}",
+            "Read a refund",
+            "refunds",
+            _READ,
+            response=RefundOut,
+            errors=(401, 403, 404),
+        ),
+        get_refund,
     ),
-    Operation(
-        "get",
-        "/v1/refunds/{refund_id}/events",
-        "A refund's transitions with their causes and actors",
-        "refunds",
-        _READ,
-        response=RefundEventList,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/refunds/{refund_id}/events",
+            "A refund's transitions with their causes and actors",
+            "refunds",
+            _READ,
+            response=RefundEventList,
+            errors=(401, 403, 404),
+        ),
+        refund_events,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/approve",
-        "Approve a refund awaiting approval (another finance officer)",
-        "refunds",
-        ("finance",),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_DECISION_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/approve",
+            "Approve a refund awaiting approval (another finance officer)",
+            "refunds",
+            ("finance",),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_DECISION_ERRORS,
+        ),
+        approve_refund,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/reject",
-        "Reject a refund awaiting approval",
-        "refunds",
-        ("finance",),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_DECISION_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/reject",
+            "Reject a refund awaiting approval",
+            "refunds",
+            ("finance",),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_DECISION_ERRORS,
+        ),
+        reject_refund,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/confirm",
-        "Confirm the outgoing transfer of a submitted (VietQR) refund",
-        "refunds",
-        ("finance", "admin"),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_DECISION_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/confirm",
+            "Confirm the outgoing transfer of a submitted (VietQR) refund",
+            "refunds",
+            ("finance", "admin"),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_DECISION_ERRORS,
+        ),
+        confirm_refund,
     ),
-    Operation(
-        "post",
-        "/v1/refunds/{refund_id}/transfer-failed",
-        "Report that the outgoing transfer of a submitted (VietQR) refund failed (note required)",
-        "refunds",
-        ("finance", "admin"),
-        request=RefundDecision,
-        request_required=False,
-        response=RefundOut,
-        errors=_DECISION_ERRORS,
+    api_route(
+        Operation(
+            "post",
+            "/v1/refunds/{refund_id}/transfer-failed",
+            "Report that the outgoing transfer of a submitted (VietQR) refund failed "
+            "(note required)",
+            "refunds",
+            ("finance", "admin"),
+            request=RefundDecision,
+            request_required=False,
+            response=RefundOut,
+            errors=_DECISION_ERRORS,
+        ),
+        fail_refund_transfer,
     ),
-):
-    register(_operation)
+]

@@ -19,12 +19,11 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from payments.domain.errors import FieldProblem
 from payments.domain.pages import one_page
 from payments.domain.resources import iso
-from payments.entrypoints.api.openapi import Operation, register
+from payments.entrypoints.api.operations import Operation, api_route
 from payments.entrypoints.api.reconciliation import (
     FIRST_DAY,
     LAST_DAY,
@@ -273,45 +272,49 @@ async def get_statement(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/v1/reconciliation/statements", post_statement, methods=["POST"]),
-    Route("/v1/reconciliation/statements", get_statements, methods=["GET"]),
-    Route("/v1/reconciliation/statements/{statement_id}", get_statement, methods=["GET"]),
-]
-
 _ROLES = tuple(r.value for r in STAFF)
-for _operation in (
-    Operation(
-        "post",
-        "/v1/reconciliation/statements",
-        "Upload a treasury statement or a provider settlement report (the raw file as the body)",
-        "reconciliation",
-        _ROLES,
-        response=UploadedOut,
-        status=201,
-        query=UploadQuery,
-        body_media=("text/csv", "application/xml", "application/octet-stream"),
-        also=(200,),
-        errors=(400, 401, 403, 413, 415, 422),
+
+routes = [
+    api_route(
+        Operation(
+            "post",
+            "/v1/reconciliation/statements",
+            "Upload a treasury statement or a provider settlement report "
+            "(the raw file as the body)",
+            "reconciliation",
+            _ROLES,
+            response=UploadedOut,
+            status=201,
+            query=UploadQuery,
+            body_media=("text/csv", "application/xml", "application/octet-stream"),
+            also=(200,),
+            errors=(400, 401, 403, 413, 415, 422),
+        ),
+        post_statement,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/statements",
-        "Imported statements and settlement reports, newest first",
-        "reconciliation",
-        _ROLES,
-        response=StatementPageOut,
-        query=StatementsQuery,
-        errors=(400, 401, 403),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/statements",
+            "Imported statements and settlement reports, newest first",
+            "reconciliation",
+            _ROLES,
+            response=StatementPageOut,
+            query=StatementsQuery,
+            errors=(400, 401, 403),
+        ),
+        get_statements,
     ),
-    Operation(
-        "get",
-        "/v1/reconciliation/statements/{statement_id}",
-        "One imported statement or settlement report",
-        "reconciliation",
-        _ROLES,
-        response=StatementOut,
-        errors=(401, 403, 404),
+    api_route(
+        Operation(
+            "get",
+            "/v1/reconciliation/statements/{statement_id}",
+            "One imported statement or settlement report",
+            "reconciliation",
+            _ROLES,
+            response=StatementOut,
+            errors=(401, 403, 404),
+        ),
+        get_statement,
     ),
-):
-    register(_operation)
+]

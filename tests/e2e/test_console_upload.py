@@ -120,6 +120,21 @@ async def test_a_malformed_file_is_listed_by_line_and_stores_nothing(
     assert await stored_counts(uow_factory) == (0, 0, 0)
 
 
+async def test_a_camt_entry_is_listed_by_its_number_and_where_it_starts(
+    console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    # One physical line, as bank exports often are: the entry's number, then its place.
+    content = re.sub(rb">\s+<", b"><", vnd_camt(day.paid[0], day.paid[1])).replace(b"\n", b"")
+    second = content.index(b"<Ntry>", content.index(b"<Ntry>") + 1)
+    content = content[:second] + content[second:].replace(b"CRDT", b"XXXX", 1)
+    refused = await upload(console, content, name="kbnn.xml", media="application/xml")
+    assert refused.status_code == 422, refused.text
+    assert re.findall(r'<tr><td class="num">(\d+)</td>', refused.text) == ["2"]
+    where = VI["upload_entry"].format(entry=2) + ": " + VI["upload_line"].format(line=1)
+    assert f"{where}, {VI['upload_column'].format(column=second + 1)}</td>" in refused.text
+    assert await stored_counts(uow_factory) == (0, 0, 0)
+
+
 async def test_formats_from_the_file_and_settlement_reports(
     console: httpx.AsyncClient, day: Day, uow_factory: SqlUnitOfWorkFactory
 ) -> None:

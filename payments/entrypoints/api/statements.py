@@ -153,7 +153,9 @@ def statement_json(stored: StoredStatement) -> dict[str, Any]:
 
 
 def line_error_problem(request: Request, error: StatementError) -> Response:
-    """422 listing the first line errors (line number and message) and counting the rest."""
+    """422 listing the first line errors and counting the rest. Each says where it is: the
+    line of the file, the column when known (a camt entry's start, a malformed XML token)
+    and a camt entry's number (1..N: what its stored line number would have been)."""
     shown = error.line_errors[:SHOWN_LINE_ERRORS]
     return problem_response(
         request,
@@ -161,9 +163,12 @@ def line_error_problem(request: Request, error: StatementError) -> Response:
         slug="statement-rejected",
         title=error.title,
         detail=error.detail,
-        problems=[FieldProblem(f"line {e.line_number}", e.message) for e in shown],
+        problems=[FieldProblem(e.place, e.message) for e in shown],
         extra={
-            "line_errors": [{"line": e.line_number, "message": e.message} for e in shown],
+            "line_errors": [
+                {"line": e.line_number, "column": e.column, "entry": e.entry, "message": e.message}
+                for e in shown
+            ],
             "more_line_errors": max(0, error.line_error_count - len(shown)),
         },
     )

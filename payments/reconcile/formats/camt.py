@@ -16,8 +16,14 @@ element. A document type declaration can only appear before the root element and
 only be declared inside one, so a prolog without it means the rest of the document cannot
 declare or expand an entity (an undeclared ``&x;`` is then a plain well-formedness error).
 
-Line numbers: entries carry the line of their ``</Ntry>`` end tag (found in each chunk, which
-always ends at a newline); XML errors carry expat's line and column.
+Numbering: entries are numbered in the order they come, 1..N (``StatementLine.line_number``):
+a file may be one physical line (many bank exports are), so a line of the file names no entry.
+Errors name the entry and where it starts in the file, its line and column (both from 1, the
+column in characters): each chunk fed to the parser ends just before a ``<``, so a start tag
+is never split between two chunks and a scan of the raw bytes finds every ``<Ntry`` (with or
+without a prefix) as the parser will meet it. The scan only places entries in the file; their
+number is the parser's own count, so a ``<Ntry`` hidden in a comment could misplace an
+error's position but never an entry's number. XML errors carry expat's line and column.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from payments.reconcile.formats.statements import (
+    HEADER_TEXT_LIMITS,
     BookingStatus,
     Direction,
     LineError,
@@ -46,18 +53,27 @@ from payments.reconcile.formats.statements import (
     Transaction,
     check_currency,
     extract_reference,
+    line_problem,
     minor_units,
+    shown,
+    text_over_limit,
 )
 
 CHUNK = 1 << 16
+# Bytes held back at most while looking for a ``<`` to end a chunk before (a text node this
+# long without markup is fed as it is: no tag can be split inside it).
+HELD = 64 * CHUNK
 # Banks that write local times without an offset are Vietnamese banks here.
 VIETNAM = timezone(timedelta(hours=7))
 _ROOTS = {
     "BkToCstmrStmt": (StatementFormat.CAMT053, "Stmt"),
     "BkToCstmrDbtCdtNtfctn": (StatementFormat.CAMT054, "Ntfctn"),
 }
+_LONGEST_INSTANT = 40  # 2025-03-12T23:59:59.999999+07:00 is 32 characters
 _STATUS = {"BOOK": BookingStatus.BOOKED, "PDNG": BookingStatus.PENDING, "INFO": BookingStatus.INFO}
-_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?Ntry\s*>")
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?Ntry[\s/>]")
+# UTF-8's continuation bytes: deleting them leaves one byte per character.
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
 class _RootSeen(Exception):
@@ -109,6 +125,9 @@ class CamtReader:
         self._entry_tag = self._container_tag = "\0"  # matches nothing until the root is seen
         self._container_element: Element | None = None
         self._pending: Element | None = None
+        self._pending_at: LineError | None = None  # where the pending entry is (no message)
+        self._entries = 0  # entries met so far: the number of the pending one
+        self._places = _EntryPlaces()
         self._document_seen = False
         self._dates: dict[str, date | None] = {}
 
@@ -133,43 +152,39 @@ class CamtReader:
         # Start events only: half the events of start+end, and enough, because an entry is
         # complete when the next one starts (or when the document ends).
         parser: XMLPullParser[Element] = XMLPullParser(events=("start",))
-        entry_lines: deque[int] = deque()
-        lines_before = 0
-        leftover = b""
+        places = self._places
+        held = b""
         while True:
-            chunk = stream.read(CHUNK)
-            if chunk:
-                # End every chunk on a newline so an end tag is never split between two.
-                chunk = leftover + chunk
-                cut = chunk.rfind(b"\n") + 1
-                if cut or len(chunk) > 64 * CHUNK:
-                    # A file without newlines is fed as it comes (line numbers then stay 1).
-                    cut = cut or len(chunk)
-                    chunk, leftover = chunk[:cut], chunk[cut:]
+            data = stream.read(CHUNK)
+            if data:
+                # End every chunk just before a "<", so that no tag is split between two.
+                held += data
+                cut = held.rfind(b"<")
+                if cut > 0:
+                    chunk, held = held[:cut], held[cut:]
+                elif cut < 0 or len(held) > HELD:
+                    chunk, held = held, b""
                 else:
-                    chunk, leftover = b"", chunk
+                    continue
             else:
-                chunk, leftover = leftover, b""
-            if not chunk and not leftover:
-                break
-            if not chunk:
-                continue
+                chunk, held = held, b""
+                if not chunk:
+                    break
             digest.update(chunk)
             if gate is not None:
                 gate = self._check_prolog(gate, chunk)
-            self._locate_entries(chunk, lines_before, entry_lines)
-            lines_before += chunk.count(b"\n")
+            places.scan(chunk)
             self._feed(parser, chunk)
-            yield from self._events(parser, entry_lines, lines_before)
+            yield from self._events(parser)
         if gate is not None:
             raise StatementError("not an XML document: no root element found")
         try:
             parser.close()
         except ParseError as exc:
             raise _xml_error(exc) from exc
-        yield from self._events(parser, entry_lines, lines_before)
+        yield from self._events(parser)
         if self._pending is not None:
-            yield from self._complete(self._pending, entry_lines, lines_before)
+            yield from self._complete(self._pending)
         elif self._container_element is not None:
             self._headers(self._container_element)
         self._finish(digest.hexdigest())
@@ -186,16 +201,9 @@ class CamtReader:
             ) from exc
         except ParseError as exc:
             raise _xml_error(exc) from exc
+        except (LookupError, ValueError) as exc:
+            raise _encoding_error(exc) from exc
         return gate
-
-    @staticmethod
-    def _locate_entries(chunk: bytes, lines_before: int, entry_lines: deque[int]) -> None:
-        position = 0
-        line = lines_before + 1
-        for found in _ENTRY_END.finditer(chunk):
-            line += chunk.count(b"\n", position, found.start())
-            position = found.start()
-            entry_lines.append(line)
 
     @staticmethod
     def _feed(parser: XMLPullParser[Element], chunk: bytes) -> None:
@@ -203,30 +211,30 @@ class CamtReader:
             parser.feed(chunk)
         except ParseError as exc:
             raise _xml_error(exc) from exc
+        except (LookupError, ValueError) as exc:
+            raise _encoding_error(exc) from exc
 
-    def _events(
-        self, parser: XMLPullParser[Element], entry_lines: deque[int], lines_so_far: int
-    ) -> Iterator[StatementLine]:
+    def _events(self, parser: XMLPullParser[Element]) -> Iterator[StatementLine]:
         # Only start events were asked for: each carries an element.
         events = cast("Iterator[tuple[str, Element]]", parser.read_events())
         try:
-            yield from self._handle(events, entry_lines, lines_so_far)
+            yield from self._handle(events)
         except ParseError as exc:  # the pull parser hands its errors over as events
             raise _xml_error(exc) from exc
 
-    def _handle(
-        self, events: Iterator[tuple[str, Element]], entry_lines: deque[int], lines_so_far: int
-    ) -> Iterator[StatementLine]:
+    def _handle(self, events: Iterator[tuple[str, Element]]) -> Iterator[StatementLine]:
         entry_tag = self._entry_tag
         container_tag = self._container_tag
         for _, element in events:
             tag = element.tag
             if tag == entry_tag:
                 if self._pending is not None:
-                    yield from self._complete(self._pending, entry_lines, lines_so_far)
+                    yield from self._complete(self._pending)
                 elif self._container_element is not None:
                     self._headers(self._container_element)  # all precede the first entry
                 self._pending = element
+                self._entries += 1
+                self._pending_at = self._places.next_entry(self._entries)
             elif tag == container_tag:
                 if self._container_element is not None:
                     raise StatementError(
@@ -242,14 +250,15 @@ class CamtReader:
                     entry_tag = self._entry_tag = self._ns + "Ntry"
                     container_tag = self._container_tag = self._ns + self._container
 
-    def _complete(
-        self, entry: Element, entry_lines: deque[int], lines_so_far: int
-    ) -> Iterator[StatementLine]:
-        line_number = entry_lines.popleft() if entry_lines else lines_so_far
+    def _complete(self, entry: Element) -> Iterator[StatementLine]:
+        number = self._entries
         try:
-            line = self._entry(entry, line_number)
+            line = self._entry(entry, number)
         except ValueError as exc:  # a malformed date, count...: this entry only
-            self.errors.append(LineError(line_number, f"entry: {exc}"))
+            self._error(f"entry: {exc}")
+            line = None
+        if line is not None and (problem := line_problem(line)) is not None:
+            self._error(problem)
             line = None
         if self._container_element is not None:
             self._container_element.remove(entry)
@@ -257,6 +266,13 @@ class CamtReader:
         if line is not None:
             self._line_count += 1
             yield line
+
+    def _error(self, message: str) -> None:
+        """A line error of the pending entry, with its number and where it starts."""
+        at = self._pending_at
+        if at is None:  # pragma: no cover - only entries have errors, and each has a place
+            raise RuntimeError("no entry is being read")
+        self.errors.append(LineError(at.line_number, message, at.entry, at.column))
 
     def _headers(self, container: Element) -> None:
         for child in container:
@@ -271,7 +287,7 @@ class CamtReader:
         kind = _ROOTS.get(local)
         if kind is None:
             raise StatementError(
-                f"not a camt.053 or camt.054 document: {local!r} under Document "
+                f"not a camt.053 or camt.054 document: {shown(local)} under Document "
                 "(expected BkToCstmrStmt or BkToCstmrDbtCdtNtfctn)"
             )
         self._format, self._container = kind
@@ -281,7 +297,7 @@ class CamtReader:
         ns = self._ns
         local = element.tag[len(ns) :]
         if local == "Id":
-            self._statement_id = (element.text or "").strip()
+            self._statement_id = _header_text(element.text, "statement_id")
         elif local == "CreDtTm":
             self._created_at = _instant(element.text)
         elif local == "FrToDt":
@@ -292,11 +308,10 @@ class CamtReader:
         elif local == "Acct":
             identifier = element.find(ns + "Id")
             if identifier is not None:
-                self._account = (
-                    identifier.findtext(ns + "IBAN")
-                    or identifier.findtext(f"{ns}Othr/{ns}Id")
-                    or ""
-                ).strip()
+                self._account = _header_text(
+                    identifier.findtext(ns + "IBAN") or identifier.findtext(f"{ns}Othr/{ns}Id"),
+                    "account",
+                )
             currency = element.findtext(ns + "Ccy")
             if currency:
                 self._set_currency(currency.strip(), "account")
@@ -311,29 +326,27 @@ class CamtReader:
 
     # --- one entry --------------------------------------------------------------------------
 
-    def _entry(self, entry: Element, line_number: int) -> StatementLine | None:
+    def _entry(self, entry: Element, number: int) -> StatementLine | None:
         ns = self._ns
         amount_element = entry.find(ns + "Amt")
         if amount_element is None or not amount_element.text:
-            self.errors.append(LineError(line_number, "entry without Amt"))
+            self._error("entry without Amt")
             return None
         currency = amount_element.get("Ccy", "")
         if self._currency is None:
             self._set_currency(currency, "first entry")
         if currency != self._currency:
-            self.errors.append(
-                LineError(line_number, f"currency {currency!r}, the statement is {self._currency}")
-            )
+            self._error(f"currency {shown(currency)}, the statement is {self._currency}")
             return None
         currency = self._currency  # one shared string for a million lines
         try:
             amount = minor_units(amount_element.text, currency)
         except ValueError as exc:
-            self.errors.append(LineError(line_number, f"amount: {exc}"))
+            self._error(f"amount: {exc}")
             return None
         indicator = entry.findtext(ns + "CdtDbtInd")
         if indicator not in ("CRDT", "DBIT"):
-            self.errors.append(LineError(line_number, f"CdtDbtInd {indicator!r}"))
+            self._error(f"CdtDbtInd {shown(indicator or '')}")
             return None
         status_element = entry.find(ns + "Sts")
         # Up to .07 the status is text; from .08 it sits in Sts/Cd.
@@ -342,9 +355,9 @@ class CamtReader:
             status_text = (status_element.findtext(ns + "Cd") or "").strip()
         status = _STATUS.get(status_text)
         if status is None:
-            self.errors.append(LineError(line_number, f"unknown entry status {status_text!r}"))
+            self._error(f"unknown entry status {shown(status_text)}")
             return None
-        transactions, batch = self._details(entry, currency, line_number)
+        transactions, batch = self._details(entry, currency)
         if transactions is None:
             return None
         single = transactions[0] if len(transactions) == 1 else None
@@ -360,7 +373,7 @@ class CamtReader:
         if batch_count is None and len(transactions) > 1:
             batch_count = len(transactions)
         return StatementLine(
-            line_number=line_number,
+            line_number=number,
             amount=amount,
             currency=currency,
             direction=Direction.CREDIT if indicator == "CRDT" else Direction.DEBIT,
@@ -379,7 +392,7 @@ class CamtReader:
         )
 
     def _details(
-        self, entry: Element, currency: str, line_number: int
+        self, entry: Element, currency: str
     ) -> tuple[list[Transaction] | None, tuple[str | None, int | None, int | None]]:
         ns = self._ns
         details = entry.find(ns + "NtryDtls")
@@ -402,7 +415,7 @@ class CamtReader:
                 self._transaction(tx, currency) for tx in details.findall(ns + "TxDtls")
             ]
         except ValueError as exc:
-            self.errors.append(LineError(line_number, f"entry details: {exc}"))
+            self._error(f"entry details: {exc}")
             return None, (None, None, None)
         return transactions, (batch_reference, batch_count, batch_total)
 
@@ -492,9 +505,12 @@ def _period_day(text: str | None, *, end: bool) -> date | None:
     moment = _instant(text)
     if moment is None:
         return None
-    local = moment.astimezone(VIETNAM)
-    if end and local.time() == time(0):
-        return local.date() - timedelta(days=1)
+    try:
+        local = moment.astimezone(VIETNAM)
+        if end and local.time() == time(0):
+            return local.date() - timedelta(days=1)
+    except OverflowError:  # past 9999-12-31 in Vietnam time, or before 0001-01-01
+        raise ValueError(f"period bound {shown(text)} is out of range") from None
     return local.date()
 
 
@@ -502,15 +518,81 @@ def _instant(text: str | None) -> datetime | None:
     text = _text(text)
     if text is None:
         return None
+    if len(text) > _LONGEST_INSTANT:
+        raise ValueError(f"not a date-time: {shown(text)}")
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=VIETNAM)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+07:00 is a day before the first
+        raise ValueError(f"date-time {shown(text)} is out of range") from None
+
+
+def _header_text(value: str | None, field: str) -> str:
+    text = (value or "").strip()
+    problem = text_over_limit(text, field, HEADER_TEXT_LIMITS)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+def _encoding_error(exc: Exception) -> StatementError:
+    """The XML declaration names an encoding expat cannot read through (unknown to Python, not
+    a text encoding, or multi-byte other than UTF-8/16). ISO 20022 messages are UTF-8."""
+    return StatementError(f"the XML declares an encoding that cannot be read: {exc}")
 
 
 def _xml_error(exc: ParseError) -> StatementError:
-    line, column = exc.position
+    line, offset = exc.position
+    column = offset + 1  # expat counts columns from 0; editors, and our entries, from 1
+    reason = str(exc).split(": line ", 1)[0]  # expat repeats its own (0-based) position
     return StatementError(
-        f"malformed XML at line {line}, column {column}: {exc}",
-        [LineError(line, f"malformed XML (column {column})")],
+        f"malformed XML at line {line}, column {column}: {reason}",
+        [LineError(line, f"malformed XML: {reason}", column=column)],
     )
+
+
+class _EntryPlaces:
+    """Where each entry starts in the file, found by scanning the raw chunks for ``<Ntry``
+    as they are fed to the parser (which meets the same entries, in the same order, later).
+
+    Lines are counted by LF (so CRLF files count right); columns in characters as expat
+    counts them (UTF-8: every byte but the continuation bytes; a leading BOM is one).
+    Counting runs from one entry to the next, never back to the line's start: a one-line
+    file of a million entries is read once."""
+
+    def __init__(self) -> None:
+        self._found: deque[tuple[int, int]] = deque()
+        self._line = 1
+        self._column = 0  # characters on the current line before the next chunk
+
+    def scan(self, chunk: bytes) -> None:
+        line, column, done = self._line, self._column, 0
+        for found in _ENTRY_START.finditer(chunk):
+            start = found.start()
+            line, column = self._advance(chunk, done, start, line, column)
+            self._found.append((line, column + 1))
+            done = start
+        self._line, self._column = self._advance(chunk, done, len(chunk), line, column)
+
+    @staticmethod
+    def _advance(chunk: bytes, start: int, end: int, line: int, column: int) -> tuple[int, int]:
+        newlines = chunk.count(b"\n", start, end)
+        if newlines:
+            line += newlines
+            start = chunk.rfind(b"\n", start, end) + 1
+            column = 0
+        return line, column + _characters(chunk[start:end])
+
+    def next_entry(self, number: int) -> LineError:
+        """The place of entry ``number`` (the next one the parser met), as a LineError
+        without its message yet."""
+        line, column = self._found.popleft() if self._found else (self._line, 0)
+        return LineError(line, "", number, column or None)
+
+
+def _characters(segment: bytes) -> int:
+    if segment.isascii():
+        return len(segment)
+    return len(segment.translate(None, _CONTINUATION_BYTES))

@@ -28,9 +28,13 @@ be changed with ``CsvMapping`` (``CsvMapping.from_dict`` reads the same keys fro
 
 Errors: a missing required column, an undecodable byte or an unknown currency in the
 configuration reject the file (``StatementError``). A bad row (wrong field count, bad amount,
-date, currency or direction) is recorded in ``reader.errors`` with its line number (the first
-``SHOWN_LINE_ERRORS`` kept, every one counted) and parsing goes on; ``statements.read_all`` then
-rejects the file listing them.
+date, currency or direction, a text past its limit: ``statements.TEXT_LIMITS``) is recorded in
+``reader.errors`` with its line number (the first ``SHOWN_LINE_ERRORS`` kept, every one
+counted) and parsing goes on; ``statements.read_all`` then rejects the file listing them.
+
+A row is numbered by the physical line it ends on (``csv.reader.line_num``): every row read
+takes at least one line of its own, so two rows never share a number, whatever the line
+endings (LF, CRLF, a lone CR) or the newlines inside quoted cells.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ from typing import BinaryIO
 
 from payments.domain.money import is_known_currency
 from payments.reconcile.formats.statements import (
+    MAX_AMOUNT,
+    MAX_BATCH_COUNT,
+    TEXT_LIMITS,
     BookingStatus,
     Direction,
     HashingReader,
@@ -57,10 +64,13 @@ from payments.reconcile.formats.statements import (
     StatementLine,
     check_currency,
     extract_reference,
+    line_problem,
     minor_units,
+    shown,
 )
 
 _new_tuple = tuple.__new__
+_join = "".join
 _DIRECTIONS = {
     "credit": Direction.CREDIT, "c": Direction.CREDIT, "cr": Direction.CREDIT,
     "crdt": Direction.CREDIT, "+": Direction.CREDIT,
@@ -91,6 +101,14 @@ _FIELDS = (
     "batch_total",
 )
 _REQUIRED = ("booking_date", "amount")
+_FAST_DIGITS = 18  # a whole amount this long needs no Decimal (longer: minor_units says why)
+# A row whose cells hold this many characters in all cannot have one past its limit: only a
+# longer row (or one with a NUL) is checked field by field. The payment reference is not
+# among them: it is never copied from the file, but found in it (``extract_reference``).
+_SHORT_ROW = min(
+    TEXT_LIMITS[name]
+    for name in ("bank_reference", "end_to_end_id", "remittance", "batch_reference")
+)
 
 
 @dataclass(frozen=True)
@@ -218,7 +236,7 @@ class CsvStatementReader:
         first: date | None = None
         last: date | None = None
         try:
-            header = next(reader, None)
+            header = _header(reader)
             if header is None:
                 raise StatementError("empty file: no header line")
             positions = self._positions(header)
@@ -320,12 +338,17 @@ class CsvStatementReader:
         currency = row[i_currency].strip() or self._currency or ""
         if currency != self._currency:
             if self._currency is not None:
-                raise ValueError(f"currency {currency!r}, the statement is {self._currency}")
+                raise ValueError(f"currency {shown(currency)}, the statement is {self._currency}")
             check_currency(currency, None, f"line {line_number}")
             self._currency = currency
         currency = self._currency  # one shared string for a million lines
         amount_text = row[i_amount].strip()
-        if self._plain_amounts and amount_text.isdigit() and amount_text.isascii():
+        if (
+            self._plain_amounts
+            and amount_text.isdigit()
+            and amount_text.isascii()
+            and len(amount_text) <= _FAST_DIGITS
+        ):
             # Whole units, the usual case: no Decimal. One currency per statement, one scale.
             scale = self._scale or minor_units("1", currency)
             self._scale = scale
@@ -333,28 +356,29 @@ class CsvStatementReader:
         else:
             amount = self._amount(amount_text, currency, "amount")
         if amount <= 0:
-            raise ValueError(f"amount must be positive, got {row[i_amount]!r}")
+            raise ValueError(f"amount must be positive, got {shown(row[i_amount])}")
+        if amount > MAX_AMOUNT:
+            raise ValueError(f"amount {amount} is more than {MAX_AMOUNT} minor units")
         direction_text = row[i_direction].strip().lower()
         direction = _DIRECTIONS.get(direction_text) if direction_text else Direction.CREDIT
         if direction is None:
-            raise ValueError(f"direction {row[i_direction]!r} is not credit or debit")
+            raise ValueError(f"direction {shown(row[i_direction])} is not credit or debit")
         status_text = row[i_status].strip().lower()
         status = _STATUSES.get(status_text) if status_text else BookingStatus.BOOKED
         if status is None:
-            raise ValueError(f"status {row[i_status]!r} is not booked or pending")
+            raise ValueError(f"status {shown(row[i_status])} is not booked or pending")
         reversal_text = row[i_reversal].strip().lower()
         if reversal_text not in _TRUE and reversal_text not in _FALSE:
-            raise ValueError(f"reversal {row[i_reversal]!r} is not true or false")
+            raise ValueError(f"reversal {shown(row[i_reversal])} is not true or false")
         end_to_end = row[i_e2e].strip() or None
         remittance = row[i_remittance].strip()
         value_text = row[i_value].strip()
         booked_text = row[i_booked].strip()
         booked = self._dates.get(booked_text) or self._date(booked_text, "booking_date")
-        batch_count = row[i_count].strip()
-        batch_total = row[i_total].strip()
+        count, total = self._batch(row[i_count].strip(), row[i_total].strip(), currency)
         # tuple.__new__: the record without StatementLine's Python-level __new__ (a million
         # lines a day); every field, in order.
-        return _new_tuple(
+        line: StatementLine = _new_tuple(
             StatementLine,
             (
                 line_number,
@@ -370,11 +394,24 @@ class CsvStatementReader:
                 remittance,
                 extract_reference(row[i_reference].strip() or None, end_to_end, remittance),
                 row[i_batch].strip() or None,
-                int(batch_count) if batch_count.isdigit() else None,
-                self._amount(batch_total, currency, "batch_total") if batch_total else None,
+                count,
+                total,
                 (),  # transactions: CSV lines have none
             ),
         )
+        _check_bounds(line, row)
+        return line
+
+    def _batch(
+        self, count_text: str, total_text: str, currency: str
+    ) -> tuple[int | None, int | None]:
+        count = int(count_text) if count_text.isdigit() else None
+        if count is not None and count > MAX_BATCH_COUNT:
+            raise ValueError(f"batch_count {count} is more than {MAX_BATCH_COUNT}")
+        total = self._amount(total_text, currency, "batch_total") if total_text else None
+        if total is not None and total > MAX_AMOUNT:
+            raise ValueError(f"batch_total {total} is more than {MAX_AMOUNT} minor units")
+        return count, total
 
     def _amount(self, text: str, currency: str, name: str) -> int:
         mapping = self._mapping
@@ -401,6 +438,26 @@ class CsvStatementReader:
             else:
                 parsed = datetime.strptime(text, self._mapping.date_format).date()  # noqa: DTZ007
         except ValueError as exc:
-            raise ValueError(f"{name} {text!r} does not match {self._mapping.date_format}") from exc
+            raise ValueError(
+                f"{name} {shown(text)} does not match {self._mapping.date_format}"
+            ) from exc
         self._dates[text] = parsed
         return parsed
+
+
+def _header(reader: Iterator[list[str]]) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error as exc:  # an endless or unterminated field: no columns to read by
+        raise StatementError(f"line 1: malformed CSV: {exc}", [LineError(1, "header")]) from exc
+
+
+def _check_bounds(line: StatementLine, row: list[str]) -> None:
+    """ValueError when a text of the line is past its limit or holds a NUL. Checked field by
+    field only for a row long enough to have one (or with a NUL anywhere): most rows are
+    short, and a million of them a day."""
+    cells = _join(row)
+    if len(cells) > _SHORT_ROW or "\x00" in cells:
+        problem = line_problem(line)
+        if problem is not None:
+            raise ValueError(problem)

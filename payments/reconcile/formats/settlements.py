@@ -37,6 +37,11 @@ a line error. ``write_settlement`` writes the column unless told the report list
 The first column is the reference the provider knows the payment by: our attempt's
 ``provider_ref`` (VNPay TxnRef / MoMo orderId are attempt ids, VietQR the ``PF…`` reference).
 Amounts are gross (what the payer paid); ``fee`` is what the provider keeps.
+
+Bounds: the reference, the transaction id and the batch are at most
+``statements.SETTLEMENT_TEXT_LIMITS`` characters (no NUL), an amount or a fee at most
+``statements.MAX_AMOUNT`` minor units; a line past one is a line error naming the column.
+A line is numbered by the physical line it ends on: never two lines with one number.
 """
 
 from __future__ import annotations
@@ -51,17 +56,22 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, TextIO
 
 from payments.reconcile.formats.statements import (
+    MAX_AMOUNT,
+    SETTLEMENT_TEXT_LIMITS,
     HashingReader,
     LineError,
     LineErrors,
     StatementError,
     paused_gc,
+    shown,
+    text_over_limit,
 )
 
 # A report is parsed whole into memory before it is stored (about 6 bytes of memory per byte
 # of file), unlike a treasury statement, which streams: so it has a cap of its own, far below
 # PAYMENTS_STATEMENT_MAX_BYTES. 64 MiB is about 900,000 lines, a national day of one provider.
 SETTLEMENT_MAX_BYTES = 64 << 20
+_MAX_DIGITS = 20  # an amount (x 100 for VNPay) of more digits is past MAX_AMOUNT anyway
 
 
 class LineKind(StrEnum):
@@ -115,7 +125,7 @@ class SettlementLayout:
         found = self.kinds.get(cell)
         if found is None:
             known = ", ".join(repr(value) for value in self.kinds if value)
-            raise ValueError(f"{self.kind} {cell!r} is not one of {known}")
+            raise ValueError(f"{self.kind} {shown(cell)} is not one of {known}")
         return found
 
 
@@ -213,7 +223,10 @@ def _read(
 def _rows(
     provider: str, layout: SettlementLayout, reader: Iterator[list[str]]
 ) -> tuple[list[SettlementLine], LineErrors, bool]:
-    header = [name.strip() for name in next(reader, [])]
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:  # an endless or unterminated field
+        raise StatementError(f"line 1: malformed CSV: {exc}", [LineError(1, "header")]) from exc
     missing = [name for name in layout.header if name not in header]
     if missing:
         raise StatementError(
@@ -223,15 +236,28 @@ def _rows(
     at = [header.index(name) for name in layout.header]
     batch_at = header.index(layout.batch) if layout.batch in header else None
     kind_at = header.index(layout.kind) if layout.kind and layout.kind in header else None
+    needed = max(i for i in (*at, batch_at, kind_at) if i is not None) + 1
     lines: list[SettlementLine] = []
     errors = LineErrors()
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # this line only: the reader goes on with the next
+            number = reader.line_num  # type: ignore[attr-defined]
+            errors.append(LineError(number, f"malformed CSV: {exc}"))
+            continue
         if not row:
             continue
         number = reader.line_num  # type: ignore[attr-defined]
+        if len(row) < needed:
+            errors.append(LineError(number, f"{len(row)} fields, the header has {len(header)}"))
+            continue
         try:
             reference, txn, amount, fee, settled = (row[i].strip() for i in at)
             batch = row[batch_at].strip() if batch_at is not None else ""
+            _check_texts(layout, reference, txn, batch)
             kind = layout.kind_of(row[kind_at].strip()) if kind_at is not None else _PAYMENT
             lines.append(
                 SettlementLine(
@@ -242,13 +268,13 @@ def _rows(
                     amount=_amount(amount, layout, layout.amount),
                     fee=_amount(fee or "0", layout, layout.fee),
                     currency=layout.currency,
-                    settlement_date=datetime.strptime(settled, layout.date_format).date(),  # noqa: DTZ007
+                    settlement_date=_date(settled, layout),
                     batch_reference=batch or None,
                     kind=kind,
                 )
             )
-        except (ValueError, IndexError) as exc:
-            errors.append(LineError(number, str(exc) or "too few fields"))
+        except ValueError as exc:
+            errors.append(LineError(number, str(exc)))
     return lines, errors, kind_at is not None
 
 
@@ -276,6 +302,27 @@ def write_settlement(
         writer.writerow([*row, layout.codes[line.kind]] if kinds else row)
 
 
+def _check_texts(layout: SettlementLayout, reference: str, txn: str, batch: str) -> None:
+    """ValueError naming the column whose text cannot be stored (too long, a NUL)."""
+    for value, name, column in (
+        (reference, "payment_reference", layout.reference),
+        (txn, "provider_txn_id", layout.txn_id),
+        (batch, "batch_reference", layout.batch),
+    ):
+        problem = text_over_limit(value, name, SETTLEMENT_TEXT_LIMITS, label=column)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+def _date(text: str, layout: SettlementLayout) -> date:
+    try:
+        return datetime.strptime(text, layout.date_format).date()  # noqa: DTZ007 - a calendar day
+    except ValueError:
+        raise ValueError(
+            f"{layout.settlement_date} {shown(text)} does not match {layout.date_format}"
+        ) from None
+
+
 def _required(value: str, name: str) -> str:
     if not value:
         raise ValueError(f"{name} is empty")
@@ -284,8 +331,12 @@ def _required(value: str, name: str) -> str:
 
 def _amount(text: str, layout: SettlementLayout, name: str) -> int:
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{name} {text!r} is not a whole number")
+        raise ValueError(f"{name} {shown(text)} is not a whole number")
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"{name} {shown(text)} is more than {MAX_AMOUNT} minor units")
     value = int(text)
     if value % layout.amount_scale:
         raise ValueError(f"{name} {text!r} is not a multiple of {layout.amount_scale}")
+    if value // layout.amount_scale > MAX_AMOUNT:
+        raise ValueError(f"{name} {text!r} is more than {MAX_AMOUNT} minor units")
     return value // layout.amount_scale

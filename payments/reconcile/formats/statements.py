@@ -7,11 +7,21 @@ build (``object.__setattr__`` per field). They are just as immutable, compare by
 into a dict with ``_asdict()`` for persistence. Amounts are int minor units; dates are
 ``datetime.date`` (a booking date is a calendar day, not an instant).
 
+Numbering: a line's ``line_number`` is what it is stored under, unique in its statement. A CSV
+record is numbered by its physical line in the file; a camt entry by its place among the
+file's entries (1..N), since a camt file may hold every entry on one physical line (many bank
+exports have no line breaks at all).
+
 Errors: a file-level problem raises ``StatementError``. A malformed line does not stop the
-parser: it is recorded as a ``LineError`` (with its line number; ``LineErrors`` keeps the first
-hundred and counts the rest) next to the good lines, and the importer decides;
-``StatementError.from_line_errors`` turns them into one error when the policy is "nothing
-half-imported".
+parser: it is recorded as a ``LineError`` (where it is: a CSV line, a camt entry with the line
+and column it starts at; ``LineErrors`` keeps the first hundred and counts the rest) next to
+the good lines, and the importer decides; ``StatementError.from_line_errors`` turns them into
+one error when the policy is "nothing half-imported".
+
+Limits: every text a line stores, and every amount and count, has a bound (``TEXT_LIMITS``,
+``SETTLEMENT_TEXT_LIMITS``, ``HEADER_TEXT_LIMITS``, ``MAX_AMOUNT``, ``MAX_BATCH_COUNT``, all
+below): a line past one is a line error naming the field, so nothing unbounded reaches
+storage (whose columns are at least as wide: ``tests/unit/reconcile/test_field_limits.py``).
 """
 
 from __future__ import annotations
@@ -20,11 +30,12 @@ import gc
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import BinaryIO, NamedTuple, Protocol
 
 from payments.domain.errors import FieldProblem, InvalidInput
@@ -74,7 +85,7 @@ class Transaction(NamedTuple):
 
 
 class StatementLine(NamedTuple):
-    line_number: int  # CSV: physical line of the record; camt: line where the entry ends
+    line_number: int  # CSV: physical line of the record; camt: the entry's number (1..N)
     amount: int  # minor units, always positive; direction says which way
     currency: str
     direction: Direction
@@ -92,13 +103,129 @@ class StatementLine(NamedTuple):
     transactions: tuple[Transaction, ...] = ()
 
 
+# --- limits of what a line may carry ---------------------------------------------------------
+#
+# The most characters each stored text of a statement line may have (after trimming): ISO
+# 20022 allows 35 (references) or 140 (a remittance part) characters, banks' CSV exports
+# about as much; these leave room. A line past a limit is refused, with its number and the
+# field's name. ``payment_reference`` is never copied from the file: it is the gateway
+# reference found in it (``extract_reference``, 30 characters at most), bounded all the same.
+# A camt batch entry's transactions (``Transaction``) carry the same limits for the same
+# fields. The currency is an ISO 4217 code (``check_currency``).
+TEXT_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "bank_reference": 140,
+        "end_to_end_id": 140,
+        "payment_reference": 40,
+        "remittance": 2_000,
+        "batch_reference": 140,
+    }
+)
+# A provider's settlement report line (``settlements.SettlementLine``).
+SETTLEMENT_TEXT_LIMITS: Mapping[str, int] = MappingProxyType(
+    {"provider_txn_id": 100, "payment_reference": 100, "batch_reference": 140}
+)
+# The statement's header: the file's own id (camt Stmt/Id, Max35Text) and account (an IBAN is
+# 34 characters at most). A header past a limit rejects the file.
+HEADER_TEXT_LIMITS: Mapping[str, int] = MappingProxyType({"statement_id": 140, "account": 64})
+# Amounts (an amount, a batch total, a fee) in minor units: no more than the ledger's largest
+# leg (``payments.ledger.entries.MAX_LEG_AMOUNT``), so whatever a statement says can be booked.
+MAX_AMOUNT = 10**15
+MAX_BATCH_COUNT = 1_000_000_000  # payments in one batch line
+# A statement's totals (credits, debits; a report's gross and fees) are stored as 64-bit
+# integers: a file whose lines add up to more is refused whole.
+MAX_TOTAL = 2**63 - 1
+
+
+def text_over_limit(
+    value: str | None, field: str, limits: Mapping[str, int], *, label: str | None = None
+) -> str | None:
+    """Why ``value`` cannot be stored as ``field`` (too long, or a NUL character, which
+    PostgreSQL cannot store in text), or None. ``label``: the name the message gives the
+    field (a report's column), by default ``field``."""
+    if value is None:
+        return None
+    limit = limits[field]
+    name = label or field
+    if len(value) > limit:
+        return f"{name} is {len(value)} characters long, at most {limit} are accepted"
+    if "\x00" in value:
+        return f"{name} contains a NUL character"
+    return None
+
+
+def amount_over_limit(value: int | None, field: str) -> str | None:
+    if value is not None and value > MAX_AMOUNT:
+        return f"{field} {value} is more than {MAX_AMOUNT} minor units"
+    return None
+
+
+_LINE_TEXTS = tuple(TEXT_LIMITS)
+_TRANSACTION_TEXTS = ("end_to_end_id", "payment_reference", "remittance")
+
+
+def line_problem(line: StatementLine) -> str | None:
+    """Why ``line`` cannot be stored (the first field past its limit), or None."""
+    for field in _LINE_TEXTS:
+        problem = text_over_limit(getattr(line, field), field, TEXT_LIMITS)
+        if problem is not None:
+            return problem
+    problem = amount_over_limit(line.amount, "amount") or amount_over_limit(
+        line.batch_total, "batch_total"
+    )
+    if problem is not None:
+        return problem
+    if line.batch_count is not None and line.batch_count > MAX_BATCH_COUNT:
+        return f"batch_count {line.batch_count} is more than {MAX_BATCH_COUNT}"
+    for number, tx in enumerate(line.transactions, start=1):
+        for field in _TRANSACTION_TEXTS:
+            problem = text_over_limit(getattr(tx, field), field, TEXT_LIMITS)
+            if problem is not None:
+                return f"transaction {number}: {problem}"
+        problem = amount_over_limit(tx.amount, "amount")
+        if problem is not None:
+            return f"transaction {number}: {problem}"
+    return None
+
+
+def check_total(total: int, what: str) -> None:
+    """StatementError when a statement's ``what`` (its credits, its fees...) cannot be stored."""
+    if total > MAX_TOTAL:
+        raise StatementError(f"the statement's {what} add up to {total}, more than {MAX_TOTAL}")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LineError:
+    """A malformed line, and where it is.
+
+    ``line_number`` is the line of the file (from 1): a CSV record's, the line a camt entry
+    starts on, or where the XML broke. ``column`` (from 1, in characters) is where on that
+    line, when known: a camt entry's ``<Ntry`` start tag, a malformed XML token. ``entry`` is
+    a camt entry's number (1..N, what its stored line number is)."""
+
     line_number: int
     message: str
+    entry: int | None = None
+    column: int | None = None
+
+    @property
+    def place(self) -> str:
+        """What the line is called: ``line 5``, ``entry 3``."""
+        return f"entry {self.entry}" if self.entry is not None else f"line {self.line_number}"
+
+    @property
+    def where(self) -> str:
+        """``line 5``, ``line 10, column 3``, ``entry 3 (line 1, column 2841)``."""
+        at = f"line {self.line_number}"
+        if self.column is not None:
+            at += f", column {self.column}"
+        return at if self.entry is None else f"entry {self.entry} ({at})"
 
     def __str__(self) -> str:
-        return f"line {self.line_number}: {self.message}"
+        return f"{self.where}: {self.message}"
 
 
 SHOWN_LINE_ERRORS = 100  # line errors a reader keeps (and a 422 lists); the rest are counted
@@ -149,7 +276,7 @@ class StatementError(InvalidInput):
     ) -> None:
         self.line_errors = list(line_errors)
         self.line_error_count = len(self.line_errors) if total is None else total
-        problems = [FieldProblem(f"line {e.line_number}", e.message) for e in self.line_errors]
+        problems = [FieldProblem(e.place, e.message) for e in self.line_errors]
         super().__init__(problems, detail=message)
 
     @classmethod
@@ -267,16 +394,45 @@ def check_currency(currency: str, expected: str | None, where: str) -> None:
 
 
 _SCALES: dict[str, int] = {}
+# An amount as statements write it: decimal digits, a point and decimals (ISO 20022 allows 18
+# digits, 5 of them decimals), a sign at most. Not what Decimal takes besides (an exponent,
+# digit grouping, other scripts' digits): ``1E+999999`` is no amount, and would be a number
+# of a million digits.
+_DECIMAL_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Characters: room for 10**15 with 5 decimals and zeros to spare, and few enough digits for
+# Decimal's 28-digit arithmetic to stay exact (more would be rounded, not refused).
+_LONGEST_AMOUNT = 28
+_FAST_DIGITS = 18  # a whole number this long is far below any limit and needs no Decimal
 
 
 def minor_units(text: str, currency: str) -> int:
-    """Decimal text -> minor units with the currency's exponent; ValueError when malformed.
+    """Decimal text -> minor units with the currency's exponent; ValueError when malformed,
+    negative (the direction says which way money went) or more than ``MAX_AMOUNT``.
 
     Whole numbers (every VND amount) skip Decimal: a million lines make the difference.
     """
-    if text.isascii() and text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= _FAST_DIGITS:
         scale = _SCALES.get(currency)
         if scale is None:
             scale = _SCALES[currency] = 10 ** exponent(currency)
-        return int(text) * scale
-    return parse_decimal_amount(text, currency)
+        value = int(text) * scale
+    else:
+        stripped = text.strip()
+        if len(stripped) > _LONGEST_AMOUNT:
+            raise ValueError(f"{shown(text)} is too long for an amount")
+        if not _DECIMAL_TEXT.fullmatch(stripped):
+            raise ValueError(f"not a decimal amount: {shown(text)}")
+        value = parse_decimal_amount(stripped, currency)
+        if value < 0:
+            raise ValueError(f"{shown(text)} is negative (the direction says credit or debit)")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"{shown(text)} is more than {MAX_AMOUNT} minor units")
+    return value
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut short: an error must not carry megabytes of the
+    file back (a 422 lists a hundred of them)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

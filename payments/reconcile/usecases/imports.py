@@ -38,6 +38,7 @@ from payments.reconcile.formats.statements import (
     StatementFormat,
     StatementLine,
     StatementReader,
+    check_total,
     paused_gc,
 )
 from payments.reconcile.ports import NewStatement, ReconcileWorkFactory, StoredStatement
@@ -152,6 +153,8 @@ async def import_statement(
             await uow.reconciliation.add_lines(statement_id, reading.lines())
         if reader.errors:
             raise StatementError.from_line_errors(reader.errors)
+        check_total(reading.credits, "credits")
+        check_total(reading.debits, "debits")
         kept = reading.kept
         header = reader.statement
         _check_period(header, business_date)
@@ -218,6 +221,12 @@ async def import_settlement(
     whoever imported it: ``imported_at``, taken from ``clock`` when the import completes, else
     ``now``); the report it supersedes is logged and audited."""
     lines = report.require_clean()
+    # The report's totals are its captures' (gross) and every line's fees; the refunds it
+    # paid out are lines of their own, checked by the run.
+    gross = sum(line.amount for line in lines if line.kind is LineKind.PAYMENT)
+    fees = sum(line.fee for line in lines)
+    check_total(gross, "payments")
+    check_total(fees, "fees")
     async with uow_factory() as uow:
         repo = uow.reconciliation
         earlier = await repo.statement_by_content(
@@ -251,10 +260,6 @@ async def import_settlement(
             content_hash=report.content_hash,
             line_count=len(lines),
         )
-        # The report's totals are its captures' (gross) and every line's fees; the refunds
-        # it paid out are lines of their own, checked by the run.
-        gross = sum(line.amount for line in lines if line.kind is LineKind.PAYMENT)
-        fees = sum(line.fee for line in lines)
         completed_at = clock() if clock is not None else now
         new = NewStatement(
             header, business_date, gross, fees, completed_at, actor, report.lists_refunds

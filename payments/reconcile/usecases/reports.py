@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from payments.domain.csv_cells import csv_cell
 from payments.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from payments.domain.events import AuditEntry
 from payments.domain.text import normalise, text_problem
@@ -202,37 +203,36 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_row(stored: StoredItem) -> list[object]:
+def _csv_row(stored: StoredItem) -> list[str | int]:
+    """One item as CSV cells, each through ``csv_cell``: text that could run as a formula
+    in a spreadsheet is quoted (a statement's batch reference, a provider's reference, a
+    note), amounts and counts stay numbers."""
     i = stored.item
-    return [
+    values: tuple[str | int | None, ...] = (
         stored.id,
         i.outcome.value,
         stored.state.value,
-        i.payment_id or "",
-        i.refund_id or "",
-        "" if i.line_number is None else i.line_number,
+        i.payment_id,
+        i.refund_id,
+        i.line_number,
         i.currency,
-        "" if i.gateway_amount is None else i.gateway_amount,
-        "" if i.treasury_amount is None else i.treasury_amount,
-        i.reference or "",
-        i.batch_reference or "",
-        i.agency or "",
-        i.treasury_code or "",
-        i.chapter or "",
-        i.sub_item or "",
-        i.provider or "",
-        i.booking_date.isoformat() if i.booking_date else "",
-        "" if i.days_late is None else i.days_late,
-        _safe_cell(i.note),
-        _safe_cell(stored.resolution_note or ""),
-        stored.resolved_by or "",
-        stored.resolved_at.isoformat() if stored.resolved_at else "",
-    ]
-
-
-def _safe_cell(text: str) -> str:
-    # A spreadsheet runs a cell starting with = + - @ as a formula: notes are typed by people.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+        i.gateway_amount,
+        i.treasury_amount,
+        i.reference,
+        i.batch_reference,
+        i.agency,
+        i.treasury_code,
+        i.chapter,
+        i.sub_item,
+        i.provider,
+        i.booking_date.isoformat() if i.booking_date else None,
+        i.days_late,
+        i.note,
+        stored.resolution_note,
+        stored.resolved_by,
+        stored.resolved_at.isoformat() if stored.resolved_at else None,
+    )
+    return [csv_cell(value) for value in values]
 
 
 async def export_items_csv(

@@ -68,7 +68,7 @@ def test_anything_else_must_be_made_text_first(value: object) -> None:
 EXPORTS = {
     "payments/reconcile/usecases/reports.py": "csv_cell(",  # a run's items
     "payments/entrypoints/api/reconciliation.py": "export_items_csv(",  # GET .../items.csv
-    "payments/entrypoints/console/routes.py": "export_items_csv(",  # the console's export
+    "payments/entrypoints/console/items.py": "export_items_csv(",  # the console's export
 }
 # Files in a bank's or a provider's own layout, which the parsers read back: they say what a
 # bank or a provider says, so a quote before a value would change it.

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -19,9 +18,7 @@ from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.pages import one_page
 from payments.domain.resources import iso
 from payments.entrypoints.api.operations import Operation, api_route
-from payments.entrypoints.own_loop import Resources, run_on_own_loop
-from payments.entrypoints.worker.jobs import status_query
-from payments.http.container import Container
+from payments.entrypoints.day_runs import FIRST_DAY, LAST_DAY, run_day
 from payments.http.pages import page_body
 from payments.http.problems import ApiError
 from payments.http.requests import (
@@ -41,8 +38,6 @@ from payments.reconcile.ports import (
     StoredItem,
 )
 from payments.reconcile.rules.matching import Outcome
-from payments.reconcile.sources.treasury import match_config
-from payments.reconcile.usecases.day import reconcile_day
 from payments.reconcile.usecases.reports import (
     export_items_csv,
     item_detail,
@@ -56,7 +51,6 @@ STAFF = (Role.TREASURY, Role.ADMIN)
 AGENCY = r"^[A-Za-z0-9_.-]{1,32}$"
 # Days a statement can be about: far enough from the ends of the calendar to count business
 # days either side without overflowing.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 OutcomeName = Literal[
     "matched",
@@ -373,23 +367,6 @@ async def post_run(request: Request) -> Response:
     app = container(request)
     run = await run_day(app, request.app, body.business_date, actor=who.actor)
     return JSONResponse(_run(run), status_code=201)
-
-
-async def run_day(app: Container, web: Starlette, day: date, *, actor: str) -> RunRecord:
-    """Reconcile ``day`` off the web process's event loop (a national day is seconds of CPU,
-    and a run's size is not known beforehand), with a provider registry of its own for the
-    status queries: the run (Conflict when no treasury statement was imported for the day).
-    The API and the console both start runs through it."""
-    now, config = app.clock(), match_config(app.settings)
-
-    async def run(own: Resources) -> RunRecord:
-        asks = status_query(own.providers) if own.providers is not None else None
-        result = await reconcile_day(
-            own.uow_factory, day, now=now, config=config, actor=actor, status_query=asks
-        )
-        return result.run
-
-    return await run_on_own_loop(app, run, providers=web)
 
 
 async def get_run(request: Request) -> Response:

@@ -24,13 +24,8 @@ from payments.domain.errors import FieldProblem
 from payments.domain.pages import one_page
 from payments.domain.resources import iso
 from payments.entrypoints.api.operations import Operation, api_route
-from payments.entrypoints.api.reconciliation import (
-    FIRST_DAY,
-    LAST_DAY,
-    STAFF,
-    id_cursor,
-    numeric_path_id,
-)
+from payments.entrypoints.api.reconciliation import STAFF, id_cursor, numeric_path_id
+from payments.entrypoints.day_runs import FIRST_DAY, LAST_DAY
 from payments.entrypoints.statement_upload import (
     MEDIA_FORMATS,
     SHOWN_LINE_ERRORS,

@@ -29,8 +29,9 @@ from payments.entrypoints.console.csrf import (
     check_token,
     checked_form,
 )
+from payments.entrypoints.console.pages import path_id, staff_only
 from payments.entrypoints.console.render import render
-from payments.entrypoints.console.routes import path_id, reconciled, staff_only
+from payments.entrypoints.console.runs import reconciled
 from payments.entrypoints.console.session import PREFIX, Staff
 from payments.entrypoints.statement_upload import (
     MEDIA_FORMATS,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from payments.domain import strict_json
 from payments.domain.access import Caller, Role, hash_api_key
-from payments.domain.errors import FieldProblem, NotAuthenticated, NotPermitted
+from payments.domain.errors import FieldProblem, NotAuthenticated, NotFound, NotPermitted
 from payments.domain.text import text_problem
 from payments.http.container import Container
 from payments.http.problems import ApiError, validation_problems
@@ -218,3 +218,26 @@ def aware(value: datetime | None, field: str) -> datetime | None:
                 [FieldProblem(field, "must fall between years 1 and 9999 in UTC")],
             ) from None
     return value
+
+
+def numeric_path_id(request: Request, name: str, what: str) -> int:
+    """Ids are positive integers; anything else names nothing (404, never a 5xx)."""
+    raw: str = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15 or int(raw) == 0:
+        raise NotFound(f"no {what} {raw[:40]!r}")
+    return int(raw)
+
+
+def id_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    raw = decode_cursor(cursor)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:
+        raise ApiError(
+            400,
+            "invalid-query",
+            "Invalid query parameters",
+            "the cursor is not valid",
+            [FieldProblem("cursor", "pass back next_cursor unchanged")],
+        )
+    return int(raw)

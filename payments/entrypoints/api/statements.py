@@ -24,7 +24,7 @@ from payments.domain.errors import FieldProblem
 from payments.domain.pages import one_page
 from payments.domain.resources import iso
 from payments.entrypoints.api.operations import Operation, api_route
-from payments.entrypoints.api.reconciliation import STAFF, id_cursor, numeric_path_id
+from payments.entrypoints.api.reconciliation_models import STAFF
 from payments.entrypoints.day_runs import FIRST_DAY, LAST_DAY
 from payments.entrypoints.statement_upload import (
     MEDIA_FORMATS,
@@ -41,8 +41,10 @@ from payments.http.problems import ApiError, problem_response
 from payments.http.requests import (
     caller,
     container,
+    id_cursor,
     limited,
     media_type,
+    numeric_path_id,
     query_model,
 )
 from payments.reconcile.formats.statements import StatementError

@@ -9,8 +9,9 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import payments.adapters.db.notification_tables  # registers the outbox tables
+import payments.adapters.db.scheduled_runs  # registers the daily jobs' table
 import payments.ledger.tables  # registers the ledger tables
+import payments.notifications.tables  # registers the outbox tables
 import payments.reconcile.storage.tables  # registers the reconciliation tables
 import payments.refunds.storage.tables  # noqa: F401  (registers the refund tables)
 from alembic import context

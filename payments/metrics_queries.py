@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db.notification_tables import notifications
 from payments.adapters.db.tables import payment_attempts, payments
 from payments.adapters.metrics import DatabaseGauges
 from payments.domain.attempts import OPEN_ATTEMPT, AttemptStatus, Provider
 from payments.domain.ids import id_bound
 from payments.ledger.tables import ledger_unsealed
+from payments.notifications.tables import notifications
 from payments.reconcile.ports import ItemState
 from payments.reconcile.rules.matching import EXCEPTIONS
 from payments.reconcile.storage.tables import reconcile_items, reconcile_runs

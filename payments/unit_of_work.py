@@ -15,7 +15,6 @@ from payments.adapters.db.access import SqlAgencies, SqlApiKeys
 from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
 from payments.adapters.db.audit_log import SqlAuditLog
 from payments.adapters.db.idempotency import SqlIdempotency
-from payments.adapters.db.notifications import SqlNotifications
 from payments.adapters.db.payments import SqlPaymentEvents, SqlPayments
 from payments.adapters.db.pg_hot_path import (
     PgAuditLog,
@@ -27,6 +26,7 @@ from payments.adapters.db.scheduled_runs import SqlScheduledRuns
 from payments.domain.errors import Unavailable
 from payments.ledger.ports import LedgerStore
 from payments.ledger.sql_store import SqlLedgerStore
+from payments.notifications.storage import SqlNotifications
 from payments.reconcile.ports import ReconcileWork, ReconciliationRepository
 from payments.reconcile.storage.repository import SqlReconciliation
 from payments.refunds.ports import RefundRepository

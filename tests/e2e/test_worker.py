@@ -17,7 +17,7 @@ import httpx
 
 from payments.domain.notifications import DeliveryState
 from payments.domain.schedule import vietnam_day
-from payments.services.notifications import rotate_webhook_secret
+from payments.notifications.usecases import rotate_webhook_secret
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, api_client, make_portal, payment_body
 from tests.support.webhook_receiver import Receiver, serving

@@ -29,12 +29,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.notification_tables import (
-    notification_deliveries,
-    notifications,
-    scheduled_runs,
-)
-from payments.services.notifications import rotate_webhook_secret
+from payments.adapters.db.scheduled_runs import scheduled_runs
+from payments.notifications.tables import notification_deliveries, notifications
+from payments.notifications.usecases import rotate_webhook_secret
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, make_portal, payment_body
 from tests.support.webhook_receiver import Receiver, free_port, serving

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.notifications import RETRY_LADDER, DeliveryOutcome, DeliveryState
-from payments.services.notifications import (
+from payments.notifications.delivery import HttpWebhookSender
+from payments.notifications.usecases import (
     DeliveryPolicy,
     DeliveryReport,
     deliver_due_notifications,

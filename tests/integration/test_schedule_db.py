@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from payments.adapters.db.notification_tables import scheduled_runs
+from payments.adapters.db.scheduled_runs import scheduled_runs
 from payments.services.schedule import DailyJob, DailyPolicy, run_due_daily_jobs
 from payments.unit_of_work import SqlUnitOfWorkFactory
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
 
-from payments.adapters.webhooks import signature, signed_headers
 from payments.domain.notifications import (
     RETRY_LADDER,
     DeliveryOutcome,
@@ -22,7 +21,8 @@ from payments.domain.notifications import (
     new_webhook_secret,
     target_problem,
 )
-from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
+from payments.notifications.delivery import signature, signed_headers
+from payments.notifications.usecases import DeliveryPolicy, deliver_due_notifications
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

@@ -9,13 +9,41 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.notification_tables import scheduled_runs
+from payments.db.metadata import metadata
+from payments.db.types import UtcDateTime
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+
+scheduled_runs = Table(
+    "scheduled_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("run_date", String(10), primary_key=True),  # the Vietnam business day, ISO
+    Column("state", String(16), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="state"),
+)
 
 
 class SqlScheduledRuns:

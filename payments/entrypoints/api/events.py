@@ -32,7 +32,7 @@ from payments.http.requests import (
     encode_cursor,
     query_model,
 )
-from payments.services import notifications as service
+from payments.notifications import usecases as service
 from payments.services.ports import EventFilter
 
 READERS = (Role.PORTAL, Role.FINANCE, Role.TREASURY, Role.ADMIN)

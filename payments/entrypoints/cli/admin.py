@@ -10,8 +10,8 @@ from payments.domain.access import Role
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.domain.notifications import target_problem
 from payments.entrypoints.cli.common import database_option, run_with_database, settings_from_env
+from payments.notifications.usecases import rotate_webhook_secret, set_default_notify_url
 from payments.services.access import create_agency, create_api_key
-from payments.services.notifications import rotate_webhook_secret, set_default_notify_url
 from payments.settings import Settings
 
 

@@ -13,19 +13,19 @@ import structlog
 
 from payments.adapters.ledger_anchors import AnchorDelivery, publish_anchor
 from payments.adapters.metrics import count_deliveries, timed_reconciliation
-from payments.adapters.webhooks import HttpWebhookSender
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
 from payments.entrypoints.worker.runtime import PeriodicJob, Worker
 from payments.http.container import Container
 from payments.ledger.anchors import Anchor, utc_text
 from payments.ledger.sealing import SealRun, current_anchor, seal_backlog
+from payments.notifications.delivery import HttpWebhookSender
+from payments.notifications.usecases import DeliveryPolicy, deliver_due_notifications
 from payments.providers.interface import ProviderRegistry
 from payments.providers.outcomes import Rejected
 from payments.reconcile.sources.treasury import fetch_and_reconcile
 from payments.reconcile.usecases.nightly import NightResult, ReportStatus
 from payments.refunds.usecases.execution import process_due_refunds
-from payments.services.notifications import DeliveryPolicy, deliver_due_notifications
 from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.services.ports import StatusQuery
 from payments.services.rate_limits import purge_rate_limit_windows

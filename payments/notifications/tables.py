@@ -1,5 +1,4 @@
-"""Tables of the outbox and the background jobs: notifications, their delivery log, the
-agencies' signing secrets, and the runs of daily jobs."""
+"""Tables of the outbox: notifications, their delivery log, the agencies' signing secrets."""
 
 from __future__ import annotations
 
@@ -80,19 +79,4 @@ webhook_secrets = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # Set on rotation: the old secret keeps signing beside the new one until then.
     Column("retires_at", UtcDateTime),
-)
-
-scheduled_runs = Table(
-    "scheduled_runs",
-    metadata,
-    Column("job", String(64), primary_key=True),
-    Column("run_date", String(10), primary_key=True),  # the Vietnam business day, ISO
-    Column("state", String(16), nullable=False),
-    Column("claimed_by", String(64)),
-    Column("claimed_until", UtcDateTime),
-    Column("started_at", UtcDateTime),
-    Column("finished_at", UtcDateTime),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("error", Text),
-    CheckConstraint("state IN ('running', 'done', 'failed')", name="state"),
 )

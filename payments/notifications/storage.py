@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db import notification_tables as nt
 from payments.adapters.db import tables as t
 from payments.domain.notifications import (
     DeliveryAttempt,
@@ -18,6 +17,7 @@ from payments.domain.notifications import (
     DeliveryState,
     Notification,
 )
+from payments.notifications import tables as nt
 from payments.services.ports import DeliveryTarget, EventFilter
 
 

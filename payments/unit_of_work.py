@@ -12,17 +12,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.access import SqlAgencies, SqlApiKeys
-from payments.adapters.db.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
 from payments.adapters.db.audit_log import SqlAuditLog
 from payments.adapters.db.idempotency import SqlIdempotency
-from payments.adapters.db.payments import SqlPaymentEvents, SqlPayments
-from payments.adapters.db.pg_hot_path import (
+from payments.adapters.db.rate_limits import SqlRateLimits
+from payments.adapters.db.scheduled_runs import SqlScheduledRuns
+from payments.collection.storage.attempts import SqlAttempts, SqlCallbackLog, SqlCredits
+from payments.collection.storage.hot_path import (
     PgAuditLog,
     PgPaymentEvents,
     PgPayments,
 )
-from payments.adapters.db.rate_limits import SqlRateLimits
-from payments.adapters.db.scheduled_runs import SqlScheduledRuns
+from payments.collection.storage.payments import SqlPaymentEvents, SqlPayments
 from payments.domain.errors import Unavailable
 from payments.ledger.ports import LedgerStore
 from payments.ledger.sql_store import SqlLedgerStore

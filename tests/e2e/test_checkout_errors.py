@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from payments.collection.usecases import checkout as checkout_service
 from payments.entrypoints.web.i18n import TEXTS
-from payments.services import checkout as checkout_service
 from tests.support.api import api_client
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from payments.services.payments import expire_due_payments
+from payments.collection.usecases.payments import expire_due_payments
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, api_client, payment_body
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from payments.collection.usecases.requery import requery_due_attempts
 from payments.domain.attempts import REQUERY_LADDER
 from payments.entrypoints.app import create_app
 from payments.entrypoints.worker.jobs import periodic_jobs, status_query
 from payments.http.container import Container
-from payments.services.requery import requery_due_attempts
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal
 from tests.support.checkout_flows import (

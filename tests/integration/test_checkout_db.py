@@ -11,13 +11,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from payments.adapters.db import tables as t
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as service
 from payments.domain.attempts import AttemptStatus, Provider, ProviderOutcome, Result, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.errors import AttemptRefused
 from payments.domain.payments import Payment, PaymentStatus
 from payments.ledger import chart
-from payments.services import checkout
-from payments.services import payments as service
 from payments.services.ports import PaymentFilter
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import created_payment

@@ -9,10 +9,10 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller
 from payments.domain.errors import IdempotencyKeyReused, InvalidInput, ReferenceInUse
 from payments.domain.payments import PaymentDraft
-from payments.services import payments as service
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 

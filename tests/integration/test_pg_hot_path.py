@@ -12,9 +12,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables
-from payments.adapters.db.pg_hot_path import PgAuditLog
+from payments.collection.storage.hot_path import PgAuditLog
+from payments.collection.usecases import payments as service
 from payments.domain.events import AuditEntry
-from payments.services import payments as service
 from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.payments import SqlPayments
-from payments.adapters.db.pg_hot_path import PgPayments
+from payments.collection.storage.hot_path import PgPayments
+from payments.collection.storage.payments import SqlPayments
 from payments.unit_of_work import SqlUnitOfWork
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from payments.collection.usecases import checkout
 from payments.domain.attempts import Provider, ProviderOutcome, Result
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.payments import Payment
-from payments.services import checkout
 from tests.support.factories import created_payment
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller, Role
 from payments.domain.budget import BudgetDestination
 from payments.domain.payments import Payer, Payment, PaymentDraft, PaymentKind
-from payments.services import payments as service
 from payments.services.access import create_agency
 from payments.services.ports import StoredResponse
 from payments.unit_of_work import WorkFactory

@@ -7,10 +7,10 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller, Role
 from payments.domain.notifications import Notification
 from payments.notifications.usecases import rotate_webhook_secret
-from payments.services import payments as service
 from payments.services.access import create_agency
 from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, respond

@@ -7,14 +7,14 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller
 from payments.domain.attempts import Provider, ProviderOutcome, Result
 from payments.domain.payments import Payment
 from payments.reconcile.formats.csv_format import read_csv
 from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
 from payments.reconcile.usecases.imports import Imported, import_settlement, import_statement
-from payments.services import checkout
-from payments.services import payments as service
 from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 

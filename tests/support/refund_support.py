@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as payment_service
 from payments.domain.access import Caller, Role
 from payments.domain.attempts import Provider, ProviderOutcome, Result
 from payments.domain.payments import Payment
@@ -20,8 +22,6 @@ from payments.providers.refunds import (
 )
 from payments.refunds.ports import RefundGateway
 from payments.refunds.usecases import requests as service
-from payments.services import checkout
-from payments.services import payments as payment_service
 from payments.services.ports import StoredResponse
 from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller

@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller, Role
 from payments.domain.attempts import AttemptStatus, Provider, Result, Verdict
 from payments.domain.payments import Payment, PaymentStatus
-from payments.services import checkout
-from payments.services import payments as service
 from payments.services.access import create_agency
 from tests.support.checkout_on_fakes import MERCHANT, NOW, outcome
 from tests.support.factories import LIMITS, draft, respond

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as service
 from payments.domain.attempts import (
     AttemptStatus,
     Provider,
@@ -18,8 +20,6 @@ from payments.domain.attempts import (
 from payments.domain.callbacks import Channel, ProviderCallback
 from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput, NotFound
 from payments.domain.payments import PaymentStatus
-from payments.services import checkout
-from payments.services import payments as service
 from tests.support.checkout_on_fakes import (
     MERCHANT,
     NOW,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from payments.collection.usecases import payments as service
 from payments.domain.access import Caller, Role
 from payments.domain.errors import (
     Conflict,
@@ -16,7 +17,6 @@ from payments.domain.errors import (
     ReferenceInUse,
 )
 from payments.domain.payments import PaymentDraft, PaymentStatus
-from payments.services import payments as service
 from tests.support.factories import LIMITS, draft, portal_caller, respond
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

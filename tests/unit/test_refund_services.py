@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from payments.collection.usecases import payments as payment_service
 from payments.domain.access import Role
 from payments.domain.attempts import Provider
 from payments.domain.errors import (
@@ -32,7 +33,6 @@ from payments.refunds.ports import RefundFilter
 from payments.refunds.rules.lifecycle import LEASE, RefundExceedsAvailable, RefundStatus
 from payments.refunds.usecases import requests as service
 from payments.refunds.usecases.execution import execute_refund, process_due_refunds, record_outcome
-from payments.services import payments as payment_service
 from payments.services.ports import StoredResponse
 from tests.support.factories import LIMITS, draft, portal_caller
 from tests.support.refund_support import (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from payments.collection.usecases import payments as service
+from payments.collection.usecases.requery import requery_due_attempts
 from payments.domain.access import Caller, Role
 from payments.domain.attempts import (
     REQUERY_LADDER,
@@ -15,9 +17,7 @@ from payments.domain.attempts import (
     Result,
 )
 from payments.domain.payments import Payment, PaymentStatus
-from payments.services import payments as service
 from payments.services.ports import PaymentFilter
-from payments.services.requery import requery_due_attempts
 from tests.support.checkout_on_fakes import MERCHANT, NOW, apply, new_payment, outcome, start
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payments.collection.usecases import payments as service
 from payments.domain.access import Role
 from payments.domain.budget import BudgetDestination
 from payments.domain.errors import FieldProblem, NotFound
@@ -29,7 +30,6 @@ from payments.http.requests import (
     parse_json_body,
     query_model,
 )
-from payments.services import payments as service
 from payments.services.ports import PaymentFilter, StoredResponse
 
 READERS = (Role.PORTAL, Role.FINANCE, Role.TREASURY, Role.ADMIN)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payments.collection.usecases.payments import IdempotentRequest, fingerprint
 from payments.domain.access import Caller, Role
 from payments.domain.errors import FieldProblem, NotFound
 from payments.domain.resources import iso
@@ -41,7 +42,6 @@ from payments.refunds.rules.lifecycle import Refund, RefundEvent, RefundStatus, 
 from payments.refunds.rules.resource import refund_resource
 from payments.refunds.usecases import requests as service
 from payments.refunds.usecases.execution import execute_refund
-from payments.services.payments import IdempotentRequest, fingerprint
 from payments.services.ports import StoredResponse
 from payments.unit_of_work import WorkFactory
 

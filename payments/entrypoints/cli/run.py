@@ -11,12 +11,12 @@ import click
 import uvicorn
 
 from payments.adapters.db.migrations import upgrade_to_head
+from payments.collection.usecases.payments import expire_due_payments
 from payments.domain.access import Role
 from payments.domain.errors import Conflict
 from payments.entrypoints.cli.common import database_option, run_with_database, settings_from_env
 from payments.notifications.usecases import rotate_webhook_secret
 from payments.services.access import create_agency, create_api_key
-from payments.services.payments import expire_due_payments
 from payments.unit_of_work import WorkFactory
 
 DEMO_AGENCY = "DEMO"

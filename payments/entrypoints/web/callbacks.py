@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from payments.adapters.metrics import CALLBACK_ERROR, count_callback
+from payments.collection.usecases import checkout as service
+from payments.collection.usecases.transfers import apply_bank_credit
 from payments.domain import strict_json
 from payments.domain.attempts import Provider, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
@@ -21,8 +23,6 @@ from payments.providers.interface import Acknowledgement, PaymentProvider
 from payments.providers.outcomes import Rejected
 from payments.providers.vietqr.credit import SIGNATURE_HEADER
 from payments.providers.vietqr.provider import VietqrProvider
-from payments.services import checkout as service
-from payments.services.transfers import apply_bank_credit
 
 log = structlog.get_logger()
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from payments.collection.usecases import checkout as service
 from payments.domain.attempts import Provider, Result, StartRefusal
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
 from payments.domain.errors import AttemptRefused, CheckoutClosed, InvalidInput, NotFound
@@ -21,7 +22,6 @@ from payments.providers.interface import CheckoutRequest
 from payments.providers.outcomes import Rejected, Unknown
 from payments.providers.vietqr.provider import VietqrProvider
 from payments.providers.vietqr.qr import svg_qr
-from payments.services import checkout as service
 
 log = structlog.get_logger()
 MAX_FORM_BYTES = 4096

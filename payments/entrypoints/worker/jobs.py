@@ -13,6 +13,8 @@ import structlog
 
 from payments.adapters.ledger_anchors import AnchorDelivery, publish_anchor
 from payments.adapters.metrics import count_deliveries, timed_reconciliation
+from payments.collection.usecases.payments import expire_due_payments, purge_idempotency_records
+from payments.collection.usecases.requery import requery_due_attempts
 from payments.domain.attempts import Attempt, ProviderOutcome
 from payments.domain.schedule import parse_local_time
 from payments.entrypoints.worker.runtime import PeriodicJob, Worker
@@ -26,10 +28,8 @@ from payments.providers.outcomes import Rejected
 from payments.reconcile.sources.treasury import fetch_and_reconcile
 from payments.reconcile.usecases.nightly import NightResult, ReportStatus
 from payments.refunds.usecases.execution import process_due_refunds
-from payments.services.payments import expire_due_payments, purge_idempotency_records
 from payments.services.ports import StatusQuery
 from payments.services.rate_limits import purge_rate_limit_windows
-from payments.services.requery import requery_due_attempts
 from payments.services.schedule import DailyJob, DailyPolicy
 
 log = structlog.get_logger()

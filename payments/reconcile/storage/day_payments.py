@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.pg_hot_path import asyncpg_connection
+from payments.db.drivers import asyncpg_connection
 from payments.reconcile.ports import DayPayments, PaymentRefunds
 from payments.reconcile.rules.matching import GatewayPayment
 from payments.reconcile.storage.batches import pg_batches, sa_batches

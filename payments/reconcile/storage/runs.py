@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.pg_hot_path import asyncpg_connection
+from payments.db.drivers import asyncpg_connection
 from payments.reconcile.ports import (
     Breakdown,
     Dimension,

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.pg_hot_path import asyncpg_connection
+from payments.db.drivers import asyncpg_connection
 from payments.reconcile.formats.settlements import LineKind, SettlementLine
 from payments.reconcile.formats.statements import (
     BookingStatus,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from payments.collection.usecases.checkout import apply_provider_outcome
 from payments.domain.attempts import OPEN_ATTEMPT, QUERYABLE, Attempt, Provider, Result, Verdict
 from payments.reconcile.ports import (
     HistoryEntry,
@@ -27,7 +28,6 @@ from payments.reconcile.rules.unknown_lines import (
     with_note,
 )
 from payments.reconcile.usecases.write import SYSTEM
-from payments.services.checkout import apply_provider_outcome
 from payments.services.ports import StatusQuery
 
 PAGE = 500

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import status_history
 from payments.adapters.db import tables as t
-from payments.adapters.db.payments import payment_from_row
+from payments.collection.storage.payments import payment_from_row
 from payments.domain.payments import Payment
 from payments.refunds.ports import RefundFilter
 from payments.refunds.rules.lifecycle import (

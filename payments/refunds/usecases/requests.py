@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from payments.collection.usecases.payments import IdempotentRequest
 from payments.domain.access import Caller, Role
 from payments.domain.errors import (
     Conflict,
@@ -52,7 +53,6 @@ from payments.refunds.usecases.decisions import (
 )
 from payments.refunds.usecases.ledger import book, pay, unbook
 from payments.refunds.usecases.transitions import move_refund, publish_refund_status
-from payments.services.payments import IdempotentRequest
 from payments.services.ports import IdempotencyRecord, StoredResponse
 
 MAX_REASON = 500

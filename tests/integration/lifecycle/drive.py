@@ -12,6 +12,9 @@ import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from payments.collection.usecases import checkout, transfers
+from payments.collection.usecases import payments as payment_service
+from payments.collection.usecases.requery import RequeryReport, requery_due_attempts
 from payments.domain.access import Caller
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
@@ -24,10 +27,7 @@ from payments.reconcile.ports import ItemFilter, StoredItem
 from payments.reconcile.usecases.day import DayResult, reconcile_day
 from payments.reconcile.usecases.imports import Imported, import_settlement, import_statement
 from payments.reconcile.usecases.reports import list_items
-from payments.services import checkout, transfers
-from payments.services import payments as payment_service
 from payments.services.ports import StatusQuery, StoredResponse
-from payments.services.requery import RequeryReport, requery_due_attempts
 from payments.unit_of_work import WorkFactory
 from tests.integration.lifecycle.world import Credit, Message, World
 from tests.support.factories import LIMITS

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import tables as t
-from payments.adapters.db.payments import payment_from_row
+from payments.collection.storage.payments import payment_from_row
 from payments.db.metadata import metadata
 from payments.domain.attempts import AttemptStatus
 from payments.domain.payments import Payment

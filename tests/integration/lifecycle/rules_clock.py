@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
+from payments.collection.usecases import payments as payment_service
 from payments.domain.attempts import AttemptStatus, Provider, Result
 from payments.ledger.verification import seal_journal
-from payments.services import payments as payment_service
 from tests.integration.lifecycle.machine import LifecycleBase
 
 

@@ -7,6 +7,8 @@ from datetime import timedelta
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
+from payments.collection.usecases import checkout
+from payments.collection.usecases import payments as payment_service
 from payments.domain.attempts import Provider, Result, Verdict
 from payments.domain.budget import BudgetDestination
 from payments.domain.errors import (
@@ -19,8 +21,6 @@ from payments.domain.errors import (
 from payments.domain.payments import PaymentKind, PaymentStatus
 from payments.providers.momo import protocol as momo
 from payments.providers.vnpay import protocol as vnpay
-from payments.services import checkout
-from payments.services import payments as payment_service
 from tests.integration.lifecycle.drive import CREATION
 from tests.integration.lifecycle.machine import LifecycleBase
 from tests.integration.lifecycle.model import PAYABLE, QUERYABLE, MAttempt, MPayment, next_query

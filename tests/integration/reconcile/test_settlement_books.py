@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.collection.usecases import checkout, transfers
+from payments.collection.usecases import payments as payment_service
 from payments.domain.attempts import Provider
 from payments.domain.credits import BankCredit
 from payments.domain.errors import Conflict
@@ -25,8 +27,6 @@ from payments.reconcile.usecases.imports import import_settlement
 from payments.refunds.rules.lifecycle import RefundStatus
 from payments.refunds.usecases import requests as service
 from payments.refunds.usecases.execution import execute_refund
-from payments.services import checkout, transfers
-from payments.services import payments as payment_service
 from payments.services.ports import StoredResponse
 from payments.unit_of_work import WorkFactory
 from tests.support.factories import LIMITS, draft, portal_caller

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from payments.collection.usecases.checkout import StartedAttempt
+from payments.collection.usecases.payments import expire_due_payments
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result
 from payments.domain.payments import PaymentStatus
 from payments.reconcile.formats.settlements import SettlementLine, read_settlement, write_settlement
@@ -27,8 +29,6 @@ from payments.reconcile.sources.treasury import statement_reader
 from payments.reconcile.usecases.day import DayResult, reconcile_day
 from payments.reconcile.usecases.imports import import_settlement, import_statement
 from payments.reconcile.usecases.reports import item_detail, list_items
-from payments.services.checkout import StartedAttempt
-from payments.services.payments import expire_due_payments
 from payments.services.ports import StatusQuery
 from payments.unit_of_work import WorkFactory
 from tests.support.reconcile_days import (

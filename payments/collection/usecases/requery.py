@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from payments.collection.usecases.checkout import apply_provider_outcome, record_unanswered
 from payments.domain.attempts import Attempt, next_query_at
 from payments.domain.callbacks import VERIFIED, Channel, ProviderCallback
-from payments.services.checkout import apply_provider_outcome, record_unanswered
 from payments.services.ports import StatusQuery, UnitOfWorkFactory
 
 

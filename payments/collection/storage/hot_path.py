@@ -21,30 +21,14 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import tables as t
 from payments.adapters.db.audit_log import SqlAuditLog
-from payments.adapters.db.payments import SqlPaymentEvents, SqlPayments, payment_values
+from payments.collection.storage.payments import SqlPaymentEvents, SqlPayments, payment_values
+from payments.db.drivers import asyncpg_connection
 from payments.domain.events import AuditEntry, PaymentEvent
 from payments.domain.payments import Payment
 from payments.services.ports import Creation, IdempotencyClaim, IdempotencyRecord, StoredResponse
-
-
-async def asyncpg_connection(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under ``conn``, inside the unit of work's transaction."""
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is None:
-        raise RuntimeError("the unit of work's connection is closed")
-    if not driver.is_in_transaction():
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a raw
-        # statement before that would autocommit. Have the adapter open its transaction (what
-        # its own first statement does), so that commit and rollback stay the unit of work's;
-        # test_pg_hot_path holds this private call to that.
-        adapter: Any = raw.dbapi_connection
-        await adapter._start_transaction()
-    return driver
 
 
 def _insert_sql(table: str, columns: Sequence[str], suffix: str = "") -> str:

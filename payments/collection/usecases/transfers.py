@@ -10,13 +10,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from payments.collection.usecases.checkout import (
+    capture_entry,
+    excess_entry,
+    keep_callback,
+    move_payment,
+)
 from payments.domain.attempts import AttemptStatus, Provider, Verdict
 from payments.domain.callbacks import ProviderCallback
 from payments.domain.credits import BankCredit, decide_credit
 from payments.domain.errors import NotFound
 from payments.domain.payments import Payment
 from payments.ledger.posting import post_entry
-from payments.services.checkout import capture_entry, excess_entry, keep_callback, move_payment
 from payments.services.ports import UnitOfWorkFactory
 
 

@@ -1,0 +1,1 @@
+"""Payment collection use cases, each in one transaction."""

@@ -122,6 +122,27 @@ class StoredItem:
     resolved_at: datetime | None
 
 
+ItemValue = str | int | date | datetime | None
+
+
+def item_fields(stored: StoredItem) -> dict[str, ItemValue]:
+    """An item's fields by name, the one list every export takes them from (the API's JSON,
+    the CSV): the match's own fields (``MatchItem``), then the workflow's. Outcomes and states
+    are their values; dates and times stay dates and times, each export writes them its way."""
+    i = stored.item
+    return {
+        "id": stored.id,
+        "run_id": stored.run_id,
+        "item_key": stored.item_key,
+        **{name: getattr(i, name) for name in MatchItem._fields},
+        "outcome": i.outcome.value,
+        "state": stored.state.value,
+        "resolution_note": stored.resolution_note,
+        "resolved_by": stored.resolved_by,
+        "resolved_at": stored.resolved_at,
+    }
+
+
 @dataclass(frozen=True)
 class ItemFilter:
     outcomes: frozenset[Outcome] = frozenset()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from payments.domain.resources import iso
 from payments.reconcile.ports import (
     Breakdown,
     HistoryEntry,
+    ItemValue,
     RunRecord,
     StoredItem,
+    item_fields,
 )
 
 
@@ -47,33 +50,15 @@ def breakdown_json(rows: list[Breakdown]) -> list[dict[str, Any]]:
 
 
 def item_json(stored: StoredItem) -> dict[str, Any]:
-    i = stored.item
-    return {
-        "id": stored.id,
-        "run_id": stored.run_id,
-        "item_key": stored.item_key,
-        "outcome": i.outcome.value,
-        "state": stored.state.value,
-        "payment_id": i.payment_id,
-        "refund_id": i.refund_id,
-        "line_number": i.line_number,
-        "currency": i.currency,
-        "gateway_amount": i.gateway_amount,
-        "treasury_amount": i.treasury_amount,
-        "reference": i.reference,
-        "batch_reference": i.batch_reference,
-        "agency": i.agency,
-        "treasury_code": i.treasury_code,
-        "chapter": i.chapter,
-        "sub_item": i.sub_item,
-        "provider": i.provider,
-        "booking_date": i.booking_date.isoformat() if i.booking_date else None,
-        "days_late": i.days_late,
-        "note": i.note,
-        "resolution_note": stored.resolution_note,
-        "resolved_by": stored.resolved_by,
-        "resolved_at": iso(stored.resolved_at) if stored.resolved_at else None,
-    }
+    return {name: _json_value(value) for name, value in item_fields(stored).items()}
+
+
+def _json_value(value: ItemValue) -> str | int | None:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def history_json(entry: HistoryEntry) -> dict[str, Any]:

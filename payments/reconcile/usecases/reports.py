@@ -21,11 +21,13 @@ from payments.reconcile.ports import (
     HistoryEntry,
     ItemFilter,
     ItemState,
+    ItemValue,
     ReconcileWorkFactory,
     Resolution,
     RunRecord,
     StoredItem,
     StoredStatement,
+    item_fields,
 )
 from payments.reconcile.usecases.write import item_key
 
@@ -207,32 +209,13 @@ def _csv_row(stored: StoredItem) -> list[str | int]:
     """One item as CSV cells, each through ``csv_cell``: text that could run as a formula
     in a spreadsheet is quoted (a statement's batch reference, a provider's reference, a
     note), amounts and counts stay numbers."""
-    i = stored.item
-    values: tuple[str | int | None, ...] = (
-        stored.id,
-        i.outcome.value,
-        stored.state.value,
-        i.payment_id,
-        i.refund_id,
-        i.line_number,
-        i.currency,
-        i.gateway_amount,
-        i.treasury_amount,
-        i.reference,
-        i.batch_reference,
-        i.agency,
-        i.treasury_code,
-        i.chapter,
-        i.sub_item,
-        i.provider,
-        i.booking_date.isoformat() if i.booking_date else None,
-        i.days_late,
-        i.note,
-        stored.resolution_note,
-        stored.resolved_by,
-        stored.resolved_at.isoformat() if stored.resolved_at else None,
-    )
-    return [csv_cell(value) for value in values]
+    fields = item_fields(stored)
+    fields["item_id"] = fields["id"]
+    return [csv_cell(_csv_value(fields[name])) for name in CSV_COLUMNS]
+
+
+def _csv_value(value: ItemValue) -> str | int | None:
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 async def export_items_csv(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from payments.adapters.db.tables import payment_attempts, payments
 from payments.adapters.metrics import DatabaseGauges
 from payments.domain.attempts import OPEN_ATTEMPT, AttemptStatus, Provider
-from payments.domain.ids import id_bound
+from payments.domain.ids import PAYMENT_ID_PREFIX, id_bound
 from payments.ledger.tables import ledger_unsealed
 from payments.notifications.tables import notifications
 from payments.reconcile.ports import ItemState
@@ -35,7 +35,6 @@ from payments.reconcile.storage.tables import reconcile_items, reconcile_runs
 from payments.refunds.rules.lifecycle import RefundStatus
 from payments.refunds.storage.tables import refunds
 
-PAYMENT_ID_PREFIX = "pay_"  # domain/ids.py new_payment_id
 ATTEMPT_ID_PREFIX = "att_"  # domain/attempts.py new_attempt_id
 FINISHED_REFUNDS = frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.REJECTED})
 OPEN_REFUND_STATUSES = tuple(s.value for s in RefundStatus if s not in FINISHED_REFUNDS)

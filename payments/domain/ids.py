@@ -32,14 +32,36 @@ def _millis(now: datetime) -> int:
     ) * 1000 + epoch_delta.microseconds // 1000
 
 
+PAYMENT_ID_PREFIX = "pay_"
+
+
 def new_payment_id(now: datetime) -> str:
-    return "pay_" + new_ulid(now)
+    return PAYMENT_ID_PREFIX + new_ulid(now)
 
 
 def id_bound(prefix: str, moment: datetime) -> str:
     """The smallest time-ordered id with ``prefix`` minted at ``moment`` or later: an id
     sorting below it is older, so ``id >= id_bound(...)`` is a range on the primary key."""
     return prefix + _base32(_millis(moment), 10)
+
+
+def id_window(
+    prefix: str, start: datetime | None, end: datetime | None
+) -> tuple[str | None, str | None]:
+    """Bounds on time-ordered ids for ``start <= minted < end``: ``(low, high)`` with every id
+    minted in the window ``>= low`` and ``< high`` (None: no bound). The ids only narrow a
+    range scan on the key; the caller keeps its exact time condition, since an id carries
+    milliseconds. A moment outside the ids' range (before 1970, past year 10889) bounds
+    nothing."""
+
+    def bound(moment: datetime | None, extra_ms: int) -> str | None:
+        if moment is None:
+            return None
+        millis = _millis(moment) + extra_ms
+        return prefix + _base32(millis, 10) if 0 <= millis < 32**10 else None
+
+    # high: an id minted before ``end`` has at most end's millisecond.
+    return bound(start, 0), bound(end, 1)
 
 
 def new_checkout_token() -> str:

@@ -84,6 +84,12 @@ async def test_filters(client: httpx.AsyncClient, portal: Portal) -> None:
     assert await ids(f"reference={fee['reference']}") == [fee["id"]]
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert await ids(f"created_from={future.replace('+', '%2B')}") == []
+    # A window on created_at is also a range of ids (minted at created_at): its edges are
+    # exact to the microsecond, whatever millisecond the ids carry.
+    fee_at, tax_at = fee["created_at"], tax["created_at"]
+    assert await ids(f"created_from={fee_at}&created_to={tax_at}") == [fee["id"]]
+    assert await ids(f"created_from={tax_at}") == [tax["id"]]
+    assert await ids(f"created_to={fee_at}") == []
     bad = await client.get("/v1/payments?status=paid&limit=0", headers=portal.auth())
     assert bad.status_code == 400
     assert {e["field"] for e in bad.json()["errors"]} == {"status.0", "limit"}

@@ -17,6 +17,7 @@ from payments.adapters.db.upsert import upsert_insert
 from payments.domain.budget import BudgetDestination
 from payments.domain.errors import ReferenceInUse
 from payments.domain.events import AuditEntry, PaymentEvent
+from payments.domain.ids import PAYMENT_ID_PREFIX, id_window
 from payments.domain.payments import (
     EXPIRABLE,
     Payer,
@@ -197,6 +198,13 @@ class SqlPayments:
             stmt = stmt.where(c.created_at >= flt.created_from)
         if flt.created_to is not None:
             stmt = stmt.where(c.created_at < flt.created_to)
+        # A payment's id is minted at its created_at: the window is also a range on the
+        # (agency_id, id) index, so a narrow window reads only its own rows.
+        low, high = id_window(PAYMENT_ID_PREFIX, flt.created_from, flt.created_to)
+        if low is not None:
+            stmt = stmt.where(c.id >= low)
+        if high is not None:
+            stmt = stmt.where(c.id < high)
         if flt.left_for_review:
             a = t.payment_attempts.c
             stmt = stmt.where(

@@ -141,9 +141,13 @@ async def pay_page(request: Request) -> Response:
         return Response("sandbox MoMo: unknown order", status_code=404)
     return page(
         request,
-        "momo.html",
+        "wallet.html",
         {
-            "order": order,
+            "wallet": "MoMo",
+            "order_fields": [("orderId", order.order_id), ("orderInfo", order.order_info)],
+            "order_key": ("order_id", order.order_id),
+            "failure_label": "Failure (insufficient funds, 1001) / Thất bại",
+            "cancel_label": "Cancel (user declined, 1006) / Hủy",
             "amount_text": f"{order.amount:,}".replace(",", ".") + " VND",
             "action": f"{PREFIX}/pay",
             "faults": page_section(request, PREFIX, sim.faults),

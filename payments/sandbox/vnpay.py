@@ -96,9 +96,13 @@ async def pay_page(request: Request) -> Response:
     sim.orders.setdefault(order.txn_ref, order)
     return page(
         request,
-        "vnpay.html",
+        "wallet.html",
         {
-            "order": order,
+            "wallet": "VNPay",
+            "order_fields": [("vnp_TxnRef", order.txn_ref), ("vnp_OrderInfo", order.order_info)],
+            "order_key": ("txn_ref", order.txn_ref),
+            "failure_label": "Failure (insufficient funds) / Thất bại",
+            "cancel_label": "Cancel / Hủy giao dịch",
             "amount_text": f"{amount:,}".replace(",", ".") + " VND",
             "action": f"{PREFIX}/paymentv2/pay",
             "lang": "en" if params.get("vnp_Locale") == "en" else "vi",

@@ -24,6 +24,7 @@ from payments.bootstrap import (
 from payments.domain.errors import InvalidConfiguration, PaymentsError
 from payments.entrypoints import console, metrics
 from payments.entrypoints.api import (
+    api_keys,
     audit,
     events,
     health,
@@ -72,6 +73,7 @@ def all_routes() -> list[BaseRoute]:
         *reconciliation.routes,
         *statements.routes,
         *audit.routes,
+        *api_keys.routes,
     ]
 
 

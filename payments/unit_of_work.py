@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db.access import SqlAgencies, SqlApiKeys
+from payments.adapters.db.access import PgApiKeys, SqlAgencies, SqlApiKeys
 from payments.adapters.db.audit_log import SqlAuditLog
 from payments.adapters.db.idempotency import SqlIdempotency
 from payments.adapters.db.rate_limits import SqlRateLimits
@@ -123,7 +123,7 @@ class _Repository(Generic[R]):
 
 class SqlUnitOfWork:
     agencies: _Repository[AgencyRepository] = _Repository(SqlAgencies)
-    api_keys: _Repository[ApiKeyRepository] = _Repository(SqlApiKeys)
+    api_keys: _Repository[ApiKeyRepository] = _Repository(SqlApiKeys, PgApiKeys)
     payments: _Repository[PaymentRepository] = _Repository(SqlPayments, PgPayments)
     events: _Repository[PaymentEventRepository] = _Repository(SqlPaymentEvents, PgPaymentEvents)
     idempotency: _Repository[IdempotencyRepository] = _Repository(SqlIdempotency)

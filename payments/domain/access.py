@@ -69,6 +69,10 @@ class Caller:
 
 
 KEY_PREFIX = "pfk_"
+# Key ids are 32-bit integers in the database: a larger one names no key (and must not reach
+# a query, where PostgreSQL would refuse it as out of range).
+MAX_KEY_ID = 2**31 - 1
+MAX_KEY_RATE_LIMIT = 1_000_000  # requests a minute; stored as a 32-bit integer too
 
 
 def new_api_key() -> str:

@@ -7,9 +7,10 @@ representation a portal reads from the API. Pure: no base URL, no I/O. A refund'
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from payments.domain.access import ApiKey
 from payments.domain.payments import Payment
 
 
@@ -60,4 +61,19 @@ def payment_resource(payment: Payment) -> dict[str, Any]:
         "expires_at": iso(payment.expires_at),
         "created_at": iso(payment.created_at),
         "updated_at": iso(payment.updated_at),
+    }
+
+
+def api_key_resource(key: ApiKey, agency_code: str) -> dict[str, Any]:
+    """A key as the API and ``payments apikey list --json`` show it: never its hash."""
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "agency": agency_code,
+        "role": key.role.value,
+        "prefix": key.prefix,
+        "label": key.label,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "created_at": iso(key.created_at.astimezone(UTC)),
+        "revoked_at": iso(key.revoked_at.astimezone(UTC)) if key.revoked_at else None,
     }

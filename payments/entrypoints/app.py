@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from payments.adapters.db.key_revocations import RevocationListener, listener_dsn
 from payments.adapters.logging import configure_logging
 from payments.bootstrap import (
     momo_config,
@@ -23,6 +24,7 @@ from payments.bootstrap import (
 from payments.domain.errors import InvalidConfiguration, PaymentsError
 from payments.entrypoints import console, metrics
 from payments.entrypoints.api import (
+    api_keys,
     audit,
     events,
     health,
@@ -71,6 +73,7 @@ def all_routes() -> list[BaseRoute]:
         *reconciliation.routes,
         *statements.routes,
         *audit.routes,
+        *api_keys.routes,
     ]
 
 
@@ -117,9 +120,24 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
         # newcomer sees notifications arrive with one process.
         worker = build_worker(container) if settings.run_worker_in_web else None
         background = [asyncio.create_task(worker.run())] if worker else []
+        # Revocations reach the key cache as they commit; on SQLite (one process, no signal
+        # between processes) nothing listens and the cache is never used.
+        listening = (
+            [
+                asyncio.create_task(
+                    RevocationListener(listener_dsn(settings.database_url), container.keys).run()
+                )
+            ]
+            if engine.dialect.name == "postgresql"
+            else []
+        )
         try:
             yield
         finally:
+            for task in listening:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if worker is not None:
                 worker.stop()
             for task in background:

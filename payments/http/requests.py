@@ -140,8 +140,9 @@ async def caller(request: Request, *roles: Role) -> Caller:
     now = time.monotonic_ns()
     found = app.keys.get(key_hash, now)
     if found is None:
+        ticket = app.keys.ticket()
         found = await authenticate(app.uow_factory, key.strip())
-        app.keys.put(key_hash, found, now)
+        app.keys.put(key_hash, found, now, ticket)
     # Every authenticated request counts, a refused role too, and before any work is done:
     # a 429 on POST /v1/payments leaves its Idempotency-Key untouched.
     own = found.rate_limit_per_minute  # the key's own limit, else the gateway's (0: none)

@@ -104,6 +104,19 @@ class ApiKeyRepository(Protocol):
 
     async def by_hash(self, key_hash: str) -> tuple[ApiKey, Agency] | None: ...
 
+    async def get(self, key_id: int) -> ApiKey | None:
+        """Any agency's key (the use cases check whose it is)."""
+
+    async def page(
+        self, agency_id: int | None, *, before_id: int | None, limit: int | None
+    ) -> Sequence[ApiKey]:
+        """Newest (highest id) first, below ``before_id`` when given; the agency's keys, or
+        every agency's when ``agency_id`` is None; all of them when ``limit`` is None."""
+
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        """Set the key's ``revoked_at`` unless it is set; True when this call revoked it.
+        The revocation reaches every process's key cache at commit (PostgreSQL: NOTIFY)."""
+
 
 class PaymentRepository(Protocol):
     async def create_with_records(

@@ -26,6 +26,8 @@ from openapi_spec_validator import validate
 
 from payments.domain.access import Role
 from payments.entrypoints.app import all_routes
+from payments.services.access import create_api_key
+from payments.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.api import Portal, payment_body
 from tests.support.fuzz_requests import check, chunks, encode_query, header_bytes, quote_id
 from tests.support.fuzz_strategies import (
@@ -45,6 +47,7 @@ from tests.support.fuzz_strategies import (
 )
 
 MAX_BODY = 64 * 1024
+NOW = datetime.now(UTC)
 
 
 # --- strategies (the shared ones: tests/support/fuzz_strategies.py) ---------------------------
@@ -472,6 +475,148 @@ async def test_statement_uploads_and_reads(
     else:
         path_id = quote_id(some_id, keep_slashes=False)
         response = await client.get(f"{url}/{path_id}", headers=headers)
+    check(response)
+
+
+# --- /v1/api-keys ------------------------------------------------------------------------------
+
+OWN_KEY = "<own-key-id>"  # replaced in the test body by the id of the key making the request
+OTHER_KEY = "<other-key-id>"  # and by another live key of the same agency
+key_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.one_of(st.sampled_from([r.value for r in Role]), odd_text, json_values),
+        "label": st.one_of(odd_text, json_values),
+        "rate_limit_per_minute": st.one_of(st.integers(-(10**12), 10**12), json_values),
+        "note": st.one_of(odd_text, json_values, st.just("n" * 501)),
+        "confirm_self": st.one_of(st.booleans(), json_values),
+    },
+)
+# Fields as they should be, so that requests often get as far as the database.
+good_key_fields = st.fixed_dictionaries(
+    {"role": st.sampled_from([r.value for r in Role])},
+    optional={
+        "label": st.sampled_from(["Lan", "Nguyễn Thị Lan", "x" * 200]),
+        "rate_limit_per_minute": st.integers(0, 10**6),
+    },
+) | st.fixed_dictionaries(
+    {},
+    optional={"note": st.sampled_from(["rotated", "n" * 500]), "confirm_self": st.booleans()},
+)
+# The fields, sometimes with a stranger among them.
+key_objects = st.builds(
+    lambda fields, extra: {**extra, **fields},
+    key_fields,
+    st.dictionaries(odd_text, json_values, max_size=2) | st.just({}),
+)
+key_json = st.builds(
+    encode_json, key_objects | good_key_fields, st.sampled_from(["ascii", "raw-surrogates"])
+)
+# Mostly the fields, odd or not, so that requests get past the parser often.
+key_bodies = st.one_of(
+    key_json, key_json, key_json, st.just(b""), json_bodies, st.binary(max_size=200)
+)
+key_path_ids = st.one_of(
+    st.sampled_from([OWN_KEY, OTHER_KEY, OTHER_KEY]),
+    st.sampled_from(["1", "2", "0", "-1", "01", "2147483647", "2147483648", "9" * 30, "١"]),
+    odd_text.filter(bool),
+)
+key_query_pairs = st.lists(
+    st.tuples(st.one_of(st.sampled_from(["limit", "cursor"]), odd_text), query_values), max_size=4
+)
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["list", "create", "read", "revoke", "rotate"]),
+    # Mostly an administrator sending JSON, so that many requests get past the edge.
+    role=st.sampled_from([Role.ADMIN] * 3 + [Role.PORTAL, Role.FINANCE, Role.TREASURY]),
+    key_id=key_path_ids,
+    body=key_bodies,
+    content_type=st.sampled_from(["application/json"] * 3 + [""]).flatmap(
+        lambda plain: st.just(plain) if plain else st.one_of(st.none(), content_types)
+    ),
+    pairs=key_query_pairs,
+)
+@example(
+    action="list",
+    role=Role.ADMIN,
+    key_id="1",
+    body=b"",
+    content_type=None,
+    pairs=[("cursor", cursor_for("2147483648"))],
+)
+@example(
+    action="revoke",
+    role=Role.ADMIN,
+    key_id="2147483648",
+    body=b"",
+    content_type=None,
+    pairs=[],
+)
+@example(
+    action="create",
+    role=Role.ADMIN,
+    key_id="1",
+    body=b'{"role": "portal", "rate_limit_per_minute": 99999999999}',
+    content_type="application/json",
+    pairs=[],
+)
+@example(
+    action="rotate",
+    role=Role.ADMIN,
+    key_id=OWN_KEY,
+    body=b'{"confirm_self": true, "note": "yearly"}',
+    content_type="application/json",
+    pairs=[],
+)
+@example(
+    action="revoke",
+    role=Role.ADMIN,
+    key_id=OTHER_KEY,
+    body=b"",
+    content_type=None,
+    pairs=[],
+)
+@example(
+    action="create",
+    role=Role.ADMIN,
+    key_id=OWN_KEY,
+    body='{"role": "finance", "label": "Nguyễn Thị Lan"}'.encode(),
+    content_type="application/json",
+    pairs=[],
+)
+async def test_api_key_routes_with_arbitrary_input(
+    client: httpx.AsyncClient,
+    portal: Portal,
+    uow_factory: SqlUnitOfWorkFactory,
+    action: str,
+    role: Role,
+    key_id: str,
+    body: bytes,
+    content_type: str | None,
+    pairs: list[tuple[str, str]],
+) -> None:
+    # Keys of its own for each example: one may revoke or rotate the key it is made with.
+    made, plain = await create_api_key(
+        uow_factory, agency_code=portal.code, role=role, label=None, actor="fuzz", now=NOW
+    )
+    other, _ = await create_api_key(
+        uow_factory, agency_code=portal.code, role=Role.PORTAL, label=None, actor="fuzz", now=NOW
+    )
+    ids = {OWN_KEY: str(made.id), OTHER_KEY: str(other.id)}
+    path_id = ids.get(key_id) or quote_id(key_id, keep_slashes=False)
+    headers = header_bytes({"Authorization": f"Bearer {plain}", "Content-Type": content_type})
+    if action == "list":
+        response = await client.get(f"/v1/api-keys?{encode_query(pairs)}", headers=headers)
+    elif action == "create":
+        response = await client.post("/v1/api-keys", content=body, headers=headers)
+    elif action == "read":
+        response = await client.get(f"/v1/api-keys/{path_id}", headers=headers)
+    else:
+        response = await client.post(
+            f"/v1/api-keys/{path_id}/{action}", content=body, headers=headers
+        )
     check(response)
 
 

@@ -3,7 +3,8 @@ link), an API key, a provider secret, a signature or a full payer identifier.
 
 The flow runs at log level info, so every access line and every provider exchange is written:
 a payment created with the payer's id number, e-mail and phone, its checkout page opened, paid
-at VNPay (signed redirect and IPN), a second one paid at MoMo, a VietQR page, a refund."""
+at VNPay (signed redirect and IPN), a second one paid at MoMo, a VietQR page, a refund, an API
+key created and rotated over the API."""
 
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ async def test_a_whole_sandbox_flow_logs_no_token_key_secret_signature_or_payer_
             headers={**portal.auth(Role.FINANCE), "Idempotency-Key": uuid.uuid4().hex},
         )
         assert refund.status_code == 201, refund.text
+        made = await http.post(
+            "/v1/api-keys", json={"role": "portal"}, headers=portal.auth(Role.ADMIN)
+        )
+        assert made.status_code == 201, made.text
+        secrets["API key created over the API"] = made.json()["key"]
+        rotated = await http.post(
+            f"/v1/api-keys/{made.json()['id']}/rotate", headers=portal.auth(Role.ADMIN)
+        )
+        assert rotated.status_code == 201, rotated.text
+        secrets["API key made by a rotation"] = rotated.json()["key"]
     logged = capsys.readouterr().out
     assert '"event": "request"' in logged or '"event":"request"' in logged  # it did log
     assert "/checkout/[token]" in logged

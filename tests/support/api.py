@@ -15,7 +15,7 @@ from asgi_lifespan import LifespanManager
 from payments.adapters.db.engine import make_engine
 from payments.domain.access import Role
 from payments.entrypoints.app import create_app
-from payments.http.container import Clock, utc_now
+from payments.http.container import Clock, Container, utc_now
 from payments.services.access import create_agency, create_api_key
 from payments.settings import Settings
 from payments.unit_of_work import SqlUnitOfWorkFactory
@@ -92,6 +92,15 @@ def payment_body(**overrides: Any) -> dict[str, Any]:
 async def api_client(
     database_url: str, *, clock: Clock = utc_now, **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_app(database_url, clock=clock, **settings) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def api_app(
+    database_url: str, *, clock: Clock = utc_now, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
+    """The app started, a client of it and what it holds (its key cache, for one)."""
     options: dict[str, Any] = {
         "database_url": database_url,
         "base_url": BASE_URL,
@@ -105,7 +114,7 @@ async def api_client(
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield client
+            yield client, app.state.container
 
 
 def uow_for(database_url: str) -> SqlUnitOfWorkFactory:

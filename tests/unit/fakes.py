@@ -127,6 +127,28 @@ class FakeApiKeys:
             return None
         return found[0], self.store.agencies[found[1]]
 
+    async def get(self, key_id: int) -> ApiKey | None:
+        return next((k for k, _ in self.store.keys.values() if k.id == key_id), None)
+
+    async def page(
+        self, agency_id: int | None, *, before_id: int | None, limit: int | None
+    ) -> Sequence[ApiKey]:
+        keys = sorted((k for k, _ in self.store.keys.values()), key=lambda k: -k.id)
+        keys = [
+            k
+            for k in keys
+            if (agency_id is None or k.agency_id == agency_id)
+            and (before_id is None or k.id < before_id)
+        ]
+        return keys if limit is None else keys[:limit]
+
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        for key_hash, (key, agency_id) in self.store.keys.items():
+            if key.id == key_id and key.revoked_at is None:
+                self.store.keys[key_hash] = (replace(key, revoked_at=now), agency_id)
+                return True
+        return False
+
 
 class FakePayments:
     def __init__(self, store: Store) -> None:

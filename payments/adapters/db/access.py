@@ -1,4 +1,9 @@
-"""Agencies and their API keys, in SQL."""
+"""Agencies and their API keys, in SQL.
+
+On PostgreSQL a revocation also tells every web process, which caches keys for a few seconds:
+``PgApiKeys.revoke`` sends a notification on ``REVOKED_CHANNEL`` in the revoking transaction,
+which PostgreSQL delivers at commit (and not at all after a rollback) to every session
+listening there (``payments/adapters/db/key_revocations.py``)."""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db import tables as t
 from payments.domain.access import Agency, ApiKey, Role
+
+REVOKED_CHANNEL = "payments_api_key_revoked"
 
 
 def _agency(row: Any) -> Agency:
@@ -60,6 +67,35 @@ class SqlAgencies:
         return [_agency(row) for row in rows]
 
 
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        agency_id=row.agency_id,
+        role=Role(row.role),
+        prefix=row.prefix,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        rate_limit_per_minute=row.rate_limit_per_minute,
+    )
+
+
+# Every column but the hash, which never leaves the adapter.
+_KEY_COLUMNS = tuple(
+    t.api_keys.c[name]
+    for name in (
+        "id",
+        "agency_id",
+        "role",
+        "prefix",
+        "label",
+        "created_at",
+        "revoked_at",
+        "rate_limit_per_minute",
+    )
+)
+
+
 class SqlApiKeys:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -104,14 +140,7 @@ class SqlApiKeys:
         row = (
             await self._conn.execute(
                 select(
-                    k.c.id,
-                    k.c.agency_id,
-                    k.c.role,
-                    k.c.prefix,
-                    k.c.label,
-                    k.c.created_at,
-                    k.c.revoked_at,
-                    k.c.rate_limit_per_minute,
+                    *_KEY_COLUMNS,
                     a.c.code,
                     a.c.name,
                     a.c.allowed_hosts,
@@ -123,16 +152,6 @@ class SqlApiKeys:
         ).first()
         if row is None:
             return None
-        key = ApiKey(
-            id=row.id,
-            agency_id=row.agency_id,
-            role=Role(row.role),
-            prefix=row.prefix,
-            label=row.label,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
-            rate_limit_per_minute=row.rate_limit_per_minute,
-        )
         agency = Agency(
             id=row.agency_id,
             code=row.code,
@@ -140,4 +159,39 @@ class SqlApiKeys:
             allowed_hosts=frozenset(row.allowed_hosts),
             created_at=row.agency_created_at,
         )
-        return key, agency
+        return _key(row), agency
+
+    async def get(self, key_id: int) -> ApiKey | None:
+        row = (
+            await self._conn.execute(select(*_KEY_COLUMNS).where(t.api_keys.c.id == key_id))
+        ).first()
+        return _key(row) if row else None
+
+    async def page(
+        self, agency_id: int | None, *, before_id: int | None, limit: int | None
+    ) -> Sequence[ApiKey]:
+        k = t.api_keys.c
+        stmt = select(*_KEY_COLUMNS).order_by(k.id.desc()).limit(limit)
+        if agency_id is not None:
+            stmt = stmt.where(k.agency_id == agency_id)
+        if before_id is not None:
+            stmt = stmt.where(k.id < before_id)
+        return [_key(row) for row in await self._conn.execute(stmt)]
+
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        # Only a live key: of two transactions revoking one key, the second waits for the
+        # first's row lock and then finds nothing left to do.
+        result = await self._conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)
+
+
+class PgApiKeys(SqlApiKeys):
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        revoked = await super().revoke(key_id, now)
+        if revoked:
+            await self._conn.execute(select(func.pg_notify(REVOKED_CHANNEL, str(key_id))))
+        return revoked

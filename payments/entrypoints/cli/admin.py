@@ -1,17 +1,34 @@
-"""Operator commands: agencies (with their notification URL and signing secret) and API keys."""
+"""Operator commands: agencies (with their notification URL and signing secret) and API keys.
+
+Listings print a table by default and JSON with ``--json`` (the API's representation of a
+key); a new key (created or rotated) is printed alone on stdout, so scripts can capture it.
+An unknown key id exits with status 2.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import click
 
-from payments.domain.access import Role
-from payments.domain.errors import FieldProblem, InvalidInput
+from payments.domain.access import MAX_KEY_RATE_LIMIT, ApiKey, Role
+from payments.domain.errors import FieldProblem, InvalidInput, NotFound
 from payments.domain.notifications import target_problem
+from payments.domain.resources import api_key_resource, iso
 from payments.entrypoints.cli.common import database_option, run_with_database, settings_from_env
 from payments.notifications.usecases import rotate_webhook_secret, set_default_notify_url
-from payments.services.access import create_agency, create_api_key
+from payments.services.access import (
+    KeyChange,
+    create_agency,
+    create_api_key,
+    list_agencies,
+    list_api_keys,
+    revoke_api_key,
+    rotate_api_key,
+)
 from payments.settings import Settings
 
 
@@ -65,6 +82,36 @@ def agency_create(
     if notify_url is not None:
         _set_notify_url(settings, created.code, notify_url)
     click.echo(f"agency {created.code} created (id {created.id})", err=True)
+
+
+@agency.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@database_option
+def agency_list(as_json: bool, database_url: str | None) -> None:
+    """List the agencies, by code."""
+    agencies = run_with_database(settings_from_env(database_url), list_agencies)
+    if as_json:
+        rows = [
+            {
+                "id": a.id,
+                "code": a.code,
+                "name": a.name,
+                "allowed_hosts": sorted(a.allowed_hosts),
+                "created_at": iso(a.created_at.astimezone(UTC)),
+            }
+            for a in agencies
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        table(
+            ("CODE", "NAME", "ALLOWED HOSTS", "CREATED (UTC)"),
+            [
+                (a.code, _cell(a.name), " ".join(sorted(a.allowed_hosts)), _when(a.created_at))
+                for a in agencies
+            ],
+        )
+    )
 
 
 @agency.command("notify-url")
@@ -139,7 +186,7 @@ def apikey() -> None:
 @click.option(
     "--rate-limit",
     "rate_limit",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_KEY_RATE_LIMIT),
     default=None,
     help="Requests per minute for this key (default: PAYMENTS_RATE_LIMIT_PER_MINUTE; 0: none).",
 )
@@ -166,3 +213,120 @@ def apikey_create(
         ),
     )
     click.echo(plain)
+
+
+@apikey.command("list")
+@click.option("--agency", "agency_code", default=None, help="This agency's keys.")
+@click.option("--all", "every_agency", is_flag=True, help="Every agency's keys.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@database_option
+def apikey_list(
+    agency_code: str | None, every_agency: bool, as_json: bool, database_url: str | None
+) -> None:
+    """List keys, newest first, revoked ones included (never a key or its hash)."""
+    if (agency_code is None) == (not every_agency):
+        raise click.UsageError("give --agency CODE or --all")
+    listed = run_with_database(
+        settings_from_env(database_url),
+        lambda uow: list_api_keys(uow, agency_code=agency_code),
+    )
+    if as_json:
+        rows = [api_key_resource(item.key, item.agency_code) for item in listed]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        table(
+            ("ID", "AGENCY", "ROLE", "PREFIX", "LABEL", "RATE LIMIT", "CREATED (UTC)", "REVOKED"),
+            [
+                (
+                    str(item.key.id),
+                    item.agency_code,
+                    item.key.role.value,
+                    item.key.prefix,
+                    _cell(item.key.label or ""),
+                    _rate_limit(item.key.rate_limit_per_minute),
+                    _when(item.key.created_at),
+                    _when(item.key.revoked_at) if item.key.revoked_at else "",
+                )
+                for item in listed
+            ],
+        )
+    )
+
+
+@apikey.command("revoke")
+@click.argument("key_id", metavar="ID", type=int)
+@click.option("--note", default=None, help="Why (kept in the audit log).")
+@database_option
+def apikey_revoke(key_id: int, note: str | None, database_url: str | None) -> None:
+    """Revoke key ID: every web process refuses it from now on. Revoking twice is harmless."""
+    now = datetime.now(UTC)
+    key = run_with_database(
+        settings_from_env(database_url),
+        lambda uow: _known(revoke_api_key(uow, key_id, KeyChange(actor="cli", now=now, note=note))),
+    )
+    when = key.revoked_at or now  # revoked by this command, or found so
+    already = "" if when == now else " (already)"
+    click.echo(f"API key {_named(key)} revoked at {_when(when)} UTC{already}")
+
+
+@apikey.command("rotate")
+@click.argument("key_id", metavar="ID", type=int)
+@click.option("--note", default=None, help="Why (kept in the audit log).")
+@database_option
+def apikey_rotate(key_id: int, note: str | None, database_url: str | None) -> None:
+    """Replace key ID with a new key of the same agency, role, label and rate limit, revoking
+    it; print only the new key (shown once)."""
+    now = datetime.now(UTC)
+    rotated = run_with_database(
+        settings_from_env(database_url),
+        lambda uow: _known(rotate_api_key(uow, key_id, KeyChange(actor="cli", now=now, note=note))),
+    )
+    click.echo(
+        f"API key {_named(rotated.old)} revoked; its successor is {_named(rotated.new)}", err=True
+    )
+    click.echo(rotated.plain)
+
+
+class UnknownKey(click.ClickException):
+    """An id that names no key: a wrong argument, as a usage error is."""
+
+    exit_code = 2
+
+
+T = TypeVar("T")
+
+
+async def _known(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except NotFound as exc:
+        raise UnknownKey(exc.detail) from None
+
+
+def _named(key: ApiKey) -> str:
+    return f"{key.id} ({key.prefix}, {key.role.value})"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, two spaces apart."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in (headers, *rows)
+    )
+
+
+def _cell(text: str) -> str:
+    # Stored text may hold line breaks and tabs: one line per row.
+    return " ".join(text.split())
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _rate_limit(own: int | None) -> str:
+    if own is None:
+        return "default"
+    return "none" if own == 0 else f"{own}/min"

@@ -183,16 +183,18 @@ async def current_staff(request: Request) -> Staff:
 
 async def _key(request: Request, digest: str) -> Caller | None:
     """The key behind a session, from the app's key cache or the database (None: revoked or
-    gone). The cache is the API's: a revocation reaches both within its few seconds."""
+    gone). The cache is the API's: a revocation ends the session at once, as it stops the key
+    on the API."""
     app = container(request)
     now = time.monotonic_ns()
     cached = app.keys.get(digest, now)
     if cached is not None:
         return cached
+    ticket = app.keys.ticket()
     async with app.uow_factory() as uow:
         found = await uow.api_keys.by_hash(digest)
     if found is None or found[0].revoked_at is not None:
         return None
     caller = Caller.of(*found)
-    app.keys.put(digest, caller, now)
+    app.keys.put(digest, caller, now, ticket)
     return caller

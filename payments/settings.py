@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from payments.domain.attempts import DEFAULT_MAX_ATTEMPTS
 from payments.domain.schedule import parse_local_time
+from payments.domain.text import text_problem
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payments.db"
 # Values that are obviously not a real secret: refused outside sandbox mode.
@@ -21,6 +22,8 @@ PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "change_me", "secret", "password", "placeholder", "todo", "xxx"}
 )
 SANDBOX_PREFIX = "sandbox-"
+# The sandbox's help contact: a reserved domain (RFC 2606), so no real desk gets demo calls.
+SANDBOX_HELP_CONTACT = "hotro@example.com (sandbox)"
 MIN_SESSION_SECRET = 32  # characters of the console's cookie-signing secret
 MIN_METRICS_TOKEN = 16  # characters of the /metrics bearer token outside sandbox mode
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -152,6 +155,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Provider tries a payment may have in all; beyond them the checkout "
         "refuses to start another (choosing a provider whose try is open reuses it).",
+    )
+    help_contact: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Whom payers may ask about a payment, shown on every checkout page: one "
+        "line of at most 200 characters, such as a hotline and an email address (`Tổng đài "
+        "1900 xxxx, hotro@example.gov.vn`). Unset: a demo contact in sandbox mode; otherwise "
+        "the pages send payers to the agency that asked them to pay.",
     )
     expiry_interval_seconds: int = Field(
         default=30,
@@ -384,6 +395,21 @@ class Settings(BaseSettings):
     def _time_of_day(cls, value: str) -> str:
         parse_local_time(value)  # ValueError names the problem
         return value.strip()
+
+    @field_validator("help_contact")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        problem = text_problem(value)
+        if problem or "\n" in value or "\r" in value or "\t" in value:
+            raise ValueError(f"must be one line of plain text ({problem or 'a line break'})")
+        return value.strip()
+
+    @property
+    def payer_help_contact(self) -> str | None:
+        """The help contact payers see; None: send them to the collecting agency."""
+        return self.help_contact or (SANDBOX_HELP_CONTACT if self.sandbox else None)
 
     @field_validator("base_url")
     @classmethod

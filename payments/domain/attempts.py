@@ -190,6 +190,12 @@ DEFAULT_MAX_ATTEMPTS = 5
 class StartRefusal(StrEnum):
     IN_PROGRESS = "in_progress"  # an open attempt at the provider has no page to send to
     TOO_MANY = "too_many"  # the payment has had its share of attempts
+    # Another try the payer was sent to is still open and may yet take the money: a new one
+    # starts only once the payer has been told so and chose to go on (``confirmed``).
+    UNCONFIRMED = "unconfirmed"
+    # Part of the amount came by bank transfer (VietQR): the rest must come the same way. A
+    # card or wallet try would charge the whole amount again, since its amount is fixed.
+    TRANSFER_ONLY = "transfer_only"
 
 
 def reusable(attempt: Attempt, provider: Provider, now: datetime) -> bool:
@@ -198,20 +204,39 @@ def reusable(attempt: Attempt, provider: Provider, now: datetime) -> bool:
     return provider is Provider.VIETQR or now < attempt.created_at + REUSE_WINDOW
 
 
+def may_still_take_money(attempt: Attempt) -> bool:
+    """The payer was sent to this try's page (or QR) and the provider has not said it failed:
+    they may have paid there, and the money may still arrive."""
+    return attempt.status in OPEN_ATTEMPT and attempt.redirect_url is not None
+
+
 def choose_start(
-    attempts: Sequence[Attempt], provider: Provider, *, now: datetime, max_attempts: int
+    attempts: Sequence[Attempt],
+    provider: Provider,
+    *,
+    now: datetime,
+    max_attempts: int,
+    received: int = 0,
+    confirmed: bool = False,
 ) -> Attempt | StartRefusal | None:
-    """What choosing ``provider`` does to a payment with ``attempts`` (oldest first): reuse
-    the open attempt there (an Attempt with its page), refuse, or start a new one (None).
+    """What choosing ``provider`` does to a payment with ``attempts`` (oldest first), of which
+    ``received`` minor units have arrived so far: reuse the open attempt there (an Attempt
+    with its page), refuse, or start a new one (None).
 
     An open attempt without a page (another request is starting it, or its start went
-    unanswered) is not doubled: the payer waits for it or picks another provider.
+    unanswered) is not doubled: the payer waits for it or picks another provider. A new
+    attempt while another one may still take the money needs the payer's ``confirmed``
+    choice: both may succeed, and the second payment then waits for a refund.
     """
+    if received > 0 and provider is not Provider.VIETQR:
+        return StartRefusal.TRANSFER_ONLY
     for attempt in reversed(attempts):
         if reusable(attempt, provider, now):
             return attempt if attempt.redirect_url else StartRefusal.IN_PROGRESS
     if len(attempts) >= max_attempts:
-        return StartRefusal.TOO_MANY
+        return StartRefusal.TOO_MANY  # before asking to confirm a try that cannot start
+    if not confirmed and any(may_still_take_money(a) for a in attempts):
+        return StartRefusal.UNCONFIRMED
     return None
 
 

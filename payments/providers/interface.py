@@ -6,6 +6,7 @@
     refund           give money back: a typed request, a typed outcome (see ``refunds``)
     refund_status    settle a refund whose answer we never got (or that is still pending)
     acknowledge      the answer the provider expects to a callback, per verdict
+    payer_reason     why a try failed, in the payer's words, from the provider's stored code
     currencies       the ISO 4217 codes it can take: a payment in another is never offered
                      to it, and ``start_checkout`` refuses one (InvalidInput on ``currency``)
     refunds_told_apart  whether ``refund_status`` finds a refund by our request id; when not
@@ -25,6 +26,7 @@ from typing import Protocol
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Verdict
 from payments.domain.payments import Payment
 from payments.providers.outcomes import Rejected, Unknown
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 
 
@@ -91,6 +93,10 @@ class PaymentProvider(Protocol):
     ) -> Acknowledgement:
         """The answer to a callback: ``rejection`` when it failed verification, else the
         verdict of applying it (None when applying it failed unexpectedly)."""
+
+    def payer_reason(self, result_code: str) -> PayerReason | None:
+        """Why a try with this stored ``result_code`` (``Attempt.result_code``) did not go
+        through, for the payer; None when the code has no words for them."""
 
 
 class ProviderRegistry:

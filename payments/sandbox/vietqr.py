@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from payments.domain.attempts import Provider
+from payments.domain.payer_view import amount_due
 from payments.http.requests import container
 from payments.providers.vietqr.credit import (
     SIGNATURE_HEADER,
@@ -55,13 +56,16 @@ async def transfer(request: Request) -> Response:
     reference = str(form.get("reference", ""))[:32]
     choice = str(form.get("choice", ""))
     back = _back(str(form.get("back", "")))
-    # The payer's banking app would read the amount from the QR; the simulator reads it from
-    # the attempt (a read-only shortcut the sandbox alone takes).
+    # The payer's banking app would read the amount from the QR; the simulator reads what the
+    # QR asks for from the stored payment (a read-only shortcut the sandbox alone takes): the
+    # amount, or only the rest once part of it arrived.
     async with app.uow_factory() as uow:
         attempt = await uow.attempts.by_provider_ref(Provider.VIETQR, reference)
+        payment = await uow.payments.by_id(attempt.payment_id) if attempt else None
     if not isinstance(provider, VietqrProvider) or attempt is None or choice not in CHOICES:
         return Response("sandbox VietQR: unknown reference or choice", status_code=400)
-    amount = {"exact": attempt.amount, "less": attempt.amount // 2, "more": attempt.amount + 50_000}
+    asked = (amount_due(payment) if payment else 0) or attempt.amount
+    amount = {"exact": asked, "less": asked // 2, "more": asked + 50_000}
     text = "PFWRONGREF99" if choice == "wrong_reference" else reference.lower()
     credit = CreditNotification(
         transfer_id="FT" + secrets.token_hex(6).upper(),

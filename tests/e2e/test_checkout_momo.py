@@ -9,11 +9,19 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from payments.entrypoints.web.i18n import TEXTS
 from payments.ledger import chart
 from payments.providers.momo import protocol as momo
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, api_client
-from tests.support.checkout_flows import choose_momo, create, ledger_nets, path_of, pay_momo, status
+from tests.support.checkout_flows import (
+    choose_momo,
+    come_back,
+    create,
+    ledger_nets,
+    pay_momo,
+    status,
+)
 
 SANDBOX = Settings(sandbox=True, base_url=BASE_URL).momo
 CONFIG = momo.MomoConfig(SANDBOX.partner_code, SANDBOX.access_key, SANDBOX.secret_key, "")
@@ -32,22 +40,22 @@ async def test_momo_success_end_to_end(
     return_url = await pay_momo(
         sandbox, await choose_momo(sandbox, payment), "success", duplicate_ipn="1"
     )
-    result = await sandbox.get(path_of(return_url))
-    assert "Thanh toán thành công" in result.text
+    result = await come_back(sandbox, payment, return_url)
+    assert TEXTS["vi"]["paid_note"] in result.text
     assert await status(sandbox, portal, payment["id"]) == "succeeded"
     nets = await ledger_nets(database_url)
     assert nets[chart.provider_clearing("momo").code] == 150_000
     assert sum(nets.values()) == 0
 
 
-@pytest.mark.parametrize("outcome", ["failure", "cancel"])
+@pytest.mark.parametrize(("outcome", "code"), [("failure", 1001), ("cancel", 1006)])
 async def test_momo_failure_and_cancel(
-    sandbox: httpx.AsyncClient, portal: Portal, outcome: str
+    sandbox: httpx.AsyncClient, portal: Portal, outcome: str, code: int
 ) -> None:
     payment = await create(sandbox, portal)
     return_url = await pay_momo(sandbox, await choose_momo(sandbox, payment), outcome)
-    result = await sandbox.get(path_of(return_url))
-    assert "Thanh toán không thành công" in result.text
+    result = await come_back(sandbox, payment, return_url)
+    assert momo.PAYER_REASONS[code].vi in result.text
     assert await status(sandbox, portal, payment["id"]) == "failed"
 
 

@@ -74,14 +74,15 @@ async def test_underpayment_stays_pending_then_completes(
         "received_amount": 75_000,
         "overpaid_amount": 0,
     }
-    await simulate(sandbox, path, reference, "exact")  # 75.000 + 150.000: 75.000 over
+    # The QR now asks for the rest (75.000); the payer sends 50.000 more than that.
+    await simulate(sandbox, path, reference, "more")
     stored = await payment_json(database_url, payment["id"])
     assert stored.status.value == "succeeded"
-    assert stored.flags.overpaid_amount == 75_000
+    assert stored.flags.overpaid_amount == 50_000
     assert stored.flags.needs_review
     nets = await ledger_nets(database_url)
-    assert nets[chart.provider_clearing("vietqr").code] == 225_000
-    assert nets[chart.refunds_payable().code] == -75_000
+    assert nets[chart.provider_clearing("vietqr").code] == 200_000
+    assert nets[chart.refunds_payable().code] == -50_000
 
 
 async def test_overpayment_succeeds_and_is_flagged(

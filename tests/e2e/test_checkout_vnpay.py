@@ -10,12 +10,14 @@ import httpx
 import pytest
 
 from payments.domain.attempts import Provider
+from payments.entrypoints.web.i18n import TEXTS
 from payments.ledger import chart
 from payments.providers.vnpay import protocol as vnpay
 from payments.settings import Settings
 from tests.support.api import BASE_URL, Portal, api_client, uow_for
 from tests.support.checkout_flows import (
     choose_vnpay,
+    come_back,
     create,
     ledger_nets,
     path_of,
@@ -65,20 +67,20 @@ async def test_vnpay_success_end_to_end(
     pay_url = await choose_vnpay(sandbox, payment)
     assert await status(sandbox, portal, payment["id"]) == "pending"
     return_url = await pay_vnpay(sandbox, pay_url, "success")
-    assert return_url.startswith(f"{BASE_URL}/checkout/return/vnpay?")
-    result = await sandbox.get(path_of(return_url))
-    assert result.status_code == 200
-    assert "Thanh toán thành công" in result.text
+    assert return_url.startswith(f"{BASE_URL}/checkout/return/vnpay/vi?")
+    result = await come_back(sandbox, payment, return_url)
+    assert TEXTS["vi"]["paid_note"] in result.text
     assert f"https://portal.example.vn/return?payment_id={payment['id']}" in result.text
     assert await status(sandbox, portal, payment["id"]) == "succeeded"
     nets = await ledger_nets(database_url)
     assert nets[chart.provider_clearing("vnpay").code] == 150_000
     assert nets[chart.budget_payable(portal.code, "2662").code] == -150_000
     assert sum(nets.values()) == 0
-    # the page now shows the paid state instead of the form
+    # reopened later, the link shows the paid state, never the form or the deadline
     again = await sandbox.get(path_of(payment["checkout_url"]))
-    assert "Khoản này đã được thanh toán" in again.text
+    assert TEXTS["vi"]["paid_note"] in again.text
     assert "<form" not in again.text
+    assert TEXTS["vi"]["expires"] not in again.text
 
 
 @pytest.mark.parametrize(("outcome", "code"), [("failure", "51"), ("cancel", "24")])
@@ -88,8 +90,9 @@ async def test_vnpay_failure_and_cancel(
     payment = await create(sandbox, portal)
     return_url = await pay_vnpay(sandbox, await choose_vnpay(sandbox, payment), outcome)
     assert f"vnp_ResponseCode={code}" in return_url
-    result = await sandbox.get(path_of(return_url))
-    assert "Thanh toán không thành công" in result.text
+    result = await come_back(sandbox, payment, return_url)
+    assert vnpay.PAYER_REASONS[code].vi in result.text
+    assert TEXTS["vi"]["still_payable"] in result.text
     assert await status(sandbox, portal, payment["id"]) == "failed"
     assert chart.provider_clearing("vnpay").code not in await ledger_nets(database_url)
     # the citizen may try again

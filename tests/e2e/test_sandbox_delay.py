@@ -26,6 +26,7 @@ from tests.support.api import BASE_URL, Portal
 from tests.support.checkout_flows import (
     choose_momo,
     choose_vnpay,
+    come_back,
     create,
     ledger_nets,
     path_of,
@@ -91,8 +92,8 @@ async def test_delayed_ipn_lands_after_the_browser_returns(
         return_url = await pay_momo(
             sandbox, pay_url, "success", delay_seconds="1", duplicate_ipn="1"
         )
-    result = await sandbox.get(path_of(return_url))
-    assert TEXTS["vi"]["result_processing"] in result.text
+    result = await come_back(sandbox, payment, return_url)
+    assert TEXTS["vi"]["state_in_progress"] in result.text
     assert await status(sandbox, portal, payment["id"]) == "pending"
     await held.release()
     assert held.asked == [1]  # one delayed send, of the second asked for

@@ -95,8 +95,24 @@ async def pay_momo(http: httpx.AsyncClient, pay_url: str, outcome: str, **switch
     )
     assert answer.status_code == 303
     location: str = answer.headers["location"]
-    assert location.startswith(f"{BASE_URL}/checkout/return/momo?")
+    assert re.match(rf"{re.escape(BASE_URL)}/checkout/return/momo/(vi|en)\?", location)
     return location
+
+
+# --- back from a provider ---------------------------------------------------------------------
+
+
+async def come_back(
+    http: httpx.AsyncClient, payment: dict[str, Any], return_url: str, lang: str = "vi"
+) -> httpx.Response:
+    """Follow the provider's return as a browser does: the return verifies, keeps the record
+    and sends the payer on to the payment's checkout page, in ``lang``, which is answered."""
+    answer = await http.get(path_of(return_url))
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"{path_of(payment['checkout_url'])}?lang={lang}"
+    page = await http.get(answer.headers["location"])
+    assert page.status_code == 200, page.text
+    return page
 
 
 # --- VietQR -----------------------------------------------------------------------------------

@@ -63,11 +63,17 @@ class Gateway:
         return await create(self.http, self.portal, **body)
 
     async def choose(
-        self, payment: dict[str, Any], provider: str, lang: str = "vi"
+        self, payment: dict[str, Any], provider: str, lang: str = "vi", *, confirm: bool = False
     ) -> httpx.Response:
+        """Post the choice of ``provider``; ``confirm``: the explained choice to pay again
+        while another try may still take the money."""
         return await self.http.post(
             path_of(payment["checkout_url"]),
-            data={"provider": provider, "lang": lang},
+            data={
+                "provider": provider,
+                "lang": lang,
+                **({"confirm": "another"} if confirm else {}),
+            },
             headers={"Origin": BASE_URL},
         )
 

@@ -184,9 +184,11 @@ def opened(provider: Provider, at: datetime, url: str | None = "https://p.test/p
 def test_choosing_the_same_provider_again_reuses_its_open_attempt() -> None:
     vnpay = opened(Provider.VNPAY, NOW)
     assert choose_start([vnpay], Provider.VNPAY, now=NOW, max_attempts=5) is vnpay
-    # Another provider is another attempt; so is the same one once its page has lapsed.
-    assert choose_start([vnpay], Provider.MOMO, now=NOW, max_attempts=5) is None
-    assert choose_start([vnpay], Provider.VNPAY, now=NOW + REUSE_WINDOW, max_attempts=5) is None
+    # Another provider is another attempt; so is the same one once its page has lapsed; both
+    # once the payer confirmed it, since the first may still take the money.
+    assert choose_start([vnpay], Provider.MOMO, now=NOW, max_attempts=5, confirmed=True) is None
+    lapsed = NOW + REUSE_WINDOW
+    assert choose_start([vnpay], Provider.VNPAY, now=lapsed, max_attempts=5, confirmed=True) is None
     # A bank transfer reference stays good while its attempt is open.
     qr = opened(Provider.VIETQR, NOW)
     assert choose_start([qr], Provider.VIETQR, now=NOW + timedelta(hours=5), max_attempts=5) is qr
@@ -204,6 +206,38 @@ def test_an_open_attempt_without_its_page_is_not_doubled() -> None:
     assert choose_start([unanswered], Provider.MOMO, now=NOW, max_attempts=5) is (
         StartRefusal.IN_PROGRESS
     )
+
+
+def test_a_second_try_while_the_first_may_take_the_money_needs_the_payers_word() -> None:
+    vnpay = opened(Provider.VNPAY, NOW)
+    for provider in (Provider.MOMO, Provider.VIETQR):
+        assert choose_start([vnpay], provider, now=NOW, max_attempts=5) is StartRefusal.UNCONFIRMED
+    lapsed = NOW + REUSE_WINDOW
+    assert choose_start([vnpay], Provider.VNPAY, now=lapsed, max_attempts=5) is (
+        StartRefusal.UNCONFIRMED
+    )
+    # A bank transfer the payer was shown may arrive as well.
+    qr = opened(Provider.VIETQR, NOW)
+    assert choose_start([qr], Provider.VNPAY, now=NOW, max_attempts=5) is StartRefusal.UNCONFIRMED
+    # Nothing to confirm once the provider said the first failed, or when the payer was never
+    # sent anywhere (its start went unanswered).
+    failed = replace(vnpay, status=A.FAILED)
+    assert choose_start([failed], Provider.MOMO, now=NOW, max_attempts=5) is None
+    unanswered = replace(opened(Provider.MOMO, NOW, url=None), status=A.UNKNOWN)
+    assert choose_start([unanswered], Provider.VNPAY, now=NOW, max_attempts=5) is None
+    # An attempt that cannot start is refused as such, not offered to confirm.
+    assert choose_start([vnpay], Provider.MOMO, now=NOW, max_attempts=1) is StartRefusal.TOO_MANY
+
+
+def test_after_part_of_a_transfer_only_a_transfer_may_bring_the_rest() -> None:
+    qr = opened(Provider.VIETQR, NOW)
+    for provider in (Provider.VNPAY, Provider.MOMO):
+        refused = choose_start(
+            [qr], provider, now=NOW, max_attempts=5, received=75_000, confirmed=True
+        )
+        assert refused is StartRefusal.TRANSFER_ONLY
+    # The same transfer reference again, so that the parts add up.
+    assert choose_start([qr], Provider.VIETQR, now=NOW, max_attempts=5, received=75_000) is qr
 
 
 def test_attempts_are_capped_per_payment() -> None:

@@ -9,7 +9,7 @@ import pytest
 from payments.domain.errors import InvalidConfiguration
 from payments.entrypoints.app import create_app
 from payments.entrypoints.web.i18n import choose_language
-from payments.settings import Settings
+from payments.settings import SANDBOX_HELP_CONTACT, Settings
 from tests.support.api import TEST_PROVIDERS
 
 
@@ -52,3 +52,11 @@ def test_outside_sandbox_missing_or_placeholder_secrets_stop_start_up() -> None:
 )
 def test_language_choice(query: str | None, header: str | None, expected: str) -> None:
     assert choose_language(query, header) == expected
+
+
+def test_the_payers_help_contact_defaults_to_the_sandbox_one_or_to_the_agency() -> None:
+    assert Settings(sandbox=False).payer_help_contact is None
+    assert Settings(sandbox=True).payer_help_contact == SANDBOX_HELP_CONTACT
+    assert Settings(help_contact="  1900 9999 ").payer_help_contact == "1900 9999"
+    with pytest.raises(ValueError, match="one line"):
+        Settings(help_contact="1900 9999\nhotro@example.com")

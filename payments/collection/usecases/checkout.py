@@ -61,6 +61,8 @@ class CheckoutView:
     payment: Payment
     agency: Agency
     attempts: tuple[Attempt, ...]
+    # When the money was taken, as the provider said (its capture entry): the proof of payment.
+    paid_at: datetime | None = None
 
     def payable(self, now: datetime) -> bool:
         return self.payment.status in PAYABLE and self.payment.expires_at > now
@@ -76,6 +78,8 @@ class StartedAttempt:
 REFUSALS = {
     StartRefusal.IN_PROGRESS: "an attempt at this provider is being started or checked",
     StartRefusal.TOO_MANY: "the payment has had as many attempts as it may",
+    StartRefusal.UNCONFIRMED: "another attempt may still take the money: the payer must confirm",
+    StartRefusal.TRANSFER_ONLY: "part of the amount came by bank transfer: the rest must too",
 }
 
 
@@ -98,7 +102,11 @@ async def checkout_view(uow_factory: UnitOfWorkFactory, token: str) -> CheckoutV
         if agency is None:
             raise NotFound("no payment for this checkout link")
         attempts = await uow.attempts.for_payment(payment.id)
-    return CheckoutView(payment, agency, tuple(attempts))
+        paid_at = None
+        if payment.status is PaymentStatus.SUCCEEDED:
+            captured = await uow.ledger.entry_by_source_key(capture_key(payment.id))
+            paid_at = captured.occurred_at if captured else None
+    return CheckoutView(payment, agency, tuple(attempts), paid_at)
 
 
 async def payment_by_id(uow_factory: UnitOfWorkFactory, payment_id: str) -> Payment:
@@ -120,6 +128,7 @@ async def start_attempt(
     now: datetime,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     actor: str = "payer",
+    confirmed: bool = False,
 ) -> StartedAttempt:
     """Open a new attempt at ``provider``, which takes ``currencies``; the payment becomes (or
     stays) ``pending``. A payment in a currency the provider cannot take is refused
@@ -127,8 +136,11 @@ async def start_attempt(
 
     The payer's open attempt at ``provider`` is reused (``reused``, nothing changes) while its
     page still works; one without a page yet, or one attempt beyond ``max_attempts``, is
-    refused (AttemptRefused). The payment row is locked before its attempts are read, so
-    concurrent choices take turns and see each other's attempt.
+    refused (AttemptRefused). So is a new attempt while another one the payer was sent to may
+    still take the money, unless the payer ``confirmed`` it after being told, and one at a
+    card or wallet provider once part of the amount came by transfer. The payment row is
+    locked before its attempts are read, so concurrent choices take turns and see each other's
+    attempt.
     """
     async with uow_factory() as uow:
         found = await uow.payments.by_checkout_token(token)
@@ -151,6 +163,8 @@ async def start_attempt(
             provider,
             now=now,
             max_attempts=max_attempts,
+            received=payment.flags.received_amount,
+            confirmed=confirmed,
         )
         if isinstance(choice, Attempt):
             return StartedAttempt(payment, choice, reused=True)
@@ -289,13 +303,17 @@ async def record_callback(
     return replace(linked, id=callback_id)
 
 
+def capture_key(payment_id: str) -> str:
+    return f"payment:{payment_id}:captured"
+
+
 def capture_entry(
     payment: Payment, agency_code: str, provider: Provider, occurred_at: datetime
 ) -> EntryDraft:
     """Payment succeeded: the provider owes us the money, we owe it to the budget."""
     amount, currency = payment.draft.amount, payment.draft.currency
     return EntryDraft(
-        source_key=f"payment:{payment.id}:captured",
+        source_key=capture_key(payment.id),
         description=f"Payment {payment.id} captured by {provider}",
         occurred_at=occurred_at,
         legs=(

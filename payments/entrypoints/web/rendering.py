@@ -48,6 +48,16 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+def help_contact(request: Request) -> str | None:
+    """The configured help contact (PAYMENTS_HELP_CONTACT); None: the page names the agency.
+
+    Read defensively: an error page may be drawn for a request the app never set up."""
+    container = getattr(request.app.state, "container", None)
+    settings = getattr(container, "settings", None)
+    contact: str | None = getattr(settings, "payer_help_contact", None)
+    return contact
+
+
 def page(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
@@ -57,6 +67,7 @@ def page(
         "lang": lang,
         "t": TEXTS[lang],
         "switch_url": with_query(request.url.path, lang=other),
+        "help_contact": help_contact(request),
         **context,
     }
     return templates().TemplateResponse(
@@ -65,11 +76,23 @@ def page(
 
 
 def message(
-    request: Request, title_key: str, text_key: str, *, status_code: int, lang: str | None = None
+    request: Request,
+    title_key: str,
+    text_key: str,
+    *,
+    status_code: int,
+    lang: str | None = None,
+    next_key: str | None = None,
 ) -> HTMLResponse:
+    """A page that cannot show a payment: what happened, and ``next_key``, what to do now."""
     return page(
         request,
         "message.html",
-        {"title_key": title_key, "text_key": text_key, **({"lang": lang} if lang else {})},
+        {
+            "title_key": title_key,
+            "text_key": text_key,
+            "next_key": next_key,
+            **({"lang": lang} if lang else {}),
+        },
         status_code=status_code,
     )

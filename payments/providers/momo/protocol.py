@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.providers.outcomes import Rejected, Rejection
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.signing import hmac_sha256_hex, signature_matches
 
 CREATE_SIGNED = (
@@ -111,6 +112,38 @@ RESULT_MESSAGES: Mapping[int, str] = {
     1005: "payment link expired",
     1006: "user declined",
 }
+
+
+# resultCode -> the reason a payer reads, for the failures a payer can do something about
+# (the merchant-side errors, 10-42, have no words for them: the page says only "did not go
+# through"). 1001-1006 are third-party, unconfirmed codes (see shared/protocols/momo.md).
+PAYER_REASONS: Mapping[int, PayerReason] = {
+    10: PayerReason("MoMo đang bảo trì hệ thống.", "MoMo is under maintenance."),
+    1001: PayerReason(
+        "Ví MoMo không đủ số dư để thanh toán.",
+        "There was not enough money in the MoMo wallet.",
+    ),
+    1003: PayerReason(
+        "Giao dịch đã bị hủy.", "The transaction was cancelled.", stopped_by_payer=True
+    ),
+    1005: PayerReason(
+        "Liên kết hoặc mã QR thanh toán đã hết hạn.",
+        "The payment link or QR code expired.",
+        stopped_by_payer=True,
+    ),
+    1006: PayerReason(
+        "Bạn đã từ chối thanh toán trong ứng dụng MoMo.",
+        "You declined the payment in the MoMo app.",
+        stopped_by_payer=True,
+    ),
+}
+
+
+def payer_reason(result_code: str) -> PayerReason | None:
+    """The reason for a stored result code (the resultCode as text), or None."""
+    if not result_code.isascii() or not result_code.isdigit():
+        return None
+    return PAYER_REASONS.get(int(result_code))
 
 
 def classify_result(result_code: int) -> MomoStatus:

@@ -16,6 +16,7 @@ from payments.providers.momo import protocol as momo
 from payments.providers.momo import refunds as momo_refunds
 from payments.providers.momo.api import TIMEOUT_SECONDS, MomoClient
 from payments.providers.outcomes import Rejected, Unknown
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 
 RESULTS = {
@@ -121,6 +122,9 @@ class MomoProvider:
 
     async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundStatus:
         return await momo_refunds.refund_status(self._client, request)
+
+    def payer_reason(self, result_code: str) -> PayerReason | None:
+        return momo.payer_reason(result_code)
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

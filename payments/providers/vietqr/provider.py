@@ -23,6 +23,7 @@ from payments.domain.errors import FieldProblem, InvalidInput
 from payments.domain.payments import currency_problem
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.refunds import (
     RefundRequest,
     RefundSubmitted,
@@ -60,14 +61,17 @@ class VietqrProvider:
         problem = currency_problem(request.attempt.currency, self.currencies)
         if problem:
             raise InvalidInput([FieldProblem("currency", f"VietQR cannot take it: {problem}")])
-        return Redirect(f"{request.checkout_url}/vietqr/{request.attempt.id}")
+        # Our own transfer page, in the payer's language (as VNPay's and MoMo's pages are).
+        lang = "en" if request.language == "en" else "vi"
+        return Redirect(f"{request.checkout_url}/vietqr/{request.attempt.id}?lang={lang}")
 
-    def payload(self, attempt: Attempt) -> str:
-        """The dynamic QR payload: our account, the amount, the attempt's reference."""
+    def payload(self, attempt: Attempt, amount: int | None = None) -> str:
+        """The dynamic QR payload: our account, the amount (``amount``, when only the rest of
+        a transfer that came in part is due; else the attempt's), the attempt's reference."""
         return vietqr.build_payload(
             bank_bin=self.config.bank_bin,
             account=self.config.account_no,
-            amount=attempt.amount,
+            amount=attempt.amount if amount is None else amount,
             currency=attempt.currency,
             purpose=attempt.provider_ref,
         )
@@ -108,6 +112,9 @@ class VietqrProvider:
 
     async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundSubmitted:
         return RefundSubmitted(self.transfer_instruction(request))
+
+    def payer_reason(self, result_code: str) -> PayerReason | None:
+        return None  # a transfer does not fail: it arrives (in full, in part) or it does not
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

@@ -20,6 +20,7 @@ from urllib.parse import quote_plus
 from payments.domain.errors import FieldProblem, InvalidInput
 from payments.providers.ascii_text import fold_to_ascii
 from payments.providers.outcomes import Rejected, Rejection
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.signing import hmac_sha512_hex, signature_matches
 
 VERSION = "2.1.0"
@@ -184,6 +185,67 @@ def build_pay_url(
         raise InvalidInput(problems)
     signed = sign_params(config, params)
     return f"{config.pay_url}?{signing_string(params)}&vnp_SecureHash={signed['vnp_SecureHash']}"
+
+
+# --- what a failed try tells the payer --------------------------------------------------------
+
+# vnp_ResponseCode of a return, IPN or querydr answer -> the reason a payer reads. The codes are
+# the ones in our protocol notes (third-party tables, shared/protocols/vnpay.md); 12, 13 and 79
+# are in VNPay's published table but not in the notes. ``07`` is money debited but held as
+# suspicious: the payer must ask before paying again, not simply retry.
+PAYER_REASONS: Mapping[str, PayerReason] = {
+    "05": PayerReason(
+        "Mật khẩu hoặc mã xác thực không đúng.", "The password or one-time code was not right."
+    ),
+    "06": PayerReason(
+        "Mật khẩu hoặc mã xác thực không đúng.", "The password or one-time code was not right."
+    ),
+    "07": PayerReason(
+        "Ngân hàng đã trừ tiền nhưng giao dịch đang bị nghi ngờ và cần kiểm tra. Vui lòng liên "
+        "hệ hỗ trợ trước khi thanh toán lại.",
+        "The bank took the money but is holding the transaction as suspicious. Please contact "
+        "the help desk before paying again.",
+    ),
+    "09": PayerReason(
+        "Thẻ hoặc tài khoản chưa đăng ký dịch vụ Internet Banking.",
+        "The card or account is not registered for internet banking.",
+    ),
+    "10": PayerReason(
+        "Thông tin thẻ hoặc tài khoản bị nhập sai quá 3 lần.",
+        "The card or account details were entered wrongly more than 3 times.",
+    ),
+    "11": PayerReason(
+        "Đã hết thời gian chờ thanh toán.",
+        "The time allowed for paying ran out.",
+        stopped_by_payer=True,
+    ),
+    "12": PayerReason("Thẻ hoặc tài khoản đang bị khóa.", "The card or account is locked."),
+    "13": PayerReason(
+        "Mã xác thực (OTP) không đúng.", "The one-time password (OTP) was not right."
+    ),
+    "24": PayerReason(
+        "Bạn đã hủy giao dịch.", "You cancelled the transaction.", stopped_by_payer=True
+    ),
+    "51": PayerReason(
+        "Tài khoản không đủ số dư để thanh toán.",
+        "There was not enough money in the account.",
+    ),
+    "65": PayerReason(
+        "Tài khoản đã vượt hạn mức giao dịch trong ngày.",
+        "The account's daily limit was reached.",
+    ),
+    "75": PayerReason("Ngân hàng thanh toán đang bảo trì.", "The bank is under maintenance."),
+    "79": PayerReason(
+        "Mật khẩu thanh toán bị nhập sai quá số lần cho phép.",
+        "The payment password was entered wrongly too many times.",
+    ),
+}
+
+
+def payer_reason(result_code: str) -> PayerReason | None:
+    """The reason for a stored result code (``"<vnp_ResponseCode>/<vnp_TransactionStatus>"``,
+    as ``VnpayProvider`` keeps it), or None when the code has no words for a payer."""
+    return PAYER_REASONS.get(result_code.partition("/")[0])
 
 
 # --- return and IPN -------------------------------------------------------------------------

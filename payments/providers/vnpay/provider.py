@@ -10,6 +10,7 @@ import httpx
 from payments.domain.attempts import Attempt, Provider, ProviderOutcome, Result, Verdict
 from payments.providers.interface import Acknowledgement, CheckoutRequest, Redirect
 from payments.providers.outcomes import Rejected, Rejection, Unknown
+from payments.providers.payer_reasons import PayerReason
 from payments.providers.refunds import RefundOutcome, RefundRequest, RefundStatus
 from payments.providers.vnpay import protocol as vnpay
 from payments.providers.vnpay import refunds as vnpay_refunds
@@ -134,6 +135,9 @@ class VnpayProvider:
 
     async def refund_status(self, request: RefundRequest, *, now: datetime) -> RefundStatus:
         return await vnpay_refunds.refund_status(self._api, request, now=now, ip_addr=SERVER_IP)
+
+    def payer_reason(self, result_code: str) -> PayerReason | None:
+        return vnpay.payer_reason(result_code)
 
     def acknowledge(
         self, *, verdict: Verdict | None, rejection: Rejected | None

@@ -278,7 +278,12 @@ class Gateway:
             attempt.left_for_review_at = now
 
     def choice(self, payment: MPayment, provider: Provider, now: datetime) -> MAttempt | str | None:
-        """Choosing ``provider`` again: its open attempt (to reuse), a refusal, or None (new)."""
+        """Choosing ``provider`` again: its open attempt (to reuse), a refusal, or None (new).
+
+        The payer here always confirms a second try while another may still take the money;
+        once part of a transfer came, only a transfer may bring the rest."""
+        if payment.received > 0 and provider is not Provider.VIETQR:
+            return "transfer_only"
         mine = [self.attempts[i] for i in payment.attempts]
         for attempt in reversed(mine):
             if (

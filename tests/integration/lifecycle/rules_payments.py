@@ -133,6 +133,7 @@ class PaymentRules(LifecycleBase):
             merchant=MERCHANTS[provider],
             currencies=self.world.provider(provider).currencies,
             now=self.now,
+            confirmed=True,  # the payer was told the first may still take the money
         )
         if payment.status not in PAYABLE or payment.expires_at <= self.now:
             self.refused(call, CheckoutClosed)

@@ -108,10 +108,10 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Starlette:
         if settings.sandbox:
             app.state.sandbox_deliveries = sandbox_delivery.Deliveries()
             app.state.vnpay_simulator = sandbox_vnpay.VnpaySimulator(
-                vnpay_config(settings), ipn_url=f"{settings.base_url}/callbacks/vnpay/ipn"
+                config=vnpay_config(settings), ipn_url=f"{settings.base_url}/callbacks/vnpay/ipn"
             )
             app.state.momo_simulator = sandbox_momo.MomoSimulator(
-                momo_config(settings), base_url=settings.base_url
+                config=momo_config(settings), base_url=settings.base_url
             )
             app.state.treasury_simulator = sandbox_treasury.TreasurySimulator()
         app.state.container = container

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import urlencode
 
 import structlog
@@ -29,15 +30,15 @@ from starlette.routing import Route
 from payments.http.requests import container
 from payments.providers.momo import protocol as momo
 from payments.sandbox.delivery import deliveries, switches
-from payments.sandbox.faults import Faults, fault_routes, lost, page_section
+from payments.sandbox.faults import fault_routes, lost, page_section
 from payments.sandbox.pages import page
 from payments.sandbox.refunds import (
-    RefundBook,
     RefundMode,
     RefundState,
     SimulatedRefund,
     switch_routes,
 )
+from payments.sandbox.wallets import WalletSimulator
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/momo"
@@ -59,18 +60,16 @@ class SimulatedOrder:
     paid_at: datetime | None = None
 
 
-@dataclass
-class MomoSimulator:
+@dataclass(kw_only=True)
+class MomoSimulator(WalletSimulator[SimulatedOrder]):
+    operations: ClassVar[tuple[str, ...]] = OPERATIONS
+    state_name: ClassVar[str] = "momo_simulator"
     config: momo.MomoConfig
     base_url: str
-    orders: dict[str, SimulatedOrder] = field(default_factory=dict)
-    refunds: RefundBook = field(default_factory=RefundBook)
-    faults: Faults = field(default_factory=lambda: Faults(OPERATIONS))
 
 
 def _simulator(request: Request) -> MomoSimulator:
-    simulator: MomoSimulator = request.app.state.momo_simulator
-    return simulator
+    return MomoSimulator.of(request)
 
 
 async def _json(request: Request) -> dict[str, object] | None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import urlencode
 
 import structlog
@@ -31,15 +32,15 @@ from payments.http.requests import container
 from payments.providers.vnpay import api as vnpay_api
 from payments.providers.vnpay import protocol as vnpay
 from payments.sandbox.delivery import deliveries, switches
-from payments.sandbox.faults import Faults, fault_routes, lost, page_section
+from payments.sandbox.faults import fault_routes, lost, page_section
 from payments.sandbox.pages import page
 from payments.sandbox.refunds import (
-    RefundBook,
     RefundMode,
     RefundState,
     SimulatedRefund,
     switch_routes,
 )
+from payments.sandbox.wallets import WalletSimulator
 
 log = structlog.get_logger()
 PREFIX = "/sandbox/vnpay"
@@ -64,18 +65,16 @@ class SimulatedOrder:
     pay_date: datetime | None = None
 
 
-@dataclass
-class VnpaySimulator:
+@dataclass(kw_only=True)
+class VnpaySimulator(WalletSimulator[SimulatedOrder]):
+    operations: ClassVar[tuple[str, ...]] = OPERATIONS
+    state_name: ClassVar[str] = "vnpay_simulator"
     config: vnpay.VnpayConfig
     ipn_url: str
-    orders: dict[str, SimulatedOrder] = field(default_factory=dict)
-    refunds: RefundBook = field(default_factory=RefundBook)
-    faults: Faults = field(default_factory=lambda: Faults(OPERATIONS))
 
 
 def _simulator(request: Request) -> VnpaySimulator:
-    simulator: VnpaySimulator = request.app.state.vnpay_simulator
-    return simulator
+    return VnpaySimulator.of(request)
 
 
 async def pay_page(request: Request) -> Response:

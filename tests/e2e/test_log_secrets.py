@@ -52,7 +52,10 @@ async def test_a_whole_sandbox_flow_logs_no_token_key_secret_signature_or_payer_
         returned = await pay_vnpay(http, await choose_vnpay(http, vnpay_paid), "success")
         signed = dict(parse_qsl(urlsplit(returned).query))
         secrets["VNPay return signature"] = signed["vnp_SecureHash"]
-        assert (await http.get(path_of(returned))).status_code == 200
+        # The return is verified, then the payer is sent to the checkout page with the result.
+        shown = await http.get(path_of(returned), follow_redirects=True)
+        assert shown.status_code == 200
+        assert shown.history[0].status_code == 303
         await pay_momo(http, await choose_momo(http, momo_paid), "success")
         qr = await http.post(
             path_of(momo_paid["checkout_url"]),
